@@ -1,0 +1,58 @@
+/**
+ * The identity provider interface: the `local` provider (embedded default) and `cognito`
+ * implement it, and the schema only ever talks to this.
+ */
+export const ROLES = ['admin', 'premium', 'users'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Tokens handed to the client after log-in or refresh. */
+export interface Session {
+  accessToken: string;
+  idToken: string;
+  refreshToken: string;
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+}
+
+/** What a verified access token says about its bearer. */
+export interface Identity {
+  /** Stable user id: the token's `sub`. */
+  userId: string;
+  email: string;
+  /** From the token's groups claim (`cognito:groups`); a user with no group has role `users`. */
+  roles: Role[];
+}
+
+export interface SignUpResult {
+  userId: string;
+  /** False while the email still has to be confirmed with a code. */
+  confirmed: boolean;
+}
+
+/**
+ * Failures are thrown as `AppError` (src/errors.ts):
+ * - wrong credentials, bad/expired/revoked token: UNAUTHENTICATED
+ * - wrong/expired code, weak password, malformed email, email already registered: BAD_USER_INPUT
+ * - unconfirmed or disabled account at log-in: FORBIDDEN
+ * - unknown user id in admin operations: NOT_FOUND
+ */
+export interface IdentityProvider {
+  readonly name: 'local' | 'cognito';
+  signUp(email: string, password: string): Promise<SignUpResult>;
+  confirmSignUp(email: string, code: string): Promise<void>;
+  resendConfirmationCode(email: string): Promise<void>;
+  logIn(email: string, password: string): Promise<Session>;
+  /** Returns new tokens; the refresh token may be the same one or a rotated one. */
+  refreshSession(refreshToken: string): Promise<Session>;
+  /** Revokes the refresh tokens of the session the access token belongs to. */
+  logOut(accessToken: string): Promise<void>;
+  forgotPassword(email: string): Promise<void>;
+  confirmForgotPassword(email: string, code: string, newPassword: string): Promise<void>;
+  /** Verifies signature, algorithm, expiry, issuer, audience/client and token use. */
+  verifyAccessToken(token: string): Promise<Identity>;
+  /** Replaces the user's role group (admin, premium, users). */
+  setUserRole(userId: string, role: Role): Promise<void>;
+  disableUser(userId: string): Promise<void>;
+  /** Releases sockets, timers, caches. */
+  close(): Promise<void>;
+}
