@@ -1,0 +1,148 @@
+/**
+ * Every environment variable of the product, validated in one place, with the embedded
+ * defaults used when nothing is set. The README's configuration table is generated from
+ * `CONFIG_VARIABLES` (a test keeps them equal).
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const positiveInt = z.coerce.number().int().positive();
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+const url = z.string().url();
+
+interface VariableSpec {
+  schema: z.ZodType;
+  description: string;
+  /** Shown in the README; undefined means "unset". */
+  default?: string;
+}
+
+/** The single list of variables: name → validation, default and meaning. */
+export const CONFIG_VARIABLES = {
+  ROLE: { schema: z.enum(['api', 'worker', 'all']), default: 'all', description: 'Which role this process runs: `api`, `worker` or both (`all`).' },
+  HOST: { schema: z.string().min(1), default: '0.0.0.0', description: 'Interface the HTTP/WebSocket server listens on.' },
+  PORT: { schema: port, default: '4000', description: 'HTTP/WebSocket port (`0` picks a free one).' },
+  NODE_ENV: { schema: z.enum(['development', 'production', 'test']), default: 'development', description: '`production` masks internal errors and turns GraphiQL off by default.' },
+  LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', description: 'pino log level.' },
+  DATA_DIR: { schema: z.string().min(1), default: './data', description: 'Embedded data: DynamoDB files, signing keys, mail outbox, uploaded files.' },
+  GRAPHIQL: { schema: bool, description: 'Serve GraphiQL at `/graphql` in browsers. Default: on unless `NODE_ENV=production`.' },
+  PUBLIC_URL: { schema: url, description: 'External base URL; the local identity provider uses it as token issuer. Default: `http://localhost:$PORT`.' },
+  AWS_REGION: { schema: z.string().min(1), description: 'AWS region. Setting it (without `DYNAMODB_ENDPOINT`) switches storage from embedded dynalite to DynamoDB.' },
+  DYNAMODB_ENDPOINT: { schema: url, description: 'DynamoDB-compatible endpoint (DynamoDB Local, dynalite). Unset with no `AWS_REGION`: embedded dynalite.' },
+  DYNAMODB_CREATE_TABLES: { schema: bool, description: 'Create missing tables on start. Default: on for embedded storage and `DYNAMODB_ENDPOINT`, off on AWS (Terraform owns them).' },
+  DYNAMODB_USERS_TABLE: { schema: z.string().min(3), default: 'gptql-users', description: 'Users (profiles, roles, local credentials, refresh sessions).' },
+  DYNAMODB_CONVERSATIONS_TABLE: { schema: z.string().min(3), default: 'gptql-conversations', description: 'Conversations, keyed by owner.' },
+  DYNAMODB_MESSAGES_TABLE: { schema: z.string().min(3), default: 'gptql-messages', description: 'Messages, keyed by conversation.' },
+  DYNAMODB_FILES_TABLE: { schema: z.string().min(3), default: 'gptql-files', description: 'File metadata, keyed by owner.' },
+  COGNITO_USER_POOL_ID: { schema: z.string().regex(/^[\w-]+_[0-9a-zA-Z]+$/, 'expected REGION_ID, e.g. eu-west-1_AbC123'), description: 'Cognito user pool. Set (with `COGNITO_CLIENT_ID`): the `cognito` identity provider replaces `local`.' },
+  COGNITO_CLIENT_ID: { schema: z.string().min(1), description: 'Cognito app client id (USER_PASSWORD_AUTH and refresh enabled, no secret).' },
+  COGNITO_ENDPOINT: { schema: url, description: 'Cognito-compatible endpoint (cognito-local in tests). Unset: AWS.' },
+  JWT_ISSUER: { schema: z.string().min(1), description: 'Issuer of tokens signed by the local provider. Default: `PUBLIC_URL`.' },
+  JWT_CLIENT_ID: { schema: z.string().min(1), default: 'gptql', description: 'Client id (`client_id` / `aud`) of tokens signed by the local provider.' },
+  ACCESS_TOKEN_TTL_SECONDS: { schema: positiveInt, default: '3600', description: 'Lifetime of local access and id tokens.' },
+  REFRESH_TOKEN_TTL_SECONDS: { schema: positiveInt, default: '2592000', description: 'Lifetime of local refresh tokens (30 days).' },
+  REDIS_URL: { schema: z.string().regex(/^rediss?:\/\//, 'expected redis:// or rediss://'), description: 'Redis for pub/sub, cache, rate limits and the job queue. Unset (and no `REDIS_HOST`): in-process.' },
+  REDIS_HOST: { schema: z.string().min(1), description: 'Redis host, when `REDIS_URL` is not used.' },
+  REDIS_PORT: { schema: port, default: '6379', description: 'Redis port, with `REDIS_HOST`.' },
+  SQS_QUEUE_URL: { schema: url, description: 'SQS queue for generation jobs. Unset: Redis Streams when Redis is configured, else in-process.' },
+  S3_BUCKET_NAME: { schema: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid S3 bucket name'), description: 'S3 bucket for uploaded files. Unset: `DATA_DIR/files`.' },
+  RATE_LIMIT_PER_MINUTE: { schema: positiveInt, default: '60', description: 'Generation requests per user per minute (premium and admin get more).' },
+  MODEL_PATH: { schema: z.string().min(1), description: 'Model folder (Hugging Face layout with `onnx/model.onnx`). Unset: the shipped `model/default`.' },
+  MODEL_SIZE: { schema: z.string().min(1), description: 'Size preset name, used when building a model with random weights instead of loading `MODEL_PATH`.' },
+  DEVICE: { schema: z.enum(['cpu', 'cuda']), default: 'cpu', description: 'ONNX Runtime execution provider for the worker.' },
+} satisfies Record<string, VariableSpec>;
+
+export type VariableName = keyof typeof CONFIG_VARIABLES;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Raw = { [K in VariableName]: z.output<(typeof CONFIG_VARIABLES)[K]['schema']> | undefined };
+
+function readVariables(env: NodeJS.ProcessEnv): Raw {
+  const problems: string[] = [];
+  const raw: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(CONFIG_VARIABLES) as [VariableName, VariableSpec][]) {
+    const given = env[name];
+    const value = given === undefined || given === '' ? spec.default : given;
+    if (value === undefined) continue;
+    const parsed = spec.schema.safeParse(value);
+    if (parsed.success) raw[name] = parsed.data;
+    else problems.push(`${name}=${JSON.stringify(value)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return raw as Raw;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
+  const v = readVariables(env);
+  const problems: string[] = [];
+  if (v.COGNITO_USER_POOL_ID && !v.COGNITO_CLIENT_ID) problems.push('COGNITO_CLIENT_ID is required when COGNITO_USER_POOL_ID is set');
+  if (v.COGNITO_CLIENT_ID && !v.COGNITO_USER_POOL_ID) problems.push('COGNITO_USER_POOL_ID is required when COGNITO_CLIENT_ID is set');
+  if (v.COGNITO_USER_POOL_ID && !v.AWS_REGION && !v.COGNITO_ENDPOINT) problems.push('AWS_REGION is required with COGNITO_USER_POOL_ID');
+  if (v.REDIS_URL && v.REDIS_HOST) problems.push('set either REDIS_URL or REDIS_HOST/REDIS_PORT, not both');
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const port = v.PORT!;
+  const publicUrl = v.PUBLIC_URL ?? `http://localhost:${port}`;
+  const dataDir = path.resolve(v.DATA_DIR!);
+  const production = v.NODE_ENV === 'production';
+  const dynamoMode = v.DYNAMODB_ENDPOINT ? 'endpoint' : v.AWS_REGION ? 'aws' : 'embedded';
+
+  return {
+    role: v.ROLE!,
+    host: v.HOST!,
+    port,
+    production,
+    logLevel: v.LOG_LEVEL!,
+    dataDir,
+    graphiql: v.GRAPHIQL ?? !production,
+    publicUrl,
+    region: v.AWS_REGION ?? 'us-east-1',
+    dynamo: {
+      mode: dynamoMode as 'embedded' | 'endpoint' | 'aws',
+      endpoint: v.DYNAMODB_ENDPOINT,
+      createTables: v.DYNAMODB_CREATE_TABLES ?? dynamoMode !== 'aws',
+      tables: {
+        users: v.DYNAMODB_USERS_TABLE!,
+        conversations: v.DYNAMODB_CONVERSATIONS_TABLE!,
+        messages: v.DYNAMODB_MESSAGES_TABLE!,
+        files: v.DYNAMODB_FILES_TABLE!,
+      },
+    },
+    auth: v.COGNITO_USER_POOL_ID
+      ? {
+          provider: 'cognito' as const,
+          userPoolId: v.COGNITO_USER_POOL_ID,
+          clientId: v.COGNITO_CLIENT_ID!,
+          endpoint: v.COGNITO_ENDPOINT,
+        }
+      : {
+          provider: 'local' as const,
+          issuer: v.JWT_ISSUER ?? publicUrl,
+          clientId: v.JWT_CLIENT_ID!,
+          accessTokenTtlSeconds: v.ACCESS_TOKEN_TTL_SECONDS!,
+          refreshTokenTtlSeconds: v.REFRESH_TOKEN_TTL_SECONDS!,
+        },
+    redis: v.REDIS_URL
+      ? { url: v.REDIS_URL }
+      : v.REDIS_HOST
+        ? { url: `redis://${v.REDIS_HOST}:${v.REDIS_PORT}` }
+        : undefined,
+    sqsQueueUrl: v.SQS_QUEUE_URL,
+    s3BucketName: v.S3_BUCKET_NAME,
+    rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE!,
+    model: { path: v.MODEL_PATH, size: v.MODEL_SIZE, device: v.DEVICE! },
+  };
+}
+
+export type Config = ReturnType<typeof loadConfig>;
+export type AuthConfig = Config['auth'];
+export type LocalAuthConfig = Extract<AuthConfig, { provider: 'local' }>;

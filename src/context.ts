@@ -1,0 +1,21 @@
+import type DataLoader from 'dataloader';
+import type { Identity } from './auth/identity.ts';
+import type { Services } from './services.ts';
+import type { ConversationRecord } from './store/conversations.ts';
+import type { UserRecord } from './store/users.ts';
+
+/** Per-request loaders: each request batches and caches its own reads, never another's. */
+export interface Loaders {
+  /** Keyed by conversation id; the owner is always the requesting user, so it is in the key. */
+  conversation: DataLoader<string, ConversationRecord | undefined>;
+  user: DataLoader<string, UserRecord | undefined>;
+}
+
+export interface Context {
+  identity: Identity | null;
+  /** The bearer token the identity came from (logOut revokes its session). */
+  accessToken: string | null;
+  services: Services;
+  loaders: Loaders;
+  requestId: string;
+}

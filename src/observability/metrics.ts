@@ -1,0 +1,61 @@
+/**
+ * Prometheus metrics: every metric name is defined here and nowhere else. Each app instance
+ * has its own registry so that several can live in one process (tests, `ROLE=all`).
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Operation names come from clients; past this many distinct ones, new names are counted as
+ * `other` so that a client cannot blow up the number of time series.
+ */
+const MAX_OPERATION_NAMES = 200;
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const labelNames = ['operation_name', 'operation_type'] as const;
+  const requests = new Counter({
+    name: 'api_requests_total',
+    help: 'GraphQL operations executed, by operation name and type.',
+    labelNames,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'api_request_duration_seconds',
+    help: 'GraphQL operation execution time, by operation name and type.',
+    labelNames,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'api_errors_total',
+    help: 'Errors returned to clients, by error code.',
+    labelNames: ['code'] as const,
+    registers: [registry],
+  });
+
+  const knownNames = new Set<string>();
+  function operationLabel(name: string | null | undefined): string {
+    if (!name) return 'anonymous';
+    if (knownNames.has(name)) return name;
+    if (knownNames.size >= MAX_OPERATION_NAMES) return 'other';
+    knownNames.add(name);
+    return name;
+  }
+
+  return {
+    registry,
+    /** Starts timing an operation; call the result when it is done. */
+    startOperation(name: string | null | undefined, type: string) {
+      const labels = { operation_name: operationLabel(name), operation_type: type };
+      requests.inc(labels);
+      const end = duration.startTimer(labels);
+      return () => void end();
+    },
+    countError(code: string) {
+      errors.inc({ code });
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

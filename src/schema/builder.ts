@@ -1,0 +1,56 @@
+import SchemaBuilder from '@pothos/core';
+import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { DateTimeResolver } from 'graphql-scalars';
+import { isAdmin } from '../auth/roles.ts';
+import type { Context } from '../context.ts';
+import { forbidden, unauthenticated } from '../errors.ts';
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  AuthScopes: { authenticated: boolean; admin: boolean };
+  Scalars: { DateTime: { Input: Date; Output: Date | string } };
+  DefaultFieldNullability: false;
+}>({
+  plugins: [ScopeAuthPlugin, RelayPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    authScopes: (context) => ({
+      authenticated: context.identity !== null,
+      admin: context.identity !== null && isAdmin(context.identity.roles),
+    }),
+    // Signed-out callers are told to authenticate; signed-in ones lacking a role are forbidden.
+    unauthorizedError: (_parent, context) => (context.identity ? forbidden() : unauthenticated()),
+  },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    nodeQueryOptions: false,
+    nodesQueryOptions: false,
+  },
+});
+
+builder.addScalarType('DateTime', DateTimeResolver);
+builder.queryType({});
+builder.mutationType({});
+builder.subscriptionType({});
+
+/** Forward-only connection arguments, as the contract has them: `(first, after)`. */
+export const pageArgs = builder.args((t) => ({
+  first: t.int({ required: false, description: 'Page size, 1 to 100 (default 20).' }),
+  after: t.string({ required: false, description: 'Cursor of the last item of the previous page.' }),
+}));
+
+/** Turns a store page into a Relay connection. */
+export function toConnection<T>(page: { items: T[]; hasNextPage: boolean }, cursorOf: (item: T) => string, after?: string | null) {
+  const edges = page.items.map((node) => ({ node, cursor: cursorOf(node) }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: page.hasNextPage,
+      hasPreviousPage: Boolean(after),
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
+}

@@ -1,0 +1,8 @@
+import { lexicographicSortSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './user.ts';
+import './message.ts';
+import './conversation.ts';
+
+/** The schema, sorted so that the printed SDL is stable however the modules are ordered. */
+export const schema = lexicographicSortSchema(builder.toSchema());

@@ -1,0 +1,166 @@
+import { ROLES, type Role } from '../auth/identity.ts';
+import type { Context } from '../context.ts';
+import { notFound, unauthenticated } from '../errors.ts';
+import { UserRepository, type UserRecord } from '../store/users.ts';
+import { builder, pageArgs, toConnection } from './builder.ts';
+
+export const RoleEnum = builder.enumType('Role', {
+  values: Object.fromEntries(ROLES.map((role) => [role.toUpperCase(), { value: role }])) as Record<
+    Uppercase<Role>,
+    { value: Role }
+  >,
+});
+
+const UserStatusEnum = builder.enumType('UserStatus', {
+  values: ['UNCONFIRMED', 'CONFIRMED', 'DISABLED'] as const,
+});
+
+export const UserRef = builder.objectRef<UserRecord>('User').implement({
+  fields: (t) => ({
+    id: t.exposeID('userId'),
+    email: t.exposeString('email'),
+    role: t.field({ type: RoleEnum, resolve: (user) => user.role }),
+    status: t.field({ type: UserStatusEnum, resolve: (user) => user.status }),
+    createdAt: t.field({ type: 'DateTime', resolve: (user) => user.createdAt }),
+  }),
+});
+
+const UserConnection = builder.connectionObject({ type: UserRef, name: 'UserConnection' });
+
+const SessionRef = builder
+  .objectRef<{ accessToken: string; idToken: string; refreshToken: string; expiresIn: number }>('AuthSession')
+  .implement({
+    description: 'Tokens for the client. Send `Authorization: Bearer <accessToken>`.',
+    fields: (t) => ({
+      accessToken: t.exposeString('accessToken'),
+      idToken: t.exposeString('idToken'),
+      refreshToken: t.exposeString('refreshToken'),
+      expiresIn: t.exposeInt('expiresIn', { description: 'Seconds until the access token expires.' }),
+      tokenType: t.string({ resolve: () => 'Bearer' }),
+    }),
+  });
+
+const SignUpResultRef = builder.objectRef<{ userId: string; confirmed: boolean }>('SignUpResult').implement({
+  fields: (t) => ({
+    userId: t.exposeID('userId'),
+    confirmed: t.exposeBoolean('confirmed', { description: 'False until the emailed code is confirmed.' }),
+  }),
+});
+
+/** The requesting user's profile; created on first sight for externally managed identities. */
+export async function currentUser(context: Context): Promise<UserRecord> {
+  const identity = context.identity;
+  if (!identity) throw unauthenticated();
+  const user = await context.loaders.user.load(identity.userId);
+  if (user) return user;
+  return context.services.users.ensure({
+    userId: identity.userId,
+    email: identity.email,
+    role: identity.roles[0] ?? 'users',
+    status: 'CONFIRMED',
+    createdAt: new Date().toISOString(),
+  });
+}
+
+builder.queryFields((t) => ({
+  me: t.field({
+    type: UserRef,
+    authScopes: { authenticated: true },
+    resolve: (_root, _args, context) => currentUser(context),
+  }),
+  users: t.field({
+    type: UserConnection,
+    description: 'Every user, newest first. Admins only.',
+    authScopes: { admin: true },
+    args: pageArgs,
+    resolve: async (_root, args, context) =>
+      toConnection(await context.services.users.list(args), UserRepository.cursorOf, args.after),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  signUp: t.field({
+    type: SignUpResultRef,
+    args: { email: t.arg.string({ required: true }), password: t.arg.string({ required: true }) },
+    resolve: (_root, args, context) => context.services.identity.signUp(args.email, args.password),
+  }),
+  confirmSignUp: t.boolean({
+    args: { email: t.arg.string({ required: true }), code: t.arg.string({ required: true }) },
+    resolve: async (_root, args, context) => {
+      await context.services.identity.confirmSignUp(args.email, args.code);
+      return true;
+    },
+  }),
+  resendConfirmationCode: t.boolean({
+    args: { email: t.arg.string({ required: true }) },
+    resolve: async (_root, args, context) => {
+      await context.services.identity.resendConfirmationCode(args.email);
+      return true;
+    },
+  }),
+  logIn: t.field({
+    type: SessionRef,
+    args: { email: t.arg.string({ required: true }), password: t.arg.string({ required: true }) },
+    resolve: (_root, args, context) => context.services.identity.logIn(args.email, args.password),
+  }),
+  refreshSession: t.field({
+    type: SessionRef,
+    args: { refreshToken: t.arg.string({ required: true }) },
+    resolve: (_root, args, context) => context.services.identity.refreshSession(args.refreshToken),
+  }),
+  logOut: t.boolean({
+    description: 'Revokes the refresh token of the current session.',
+    authScopes: { authenticated: true },
+    resolve: async (_root, _args, context) => {
+      await context.services.identity.logOut(context.accessToken!);
+      return true;
+    },
+  }),
+  forgotPassword: t.boolean({
+    description: 'Sends a reset code if the account exists; answers the same either way.',
+    args: { email: t.arg.string({ required: true }) },
+    resolve: async (_root, args, context) => {
+      await context.services.identity.forgotPassword(args.email);
+      return true;
+    },
+  }),
+  confirmForgotPassword: t.boolean({
+    args: {
+      email: t.arg.string({ required: true }),
+      code: t.arg.string({ required: true }),
+      newPassword: t.arg.string({ required: true }),
+    },
+    resolve: async (_root, args, context) => {
+      await context.services.identity.confirmForgotPassword(args.email, args.code, args.newPassword);
+      return true;
+    },
+  }),
+  setUserRole: t.field({
+    type: UserRef,
+    description: 'Admins only. Takes effect in the user’s next tokens.',
+    authScopes: { admin: true },
+    args: { userId: t.arg.id({ required: true }), role: t.arg({ type: RoleEnum, required: true }) },
+    resolve: async (_root, args, context) => {
+      const userId = String(args.userId);
+      await context.services.identity.setUserRole(userId, args.role);
+      await context.services.users.update(userId, { role: args.role });
+      const user = await context.services.users.getById(userId);
+      if (!user) throw notFound('User');
+      return user;
+    },
+  }),
+  disableUser: t.field({
+    type: UserRef,
+    description: 'Admins only. The user can no longer log in or refresh.',
+    authScopes: { admin: true },
+    args: { userId: t.arg.id({ required: true }) },
+    resolve: async (_root, args, context) => {
+      const userId = String(args.userId);
+      await context.services.identity.disableUser(userId);
+      await context.services.users.update(userId, { status: 'DISABLED' });
+      const user = await context.services.users.getById(userId);
+      if (!user) throw notFound('User');
+      return user;
+    },
+  }),
+}));

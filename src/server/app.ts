@@ -1,0 +1,107 @@
+/**
+ * The API role: graphql-yoga over HTTP (with SSE subscriptions) and graphql-ws on one port.
+ * `buildApp()` wires everything and returns start/stop so tests run it in-process.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GraphQLError } from 'graphql';
+import { createYoga, isAsyncIterable, mapAsyncIterator, type Plugin } from 'graphql-yoga';
+import { loadConfig, type Config } from '../config.ts';
+import type { Context } from '../context.ts';
+import { AppError, ErrorCode } from '../errors.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { createMetrics } from '../observability/metrics.ts';
+import { schema } from '../schema/index.ts';
+import type { Services } from '../services.ts';
+import { bearerToken, createContext } from './context.ts';
+import { closeServices, createServices } from './create-services.ts';
+import { createErrorMasker, withErrorCodes } from './errors.ts';
+import { metricsPlugin } from './metrics-plugin.ts';
+import { routesPlugin } from './routes.ts';
+import { attachWebSocket } from './websocket.ts';
+
+export interface App {
+  services: Services;
+  server: Server;
+  /** Base URL once started, e.g. http://127.0.0.1:4000 */
+  url: string;
+  start(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface BuildAppOptions {
+  config?: Config;
+  logger?: Logger;
+}
+
+function errorCodesPlugin(countCode: (code: string) => void): Plugin {
+  return {
+    onResultProcess({ result, setResult }) {
+      if (isAsyncIterable(result)) {
+        setResult(mapAsyncIterator(result, (item) => withErrorCodes(item, countCode)));
+      } else if (Array.isArray(result)) {
+        setResult(result.map((item) => withErrorCodes(item, countCode)));
+      } else {
+        setResult(withErrorCodes(result, countCode));
+      }
+    },
+  };
+}
+
+export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
+  const config = options.config ?? loadConfig();
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const services = await createServices(config, logger);
+  const metrics = createMetrics();
+
+  const yoga = createYoga<Record<string, unknown>, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    graphiql: config.graphiql ? { title: 'gptql' } : false,
+    landingPage: false,
+    logging: false,
+    maskedErrors: { maskError: createErrorMasker(logger) },
+    context: async ({ request }) => {
+      try {
+        return await createContext(services, bearerToken(request.headers.get('authorization')));
+      } catch (error) {
+        if (error instanceof AppError) {
+          throw new GraphQLError(error.message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
+        }
+        throw error;
+      }
+    },
+    plugins: [
+      routesPlugin(services, metrics, { database: () => services.dynamo.ping() }),
+      metricsPlugin(metrics),
+      errorCodesPlugin((code) => metrics.countError(code)),
+    ],
+  });
+
+  const server = createServer(yoga);
+  const websocket = attachWebSocket(server, yoga as never, services, metrics);
+
+  const app: App = {
+    services,
+    server,
+    url: '',
+    async start() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => resolve());
+      });
+      const { port } = server.address() as AddressInfo;
+      const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+      app.url = `http://${host}:${port}`;
+      logger.info({ url: `${app.url}/graphql`, role: config.role }, 'api listening');
+      return app.url;
+    },
+    async stop() {
+      await websocket.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServices(services);
+    },
+  };
+  return app;
+}

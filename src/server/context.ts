@@ -1,0 +1,49 @@
+import crypto from 'node:crypto';
+import DataLoader from 'dataloader';
+import { GraphQLError } from 'graphql';
+import type { Identity } from '../auth/identity.ts';
+import type { Context, Loaders } from '../context.ts';
+import { AppError, ErrorCode } from '../errors.ts';
+import type { Services } from '../services.ts';
+
+function createLoaders(services: Services, identity: Identity | null): Loaders {
+  return {
+    conversation: new DataLoader(async (ids) =>
+      identity
+        ? services.conversations.getMany(ids.map((conversationId) => ({ userId: identity.userId, conversationId })))
+        : ids.map(() => undefined),
+    ),
+    user: new DataLoader(async (ids) => Promise.all(ids.map((id) => services.users.getById(id)))),
+  };
+}
+
+/** Reads `Bearer <token>`; undefined when there is no token at all. */
+export function bearerToken(header: string | null | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
+  if (!match) throw new AppError(ErrorCode.UNAUTHENTICATED, 'Authorization must be "Bearer <token>"');
+  return match[1];
+}
+
+/**
+ * Builds the request context. A request without a token is anonymous; one with a bad token is
+ * refused outright rather than silently treated as anonymous.
+ */
+export async function createContext(services: Services, token: string | undefined): Promise<Context> {
+  let identity: Identity | null = null;
+  if (token !== undefined) {
+    try {
+      identity = await services.identity.verifyAccessToken(token);
+    } catch (error) {
+      const message = error instanceof AppError ? error.message : 'Invalid token';
+      throw new GraphQLError(message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
+    }
+  }
+  return {
+    identity,
+    accessToken: identity ? token! : null,
+    services,
+    loaders: createLoaders(services, identity),
+    requestId: crypto.randomUUID(),
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * Everything a request needs, built once per process: storage, identity, pub/sub.
+ */
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import type { IdentityProvider } from './auth/identity.ts';
+import type { Dynamo } from './store/dynamo.ts';
+import type { ConversationRepository } from './store/conversations.ts';
+import type { MessageRepository } from './store/messages.ts';
+import type { UserRepository } from './store/users.ts';
+import type { Events } from './events.ts';
+
+export interface Services {
+  config: Config;
+  logger: Logger;
+  dynamo: Dynamo;
+  users: UserRepository;
+  conversations: ConversationRepository;
+  messages: MessageRepository;
+  identity: IdentityProvider;
+  events: Events;
+  /** Public JWKS of the local provider, served at /.well-known/jwks.json. */
+  jwks?: { keys: object[] };
+}

@@ -1,0 +1,79 @@
+/**
+ * The DynamoDB connection: AWS, any compatible endpoint, or dynalite embedded in this process
+ * (persisted under DATA_DIR/dynamodb) when nothing is configured.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import dynalite from 'dynalite';
+import type { Config } from '../config.ts';
+import { tableDefinitions, type TableNames } from './tables.ts';
+
+export interface Dynamo {
+  doc: DynamoDBDocumentClient;
+  tables: TableNames;
+  /** Answers when the database does (for /ready). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startEmbedded(dataDir: string): Promise<{ endpoint: string; server: Server }> {
+  const dir = path.join(dataDir, 'dynamodb');
+  await fs.mkdir(dir, { recursive: true });
+  const server: Server = dynalite({ path: dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return { endpoint: `http://127.0.0.1:${port}`, server };
+}
+
+export async function connectDynamo(config: Pick<Config, 'dynamo' | 'region' | 'dataDir'>): Promise<Dynamo> {
+  const embedded = config.dynamo.mode === 'embedded' ? await startEmbedded(config.dataDir) : undefined;
+  const endpoint = embedded?.endpoint ?? config.dynamo.endpoint;
+  const client = new DynamoDBClient({
+    region: config.region,
+    ...(endpoint
+      ? { endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
+      : {}),
+  });
+  const doc = DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const tables = config.dynamo.tables;
+  if (config.dynamo.createTables) await createMissingTables(client, tables);
+
+  return {
+    doc,
+    tables,
+    async ping() {
+      await client.send(new DescribeTableCommand({ TableName: tables.conversations }));
+    },
+    async close() {
+      doc.destroy();
+      client.destroy();
+      if (embedded) await new Promise<void>((resolve) => embedded.server.close(() => resolve()));
+    },
+  };
+}
+
+async function createMissingTables(client: DynamoDBClient, names: TableNames): Promise<void> {
+  for (const definition of Object.values(tableDefinitions(names))) {
+    try {
+      await client.send(new CreateTableCommand(definition));
+    } catch (error) {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    }
+    await waitUntilTableExists({ client, maxWaitTime: 60, minDelay: 1 }, { TableName: definition.TableName });
+  }
+}

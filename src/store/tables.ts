@@ -1,0 +1,92 @@
+/**
+ * Table definitions: the one place where keys and indexes are written down. Start-up creates
+ * tables from these in embedded/endpoint mode, and the Terraform tests compare against them.
+ *
+ * Access patterns (no Scan on any request path):
+ * - users: a user's profile `{userId, sk: PROFILE}`; refresh sessions `{userId, sk: SESSION#id}`;
+ *   an email claim `{userId: EMAIL#address, sk: EMAIL}` that makes emails unique (a conditional
+ *   put, since DynamoDB has no unique secondary index) and answers log-in lookups consistently;
+ *   admin listing through `byCreatedAt` (partition `listKey = USER`).
+ * - conversations: `{userId, conversationId}`, ids are ULIDs so a descending Query is newest first;
+ *   the owner is in the key, so another user's id is simply not found.
+ * - messages: `{conversationId, messageId}` (ULIDs, ascending = chronological).
+ * - files: `{userId, fileId}`.
+ */
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+
+export interface TableNames {
+  users: string;
+  conversations: string;
+  messages: string;
+  files: string;
+}
+
+export const USER_INDEX = { byCreatedAt: 'byCreatedAt' } as const;
+
+/** Attribute that DynamoDB's TTL deletes expired items by (epoch seconds). */
+export const TTL_ATTRIBUTE = 'expiresAt';
+
+export function tableDefinitions(names: TableNames): Record<keyof TableNames, CreateTableCommandInput> {
+  return {
+    users: {
+      TableName: names.users,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'userId', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+        { AttributeName: 'listKey', AttributeType: 'S' },
+        { AttributeName: 'createdAt', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'userId', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: USER_INDEX.byCreatedAt,
+          KeySchema: [
+            { AttributeName: 'listKey', KeyType: 'HASH' },
+            { AttributeName: 'createdAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    },
+    conversations: {
+      TableName: names.conversations,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'userId', AttributeType: 'S' },
+        { AttributeName: 'conversationId', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'userId', KeyType: 'HASH' },
+        { AttributeName: 'conversationId', KeyType: 'RANGE' },
+      ],
+    },
+    messages: {
+      TableName: names.messages,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'conversationId', AttributeType: 'S' },
+        { AttributeName: 'messageId', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'conversationId', KeyType: 'HASH' },
+        { AttributeName: 'messageId', KeyType: 'RANGE' },
+      ],
+    },
+    files: {
+      TableName: names.files,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'userId', AttributeType: 'S' },
+        { AttributeName: 'fileId', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'userId', KeyType: 'HASH' },
+        { AttributeName: 'fileId', KeyType: 'RANGE' },
+      ],
+    },
+  };
+}
