@@ -1,6 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // Pothos and yoga load graphql's CommonJS build; without this, vitest would hand our own
+    // modules the ESM build too, and graphql refuses to mix two copies of itself.
+    alias: { graphql: 'graphql/index.js' },
+  },
   test: {
     include: ['src/**/*.test.ts', 'model/**/*.test.ts', 'scripts/**/*.test.ts'],
     // Tests start real servers (dynalite, cognito-local, Redis clients); 2-core CI needs headroom.

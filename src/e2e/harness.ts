@@ -1,0 +1,89 @@
+/**
+ * Test harness: the real app, in-process, on a random port, with its own embedded data folder.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print, type GraphQLFormattedError } from 'graphql';
+import { loadConfig } from '../config.ts';
+import { buildApp, type App } from '../server/app.ts';
+import { outboxDir } from '../auth/mailer.ts';
+import { ConfirmSignUpDocument, LogInDocument, SignUpDocument } from '../generated/graphql.ts';
+
+export interface GraphQLResponse<T> {
+  status: number;
+  data?: T | null;
+  errors?: GraphQLFormattedError[];
+}
+
+export interface TestApp {
+  app: App;
+  url: string;
+  dataDir: string;
+  env: Record<string, string>;
+  gql<T, V>(document: TypedDocumentNode<T, V>, variables?: V, token?: string): Promise<GraphQLResponse<T>>;
+  /** Signs up, confirms with the code from the outbox and logs in; returns the tokens. */
+  newUser(email?: string, password?: string): Promise<{ email: string; password: string; accessToken: string; refreshToken: string; userId: string }>;
+  /** Latest code mailed to `email` for `purpose`. */
+  readCode(email: string, purpose: 'confirm-sign-up' | 'reset-password'): Promise<string>;
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+export const uniqueEmail = (prefix = 'user') => `${prefix}-${process.pid}-${Date.now()}-${counter++}@example.com`;
+
+export async function postGraphQL<T>(url: string, body: unknown, token?: string): Promise<GraphQLResponse<T>> {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+  const json = (await response.json()) as { data?: T; errors?: GraphQLFormattedError[] };
+  return { status: response.status, ...json };
+}
+
+export async function startTestApp(env: Record<string, string> = {}, dataDir?: string): Promise<TestApp> {
+  const dir = dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'gptql-test-')));
+  const fullEnv = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', NODE_ENV: 'test', DATA_DIR: dir, ...env };
+  const app = await buildApp({ config: loadConfig(fullEnv) });
+  const url = await app.start();
+
+  const harness: TestApp = {
+    app,
+    url,
+    dataDir: dir,
+    env: fullEnv,
+    gql: (document, variables, token) => postGraphQL(url, { query: print(document), variables }, token),
+    async readCode(email, purpose) {
+      const folder = outboxDir(dir);
+      const names = (await fs.readdir(folder)).sort().reverse();
+      for (const name of names) {
+        const message = JSON.parse(await fs.readFile(path.join(folder, name), 'utf8')) as { to: string; purpose: string; code: string };
+        if (message.to === email.toLowerCase() && message.purpose === purpose) return message.code;
+      }
+      throw new Error(`no ${purpose} code for ${email}`);
+    },
+    async newUser(email = uniqueEmail(), password = 'correct-horse-9') {
+      const signUp = await harness.gql(SignUpDocument, { email, password });
+      if (!signUp.data) throw new Error(JSON.stringify(signUp.errors));
+      const code = await harness.readCode(email, 'confirm-sign-up');
+      await harness.gql(ConfirmSignUpDocument, { email, code });
+      const logIn = await harness.gql(LogInDocument, { email, password });
+      if (!logIn.data) throw new Error(JSON.stringify(logIn.errors));
+      return { email, password, userId: signUp.data.signUp.userId, ...logIn.data.logIn };
+    },
+    async stop() {
+      await app.stop();
+      if (!dataDir) await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
+
+export const errorCodes = (response: { errors?: readonly GraphQLFormattedError[] }) =>
+  (response.errors ?? []).map((error) => error.extensions?.code);
