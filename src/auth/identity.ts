@@ -44,8 +44,12 @@ export interface IdentityProvider {
   logIn(email: string, password: string): Promise<Session>;
   /** Returns new tokens; the refresh token may be the same one or a rotated one. */
   refreshSession(refreshToken: string): Promise<Session>;
-  /** Revokes the refresh tokens of the session the access token belongs to. */
-  logOut(accessToken: string): Promise<void>;
+  /**
+   * Revokes the refresh tokens of the session the access token belongs to. Pass the session's
+   * refresh token where the provider needs it to find the session: Cognito revokes one session
+   * by its refresh token (RevokeToken); without it, it signs the user out everywhere.
+   */
+  logOut(accessToken: string, refreshToken?: string): Promise<void>;
   forgotPassword(email: string): Promise<void>;
   confirmForgotPassword(email: string, code: string, newPassword: string): Promise<void>;
   /** Verifies signature, algorithm, expiry, issuer, audience/client and token use. */
