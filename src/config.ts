@@ -40,6 +40,7 @@ export const CONFIG_VARIABLES = {
   COGNITO_USER_POOL_ID: { schema: z.string().regex(/^[\w-]+_[0-9a-zA-Z]+$/, 'expected REGION_ID, e.g. eu-west-1_AbC123'), description: 'Cognito user pool. Set (with `COGNITO_CLIENT_ID`): the `cognito` identity provider replaces `local`.' },
   COGNITO_CLIENT_ID: { schema: z.string().min(1), description: 'Cognito app client id (USER_PASSWORD_AUTH and refresh enabled, no secret).' },
   COGNITO_ENDPOINT: { schema: url, description: 'Cognito-compatible endpoint (cognito-local in tests). Unset: AWS.' },
+  COGNITO_ISSUER: { schema: url, description: 'Token issuer of a Cognito-compatible endpoint (JWKS at `$COGNITO_ISSUER/.well-known/jwks.json`). Unset: the AWS issuer of the pool.' },
   JWT_ISSUER: { schema: z.string().min(1), description: 'Issuer of tokens signed by the local provider. Default: `PUBLIC_URL`.' },
   JWT_CLIENT_ID: { schema: z.string().min(1), default: 'gptql', description: 'Client id (`client_id` / `aud`) of tokens signed by the local provider.' },
   ACCESS_TOKEN_TTL_SECONDS: { schema: positiveInt, default: '3600', description: 'Lifetime of local access and id tokens.' },
@@ -123,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
           userPoolId: v.COGNITO_USER_POOL_ID,
           clientId: v.COGNITO_CLIENT_ID!,
           endpoint: v.COGNITO_ENDPOINT,
+          issuer: v.COGNITO_ISSUER,
         }
       : {
           provider: 'local' as const,

@@ -8,7 +8,8 @@ import { FetchError, JwtBaseError } from 'aws-jwt-verify/error';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import type { Fetcher } from 'aws-jwt-verify/https';
 import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
-import { ROLES, type Role } from './identity.ts';
+import type { Role } from './identity.ts';
+import { rolesFromGroups } from './roles.ts';
 import { unauthenticated } from '../errors.ts';
 
 export interface AccessTokenVerifierOptions {
@@ -51,13 +52,6 @@ export function createAccessTokenVerifier(
     }
     return { sub: payload.sub, roles: rolesFromGroups(payload['cognito:groups']) };
   };
-}
-
-/** Groups that are not roles are ignored; a user in no role group is a plain user. */
-export function rolesFromGroups(groups: unknown): Role[] {
-  const names = Array.isArray(groups) ? groups : [];
-  const roles = ROLES.filter((role) => names.includes(role));
-  return roles.length > 0 ? roles : ['users'];
 }
 
 function awsVerifier(options: AccessTokenVerifierOptions) {

@@ -109,10 +109,12 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, context) => context.services.identity.refreshSession(args.refreshToken),
   }),
   logOut: t.boolean({
-    description: 'Revokes the refresh token of the current session.',
+    description:
+      'Revokes the refresh token of the current session. Pass it: with Cognito, a log-out without it signs the user out everywhere.',
     authScopes: { authenticated: true },
-    resolve: async (_root, _args, context) => {
-      await context.services.identity.logOut(context.accessToken!);
+    args: { refreshToken: t.arg.string({ required: false }) },
+    resolve: async (_root, args, context) => {
+      await context.services.identity.logOut(context.accessToken!, args.refreshToken ?? undefined);
       return true;
     },
   }),

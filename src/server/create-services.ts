@@ -25,7 +25,18 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     identity = createLocalProvider({ config: auth, users, mailer: createOutboxMailer(config.dataDir, logger), keys });
     jwks = keys.jwks;
   } else {
-    throw new Error(`identity provider ${auth.provider}: MERGE-PENDING`);
+    const { createCognitoProvider } = await import('../auth/cognito.ts');
+    identity = createCognitoProvider({
+      region: config.region,
+      userPoolId: auth.userPoolId,
+      clientId: auth.clientId,
+      endpoint: auth.endpoint,
+      // A stand-in endpoint (cognito-local) checks no signatures, but the SDK must sign admin calls.
+      credentials: auth.endpoint ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined,
+      issuer: auth.issuer,
+      jwksUri: auth.issuer ? `${auth.issuer}/.well-known/jwks.json` : undefined,
+      logger,
+    });
   }
 
   return { config, logger, dynamo, users, conversations, messages, identity, events: createEvents(), jwks };
