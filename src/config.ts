@@ -25,7 +25,7 @@ export const CONFIG_VARIABLES = {
   ROLE: { schema: z.enum(['api', 'worker', 'all']), default: 'all', description: 'Which role this process runs: `api`, `worker` or both (`all`).' },
   HOST: { schema: z.string().min(1), default: '0.0.0.0', description: 'Interface the HTTP/WebSocket server listens on.' },
   PORT: { schema: port, default: '4000', description: 'HTTP/WebSocket port (`0` picks a free one).' },
-  NODE_ENV: { schema: z.enum(['development', 'production', 'test']), default: 'development', description: '`production` masks internal errors and turns GraphiQL off by default.' },
+  NODE_ENV: { schema: z.enum(['development', 'production', 'test']), default: 'development', description: '`production` turns GraphiQL off by default.' },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', description: 'pino log level.' },
   DATA_DIR: { schema: z.string().min(1), default: './data', description: 'Embedded data: DynamoDB files, signing keys, mail outbox, uploaded files.' },
   GRAPHIQL: { schema: bool, description: 'Serve GraphiQL at `/graphql` in browsers. Default: on unless `NODE_ENV=production`.' },

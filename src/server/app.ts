@@ -17,7 +17,7 @@ import { bearerToken, createContext } from './context.ts';
 import { closeServices, createServices } from './create-services.ts';
 import { createErrorMasker, withErrorCodes } from './errors.ts';
 import { metricsPlugin } from './metrics-plugin.ts';
-import { routesPlugin } from './routes.ts';
+import { createRedisCheck, readinessPlugin, routesPlugin } from './routes.ts';
 import { attachWebSocket } from './websocket.ts';
 
 export interface App {
@@ -53,10 +53,12 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const services = await createServices(config, logger);
   const metrics = createMetrics();
+  const redisCheck = config.redis ? createRedisCheck(config.redis.url) : undefined;
 
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/health',
     graphiql: config.graphiql ? { title: 'gptql' } : false,
     landingPage: false,
     logging: false,
@@ -72,7 +74,11 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
       }
     },
     plugins: [
-      routesPlugin(services, metrics, { database: () => services.dynamo.ping() }),
+      readinessPlugin({
+        database: () => services.dynamo.ping(),
+        ...(redisCheck ? { redis: redisCheck.ping } : {}),
+      }),
+      routesPlugin(services, metrics),
       metricsPlugin(metrics),
       errorCodesPlugin((code) => metrics.countError(code)),
     ],
@@ -101,6 +107,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await closeServices(services);
+      await redisCheck?.close();
     },
   };
   return app;
