@@ -1,0 +1,53 @@
+/**
+ * What a decoder session takes and gives, read from its metadata rather than assumed from
+ * GPT-2: the KV cache inputs and outputs (names, heads, head size, element type) and whether it
+ * wants position_ids (some Optimum exports derive positions from the attention mask).
+ */
+import type { InferenceSession } from 'onnxruntime-node';
+
+export interface CacheSlot {
+  past: string;
+  present: string;
+}
+
+export interface SessionIO {
+  hasPositionIds: boolean;
+  logits: string;
+  cache: CacheSlot[];
+  kvHeads: number;
+  headDim: number;
+  kvType: 'float32' | 'float16';
+}
+
+const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
+
+export function describeSession(session: Pick<InferenceSession, 'inputNames' | 'outputNames' | 'inputMetadata'>): SessionIO {
+  const problems: string[] = [];
+  for (const name of ['input_ids', 'attention_mask']) if (!session.inputNames.includes(name)) problems.push(`no input ${name}`);
+  if (!session.outputNames.includes('logits')) problems.push('no output logits');
+
+  const cache: CacheSlot[] = [];
+  let kvHeads = 0;
+  let headDim = 0;
+  let kvType: SessionIO['kvType'] = 'float32';
+  for (const meta of session.inputMetadata) {
+    const match = PAST.exec(meta.name);
+    if (!match) continue;
+    const present = `present.${match[1]}.${match[2]}`;
+    if (!session.outputNames.includes(present)) problems.push(`no output ${present} for ${meta.name}`);
+    cache.push({ past: meta.name, present });
+    if (meta.isTensor) {
+      const [, heads, , dim] = meta.shape;
+      if (typeof heads === 'number') kvHeads = heads;
+      if (typeof dim === 'number') headDim = dim;
+      if (meta.type === 'float16') kvType = 'float16';
+    }
+  }
+  if (cache.length === 0) problems.push('no past_key_values.N.key|value inputs (a model exported without KV cache cannot stream efficiently)');
+  if (!kvHeads || !headDim) problems.push('KV cache inputs do not give heads and head size as fixed dimensions');
+  if (problems.length > 0) throw new Error(`Unsupported ONNX decoder: ${problems.join('; ')}`);
+
+  // Cache order: by layer, key before value, so that slot i of every tensor list lines up.
+  cache.sort((a, b) => a.past.localeCompare(b.past, 'en', { numeric: true }));
+  return { hasPositionIds: session.inputNames.includes('position_ids'), logits: 'logits', cache, kvHeads, headDim, kvType };
+}
