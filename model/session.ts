@@ -65,16 +65,23 @@ export class GptSession {
     return { logits: out[io.logits]!.data as Float32Array, state: { tensors, length: total } };
   }
 
-  /** Continues `prompt` by `count` tokens, choosing each with `pick` from the last logits row. */
+  /**
+   * Continues `prompt` by `count` tokens, choosing each with `pick` from the last logits row.
+   * Learned positions end at the context length, so a full window is restarted on its last
+   * half (one re-prefill) rather than stopping.
+   */
   async generate(prompt: readonly number[], count: number, pick: (logits: Float32Array) => number): Promise<number[]> {
-    const v = this.config.vocab;
-    let { logits, state } = await this.step(prompt);
+    const { vocab, context } = this.config;
+    const all = prompt.slice(-context);
+    let { logits, state } = await this.step(all);
     const out: number[] = [];
     for (let i = 0; i < count; i++) {
-      const next = pick(logits.subarray(logits.length - v));
+      const next = pick(logits.subarray(logits.length - vocab));
       out.push(next);
-      if (state.length >= this.config.context) break;
-      ({ logits, state } = await this.step([next], state));
+      all.push(next);
+      if (i + 1 === count) break;
+      ({ logits, state } =
+        state.length < context ? await this.step([next], state) : await this.step(all.slice(-Math.floor(context / 2))));
     }
     return out;
   }
