@@ -36,7 +36,7 @@ function build(args: string[]): void {
     options: {
       size: { type: 'string' },
       from: { type: 'string' },
-      flavour: { type: 'string', default: 'portable' },
+      flavour: { type: 'string', default: 'optimized' },
       dtype: { type: 'string', default: 'fp32' },
       tokenizer: { type: 'string' },
       seed: { type: 'string', default: '0' },
