@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AutoModelForCausalLM, AutoTokenizer, env, Tensor } from '@huggingface/transformers';
 import { preset, tensorShapes } from './presets.ts';
@@ -38,6 +39,22 @@ describe('@huggingface/transformers interoperability', () => {
     expect(theirs).toHaveLength(24);
     expect(new Set(mine).size).toBeGreaterThan(1);
     expect(theirs).toEqual(mine);
+    await ours.release();
+    await model.dispose();
+  });
+
+  it('loads the shipped default model (optimized flavour, contrib ops) and agrees on real text', async () => {
+    env.localModelPath = fileURLToPath(new URL('.', import.meta.url));
+    env.allowRemoteModels = false;
+    const tokenizer = await AutoTokenizer.from_pretrained('default');
+    const model = await AutoModelForCausalLM.from_pretrained('default', { dtype: 'fp32' });
+    const { input_ids } = tokenizer('And God said') as { input_ids: Tensor };
+    const generated = (await model.generate({ input_ids, max_new_tokens: 40, do_sample: false })) as Tensor;
+    const theirs = Array.from(generated.data as BigInt64Array, Number).slice(input_ids.dims[1]);
+    const ours = await GptSession.fromFolder(fileURLToPath(new URL('./default', import.meta.url)));
+    const mine = await ours.generate(Array.from(input_ids.data as BigInt64Array, Number), 40, argmax);
+    expect(theirs).toEqual(mine);
+    expect(tokenizer.decode(mine)).toMatch(/\b(the|and|of)\b/);
     await ours.release();
     await model.dispose();
   });
