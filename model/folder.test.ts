@@ -27,6 +27,11 @@ describe('model folder', () => {
     expect(existsSync(join(dir, 'onnx/model.onnx_data'))).toBe(false);
   });
 
+  it('refuses a tokenizer with ids beyond the embedding table', () => {
+    const narrow = { config: { ...config, vocab: 1000 }, tensor: () => new Float32Array(0) };
+    expect(() => writeModelFolder(join(root, 'narrow'), narrow, { flavour: 'portable', dtype: 'fp32' })).toThrow(/ids up to 4095/);
+  });
+
   it('puts weights in an external data file when asked, with the same logits', async () => {
     const external = join(root, 'external');
     writeModelFolder(external, weights, { flavour: 'optimized', dtype: 'fp32', externalData: true });

@@ -25,10 +25,21 @@ export interface ModelFolder {
   externalData: boolean;
 }
 
-function eosId(tokenizerPath: string): number {
-  const tok = JSON.parse(readFileSync(tokenizerPath, 'utf8')) as { added_tokens?: { id: number; content: string }[] };
+interface TokenizerJson {
+  added_tokens?: { id: number; content: string }[];
+  model?: { vocab?: Record<string, number> };
+}
+
+/** The end-of-text id, after checking that every id the tokenizer can produce has an embedding row. */
+function checkTokenizer(tokenizerPath: string, vocab: number): number {
+  const tok = JSON.parse(readFileSync(tokenizerPath, 'utf8')) as TokenizerJson;
   const id = tok.added_tokens?.find((t) => t.content === EOS)?.id;
   if (id === undefined) throw new Error(`${tokenizerPath} has no ${EOS} token`);
+  const ids = [...Object.values(tok.model?.vocab ?? {}), ...(tok.added_tokens ?? []).map((t) => t.id)];
+  const largest = Math.max(...ids);
+  if (largest >= vocab) {
+    throw new Error(`${tokenizerPath} produces ids up to ${largest}, but the model has only ${vocab} embeddings`);
+  }
   return id;
 }
 
@@ -39,7 +50,7 @@ function eosId(tokenizerPath: string): number {
 export function writeModelFolder(dir: string, weights: WeightSource, opts: FolderOptions): ModelFolder {
   const c = weights.config;
   const tokenizerPath = opts.tokenizerPath ?? DEFAULT_TOKENIZER;
-  const eos = eosId(tokenizerPath);
+  const eos = checkTokenizer(tokenizerPath, c.vocab);
   mkdirSync(join(dir, 'onnx'), { recursive: true });
 
   const graph = buildGptGraph(weights, opts.flavour);
