@@ -1,0 +1,118 @@
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parameterCount, preset, PRESETS, headDim } from './presets.ts';
+import { randomWeights, seededRandom, type WeightSource } from './weights.ts';
+import { safetensorsWeights } from './checkpoint.ts';
+import { writeModelFolder } from './folder.ts';
+import { FLAVOURS, type Flavour } from './onnx/gpt.ts';
+import { GptSession, temperatureSampler } from './session.ts';
+
+const USAGE = `usage:
+  npm run model -- info
+  npm run model -- build --size S [--from ckpt.safetensors] [--flavour portable|optimized]
+                         [--dtype fp32|fp16] [--tokenizer tokenizer.json] [--seed N] [--external-data] --out DIR
+  npm run model -- sample --model DIR [--prompt TEXT] [--tokens N] [--temperature T] [--seed N]`;
+
+function info(): void {
+  const rows = Object.entries(PRESETS).map(([name, c]) => ({
+    preset: name,
+    layers: c.layers,
+    heads: c.heads,
+    width: c.width,
+    'head dim': headDim(c),
+    context: c.context,
+    vocab: c.vocab,
+    parameters: parameterCount(c).toLocaleString('en-US'),
+  }));
+  console.table(rows);
+}
+
+function build(args: string[]): void {
+  const { values } = parseArgs({
+    args,
+    options: {
+      size: { type: 'string' },
+      from: { type: 'string' },
+      flavour: { type: 'string', default: 'optimized' },
+      dtype: { type: 'string', default: 'fp32' },
+      tokenizer: { type: 'string' },
+      seed: { type: 'string', default: '0' },
+      'external-data': { type: 'boolean', default: false },
+      out: { type: 'string' },
+    },
+  });
+  if (!values.size || !values.out) throw new Error(`--size and --out are required\n${USAGE}`);
+  if (!FLAVOURS.includes(values.flavour as Flavour)) throw new Error(`--flavour must be one of ${FLAVOURS.join(', ')}`);
+  if (values.dtype !== 'fp32' && values.dtype !== 'fp16') throw new Error('--dtype must be fp32 or fp16');
+  const base = preset(values.size);
+  let weights: WeightSource & { close?: () => void };
+  if (values.from) {
+    weights = safetensorsWeights(values.from, base.heads);
+    const c = weights.config;
+    if (c.layers !== base.layers || c.width !== base.width) {
+      throw new Error(`${values.from} has ${c.layers} layers of width ${c.width}; --size ${values.size} has ${base.layers} of ${base.width}`);
+    }
+  } else {
+    weights = randomWeights(base, { seed: Number(values.seed) });
+  }
+  const bar = new cliProgress.SingleBar({ format: 'weights [{bar}] {value}/{total} {tensor}' }, cliProgress.Presets.shades_classic);
+  bar.start(weights.config.layers * 12 + 4, 0, { tensor: '' });
+  const folder = writeModelFolder(values.out, weights, {
+    flavour: values.flavour as Flavour,
+    dtype: values.dtype,
+    tokenizerPath: values.tokenizer,
+    externalData: values['external-data'],
+    onWeight: (tensor, done, total) => {
+      bar.setTotal(total);
+      bar.update(done, { tensor });
+    },
+    provenance: { preset: values.size, source: values.from ? 'safetensors' : `random(seed=${values.seed})` },
+  });
+  bar.stop();
+  weights.close?.();
+  console.log(`wrote ${folder.dir} (${parameterCount(weights.config).toLocaleString('en-US')} parameters, ${values.flavour}, ${values.dtype})`);
+}
+
+async function sample(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: 'string' },
+      prompt: { type: 'string', default: 'In the beginning' },
+      tokens: { type: 'string', default: '100' },
+      temperature: { type: 'string', default: '0.8' },
+      seed: { type: 'string', default: '1' },
+    },
+  });
+  if (!values.model) throw new Error(`--model is required\n${USAGE}`);
+  const tok = new Tokenizer(JSON.parse(readFileSync(join(values.model, 'tokenizer.json'), 'utf8')), {});
+  const session = await GptSession.fromFolder(values.model);
+  const prompt = tok.encode(values.prompt).ids;
+  const pick = temperatureSampler(Number(values.temperature), seededRandom(Number(values.seed)));
+  const out = await session.generate(prompt, Number(values.tokens), pick);
+  console.log(tok.decode([...prompt, ...out]));
+  await session.release();
+}
+
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2);
+  switch (command) {
+    case 'info':
+      return info();
+    case 'build':
+      return build(rest);
+    case 'sample':
+      return sample(rest);
+    default:
+      console.error(USAGE);
+      process.exitCode = 2;
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { Tokenizer } from '@huggingface/tokenizers';
+import words from 'an-array-of-english-words' with { type: 'json' };
+import { GptSession, temperatureSampler } from './session.ts';
+import { seededRandom } from './weights.ts';
+
+const dir = fileURLToPath(new URL('./default', import.meta.url));
+
+interface Fixture {
+  input_ids: number[];
+  column_stride: number;
+  logits_strided: number[][];
+  last_logits: number[];
+}
+
+describe('the shipped default model', () => {
+  it('reproduces the trainer\'s PyTorch logits within 1e-3', async () => {
+    const fx = JSON.parse(readFileSync(`${dir}/parity.fixture.json`, 'utf8')) as Fixture;
+    const s = await GptSession.fromFolder(dir);
+    const V = s.config.vocab;
+    const { logits } = await s.step(fx.input_ids);
+    let worst = 0;
+    fx.logits_strided.forEach((row, p) => {
+      row.forEach((want, k) => (worst = Math.max(worst, Math.abs(logits[p * V + k * fx.column_stride]! - want))));
+    });
+    fx.last_logits.forEach((want, v) => (worst = Math.max(worst, Math.abs(logits[(fx.input_ids.length - 1) * V + v]! - want))));
+    console.log(`parity with PyTorch: max |Δlogit| = ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThan(1e-3);
+    await s.release();
+  });
+
+  it('writes mostly English words: at least 60% of 5×300 sampled tokens\' words are in a dictionary', async () => {
+    const dictionary = new Set(words);
+    const tok = new Tokenizer(JSON.parse(readFileSync(`${dir}/tokenizer.json`, 'utf8')), {});
+    const s = await GptSession.fromFolder(dir);
+    const prompts = ['In the beginning', 'The king said to', 'Then Jesus answered', 'Blessed are those who', 'The people of the city'];
+    let known = 0;
+    let total = 0;
+    for (const [i, prompt] of prompts.entries()) {
+      const out = await s.generate(tok.encode(prompt).ids, 300, temperatureSampler(0.8, seededRandom(i + 1)));
+      expect(out.length).toBe(300);
+      for (const raw of tok.decode(out).match(/[A-Za-z]+(?:'[A-Za-z]+)?/g) ?? []) {
+        const w = raw.toLowerCase().replace(/'s$/, '');
+        total++;
+        if (dictionary.has(w) || dictionary.has(w.split("'")[0]!)) known++;
+      }
+    }
+    const share = known / total;
+    console.log(`dictionary words: ${known}/${total} = ${(share * 100).toFixed(1)}%`);
+    expect(total).toBeGreaterThan(500);
+    expect(share).toBeGreaterThanOrEqual(0.6);
+    await s.release();
+  });
+});

@@ -1,0 +1,154 @@
+import { headDim, LAYER_NORM_EPSILON, tensorShapes, type GptConfig } from '../presets.ts';
+import type { WeightSource } from '../weights.ts';
+import { ElemType, GraphBuilder, MS_DOMAIN } from './graph.ts';
+
+/**
+ * `portable`: standard ONNX operators only (opset 17), loadable by any ONNX runtime.
+ * `optimized`: ONNX Runtime's fused contrib operators (MultiHeadAttention with past state,
+ * SkipLayerNormalization, FastGelu).
+ */
+export type Flavour = 'portable' | 'optimized';
+export const FLAVOURS: readonly Flavour[] = ['portable', 'optimized'];
+
+/** Names follow Optimum's decoder exports, which @huggingface/transformers expects. */
+export const io = {
+  inputIds: 'input_ids',
+  attentionMask: 'attention_mask',
+  positionIds: 'position_ids',
+  pastKey: (i: number) => `past_key_values.${i}.key`,
+  pastValue: (i: number) => `past_key_values.${i}.value`,
+  logits: 'logits',
+  presentKey: (i: number) => `present.${i}.key`,
+  presentValue: (i: number) => `present.${i}.value`,
+} as const;
+
+/** Masked attention scores get this added: large enough to vanish in softmax, small enough never to overflow. */
+const MASKED = -1e9;
+
+export function buildGptGraph(weights: WeightSource, flavour: Flavour): GraphBuilder {
+  const c: GptConfig = weights.config;
+  const d = c.width;
+  const hd = headDim(c);
+  const g = new GraphBuilder(`gptql-gpt2-${flavour}`);
+  const shapes = tensorShapes(c);
+  const declared = new Map<string, string>();
+  const w = (name: string): string => {
+    const shape = shapes.get(name);
+    if (!shape) throw new Error(`no tensor ${name}`);
+    let id = declared.get(name);
+    if (!id) {
+      id = g.weight(`transformer.${name}`, shape, () => weights.tensor(name));
+      declared.set(name, id);
+    }
+    return id;
+  };
+
+  const { INT64, FLOAT } = ElemType;
+  const ids = g.input(io.inputIds, INT64, ['batch_size', 'sequence_length']);
+  const mask = g.input(io.attentionMask, INT64, ['batch_size', 'total_sequence_length']);
+  const pos = g.input(io.positionIds, INT64, ['batch_size', 'sequence_length']);
+  const pastShape = ['batch_size', c.heads, 'past_sequence_length', hd];
+  const presentShape = ['batch_size', c.heads, 'total_sequence_length', hd];
+  const past = Array.from({ length: c.layers }, (_, i) => ({
+    key: g.input(io.pastKey(i), FLOAT, pastShape),
+    value: g.input(io.pastValue(i), FLOAT, pastShape),
+  }));
+
+  // Additive attention bias [batch, 1, seq, total]: causal over absolute positions (queries
+  // sit at the end of the total sequence) and closed where attention_mask is 0 (padding).
+  const seqLen = g.op('Shape', [ids], { start: 1, end: 2 }, 'seq_len');
+  const totalLen = g.op('Shape', [mask], { start: 1, end: 2 }, 'total_len');
+  const pastLen = g.op('Sub', [totalLen, seqLen], {}, 'past_len');
+  const scalar = (t: string): string => g.op('Squeeze', [t], {}, `${t}_scalar`);
+  const zero = g.int64s([0], 'zero', true);
+  const one = g.int64s([1], 'one', true);
+  const queryPos = g.op('Range', [scalar(pastLen), scalar(totalLen), one], {}, 'query_pos');
+  const keyPos = g.op('Range', [zero, scalar(totalLen), one], {}, 'key_pos');
+  const causal = g.op('LessOrEqual', [keyPos, g.op('Unsqueeze', [queryPos, g.int64s([1])])], {}, 'causal');
+  const padding = g.op('Unsqueeze', [g.op('Cast', [mask], { to: ElemType.BOOL }), g.int64s([1, 2])], {}, 'padding');
+  const allowed = g.op('And', [causal, padding], {}, 'allowed');
+  const attnBias = g.op('Where', [allowed, g.float(0), g.float(MASKED)], {}, 'attention_bias');
+
+  const embedded = g.op(
+    'Add',
+    [g.op('Gather', [w('wte.weight'), ids], {}, 'tok_emb'), g.op('Gather', [w('wpe.weight'), pos], {}, 'pos_emb')],
+    {},
+    'embedded',
+  );
+
+  const layerNorm = (x: string, name: string): string =>
+    g.op('LayerNormalization', [x, w(`${name}.weight`), w(`${name}.bias`)], { axis: -1, epsilon: { f: LAYER_NORM_EPSILON } }, name);
+  const linear = (x: string, name: string, bias = true): string => {
+    const y = g.op('MatMul', [x, w(`${name}.weight`)], {}, name);
+    return bias ? g.op('Add', [y, w(`${name}.bias`)], {}, `${name}.out`) : y;
+  };
+  const geluTanh = (x: string): string => {
+    // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): GPT-2's gelu_new, from opset-17 operators.
+    const cube = g.op('Mul', [g.op('Mul', [x, x]), x]);
+    const inner = g.op('Add', [x, g.op('Mul', [cube, g.float(0.044715)])]);
+    const t = g.op('Tanh', [g.op('Mul', [inner, g.float(Math.sqrt(2 / Math.PI))])]);
+    return g.op('Mul', [g.op('Mul', [x, g.float(0.5)]), g.op('Add', [t, g.float(1)])], {}, 'gelu');
+  };
+  const splitSizes = g.int64s([d, d, d], 'qkv_split');
+
+  let x = embedded;
+  if (flavour === 'portable') {
+    const scale = g.float(1 / Math.sqrt(hd), 'attn_scale');
+    const heads = g.int64s([0, 0, c.heads, hd], 'heads_shape');
+    const merged = g.int64s([0, 0, d], 'merged_shape');
+    const toHeads = (x: string): string => g.op('Transpose', [g.op('Reshape', [x, heads])], { perm: [0, 2, 1, 3] });
+    for (let i = 0; i < c.layers; i++) {
+      const p = `h.${i}.`;
+      const h = layerNorm(x, `${p}ln_1`);
+      const [q, k, v] = g.node('Split', [linear(h, `${p}attn.c_attn`), splitSizes], ['q', 'k', 'v'], { axis: 2 });
+      const keys = g.node('Concat', [past[i]!.key, toHeads(k!)], [io.presentKey(i)], { axis: 2 })[0]!;
+      const values = g.node('Concat', [past[i]!.value, toHeads(v!)], [io.presentValue(i)], { axis: 2 })[0]!;
+      const scores = g.op('MatMul', [g.op('Mul', [toHeads(q!), scale]), g.op('Transpose', [keys], { perm: [0, 1, 3, 2] })]);
+      const probs = g.op('Softmax', [g.op('Add', [scores, attnBias])], { axis: -1 });
+      const ctx = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, values])], { perm: [0, 2, 1, 3] }), merged]);
+      x = g.op('Add', [x, linear(ctx, `${p}attn.c_proj`)], {}, 'residual');
+      const fc = geluTanh(linear(layerNorm(x, `${p}ln_2`), `${p}mlp.c_fc`));
+      x = g.op('Add', [x, linear(fc, `${p}mlp.c_proj`)], {}, 'residual');
+    }
+    x = layerNorm(x, 'ln_f');
+  } else {
+    // SkipLayerNormalization adds the residual and the projection's bias and normalizes in one
+    // pass; its fourth output is the un-normalized sum, the next residual stream.
+    const skipNorm = (y: string, residual: string, norm: string, bias: string): [string, string] => {
+      const [normed, , , sum] = g.node(
+        'SkipLayerNormalization',
+        [y, residual, w(`${norm}.weight`), w(`${norm}.bias`), w(bias)],
+        [`${norm}.skip`, '', '', 'residual'],
+        { epsilon: { f: LAYER_NORM_EPSILON } },
+        MS_DOMAIN,
+      );
+      return [normed!, sum!];
+    };
+    let h = layerNorm(x, 'h.0.ln_1');
+    for (let i = 0; i < c.layers; i++) {
+      const p = `h.${i}.`;
+      const [q, k, v] = g.node('Split', [linear(h, `${p}attn.c_attn`, false), splitSizes], ['q', 'k', 'v'], { axis: 2 });
+      const [ctx] = g.node(
+        'MultiHeadAttention',
+        [q!, k!, v!, w(`${p}attn.c_attn.bias`), '', attnBias, past[i]!.key, past[i]!.value],
+        ['attn', io.presentKey(i), io.presentValue(i)],
+        { num_heads: c.heads },
+        MS_DOMAIN,
+      );
+      [h, x] = skipNorm(linear(ctx!, `${p}attn.c_proj`, false), x, `${p}ln_2`, `${p}attn.c_proj.bias`);
+      const fc = g.op('FastGelu', [linear(h, `${p}mlp.c_fc`, false), w(`${p}mlp.c_fc.bias`)], {}, 'gelu', MS_DOMAIN);
+      const next = i + 1 < c.layers ? `h.${i + 1}.ln_1` : 'ln_f';
+      [h, x] = skipNorm(linear(fc, `${p}mlp.c_proj`, false), x, next, `${p}mlp.c_proj.bias`);
+    }
+    x = h;
+  }
+
+  // Tied LM head: the same wte initializer, transposed (ORT folds the Transpose at load).
+  g.node('MatMul', [x, g.op('Transpose', [w('wte.weight')], { perm: [1, 0] }, 'lm_head')], [io.logits]);
+  g.output(io.logits, FLOAT, ['batch_size', 'sequence_length', c.vocab]);
+  for (let i = 0; i < c.layers; i++) {
+    g.output(io.presentKey(i), FLOAT, presentShape);
+    g.output(io.presentValue(i), FLOAT, presentShape);
+  }
+  return g;
+}

@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { GptConfig } from './presets.ts';
+import { io } from './onnx/gpt.ts';
+
+/** The architecture numbers of a model folder, read back from its config.json. */
+export function readFolderConfig(dir: string): GptConfig {
+  const c = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, number>;
+  return { layers: c.n_layer!, heads: c.n_head!, width: c.n_embd!, context: c.n_positions!, vocab: c.vocab_size! };
+}
+
+export interface KvState {
+  tensors: Record<string, ort.Tensor>;
+  length: number;
+}
+
+/**
+ * One ONNX GPT session driven a sequence at a time (batch 1) with its KV cache. This is the
+ * small driver that tests, the benchmark and the model card use; the server's batched
+ * scheduler lives in src/inference.
+ */
+export class GptSession {
+  private constructor(
+    readonly session: ort.InferenceSession,
+    readonly config: GptConfig,
+  ) {}
+
+  static async fromFolder(dir: string, options: ort.InferenceSession.SessionOptions = {}): Promise<GptSession> {
+    const session = await ort.InferenceSession.create(join(dir, 'onnx', 'model.onnx'), options);
+    return new GptSession(session, readFolderConfig(dir));
+  }
+
+  static async fromBytes(bytes: Uint8Array, config: GptConfig, options: ort.InferenceSession.SessionOptions = {}): Promise<GptSession> {
+    return new GptSession(await ort.InferenceSession.create(bytes, options), config);
+  }
+
+  emptyState(): KvState {
+    const c = this.config;
+    const tensors: Record<string, ort.Tensor> = {};
+    for (let i = 0; i < c.layers; i++) {
+      for (const name of [io.pastKey(i), io.pastValue(i)]) {
+        tensors[name] = new ort.Tensor('float32', new Float32Array(0), [1, c.heads, 0, c.width / c.heads]);
+      }
+    }
+    return { tensors, length: 0 };
+  }
+
+  /** Runs `ids` after the cached state; returns logits [ids.length × vocab] and the new state. */
+  async step(ids: readonly number[], state: KvState = this.emptyState()): Promise<{ logits: Float32Array; state: KvState }> {
+    const n = ids.length;
+    const total = state.length + n;
+    const feeds: Record<string, ort.Tensor> = {
+      ...state.tensors,
+      [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]),
+      [io.attentionMask]: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
+      [io.positionIds]: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(state.length + i)), [1, n]),
+    };
+    const out = await this.session.run(feeds);
+    const tensors: Record<string, ort.Tensor> = {};
+    for (let i = 0; i < this.config.layers; i++) {
+      tensors[io.pastKey(i)] = out[io.presentKey(i)]!;
+      tensors[io.pastValue(i)] = out[io.presentValue(i)]!;
+    }
+    return { logits: out[io.logits]!.data as Float32Array, state: { tensors, length: total } };
+  }
+
+  /**
+   * Continues `prompt` by `count` tokens, choosing each with `pick` from the last logits row.
+   * Learned positions end at the context length, so a full window is restarted on its last
+   * half (one re-prefill) rather than stopping.
+   */
+  async generate(prompt: readonly number[], count: number, pick: (logits: Float32Array) => number): Promise<number[]> {
+    const { vocab, context } = this.config;
+    const all = prompt.slice(-context);
+    let { logits, state } = await this.step(all);
+    const out: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const next = pick(logits.subarray(logits.length - vocab));
+      out.push(next);
+      all.push(next);
+      if (i + 1 === count) break;
+      ({ logits, state } =
+        state.length < context ? await this.step([next], state) : await this.step(all.slice(-Math.floor(context / 2))));
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export function argmax(row: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
+  return best;
+}
+
+/** Temperature sampling driven by a caller-supplied uniform source, so runs can be reproduced. */
+export function temperatureSampler(temperature: number, random: () => number): (row: Float32Array) => number {
+  return (row) => {
+    let max = -Infinity;
+    for (const x of row) max = Math.max(max, x);
+    const p = Float64Array.from(row, (x) => Math.exp((x - max) / temperature));
+    let r = random() * p.reduce((a, b) => a + b, 0);
+    for (let i = 0; i < p.length; i++) {
+      r -= p[i]!;
+      if (r <= 0) return i;
+    }
+    return p.length - 1;
+  };
+}
