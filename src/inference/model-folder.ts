@@ -113,6 +113,7 @@ export function readModelFolder(dir: string): ModelFolder {
 export function textCodec(tokenizer: Tokenizer) {
   return {
     encode: (text: string) => tokenizer.encode(text, { add_special_tokens: false }).ids,
-    decode: (ids: readonly number[]) => tokenizer.decode([...ids], { skip_special_tokens: true }),
+    // The tokenizer refuses an empty list; the streaming decoder asks for one at every start.
+    decode: (ids: readonly number[]) => (ids.length === 0 ? '' : tokenizer.decode([...ids], { skip_special_tokens: true })),
   };
 }

@@ -2,7 +2,7 @@
  * Prometheus metrics: every metric name is defined here and nowhere else. Each app instance
  * has its own registry so that several can live in one process (tests, `ROLE=all`).
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * Operation names come from clients; past this many distinct ones, new names are counted as
@@ -59,3 +59,39 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Metrics of the inference engine, registered on the process's shared registry. */
+export function createInferenceMetrics(registry: Registry) {
+  const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+  return {
+    timeToFirstToken: new Histogram({
+      name: 'generation_time_to_first_token_seconds',
+      help: 'From a request entering the queue to its first generated token.',
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    interTokenLatency: new Histogram({
+      name: 'generation_inter_token_latency_seconds',
+      help: 'Duration of one decode step, i.e. the time between two tokens of a stream.',
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    queueTime: new Histogram({
+      name: 'generation_queue_time_seconds',
+      help: 'Time a request waited before its prefill started.',
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: 'generation_batch_size',
+      help: 'Sequences decoded together per step.',
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers: [registry],
+    }),
+    running: new Gauge({ name: 'generation_running_requests', help: 'Requests being decoded.', registers: [registry] }),
+    waiting: new Gauge({ name: 'generation_waiting_requests', help: 'Requests waiting for a batch slot.', registers: [registry] }),
+    tokens: new Counter({ name: 'generation_tokens_total', help: 'Tokens generated.', registers: [registry] }),
+  };
+}
+
+export type InferenceMetrics = ReturnType<typeof createInferenceMetrics>;

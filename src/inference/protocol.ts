@@ -1,0 +1,70 @@
+/** Messages between the main thread (engine.ts) and the inference worker (worker.ts). */
+import type { ResolvedParams } from './params.ts';
+import type { PromptInput } from './prompt.ts';
+
+export type FinishReason = 'stop' | 'length' | 'eos' | 'cancelled';
+
+export interface TokenEvent {
+  type: 'token';
+  /** 0, 1, 2… per request: one per emitted piece of text. */
+  index: number;
+  /** Complete UTF-8 text, never empty. */
+  delta: string;
+  /** The token whose decoding completed this text. */
+  tokenId: number;
+}
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface Timings {
+  queueSeconds: number;
+  timeToFirstTokenSeconds: number;
+  /** Decode rate after the first token (0 when only one token was generated). */
+  tokensPerSecond: number;
+}
+
+export interface DoneEvent {
+  type: 'done';
+  finishReason: FinishReason;
+  usage: Usage;
+  timings: Timings;
+  /** Whether the prompt was cut to fit the context window, and how many messages were left out. */
+  promptTruncated: boolean;
+  droppedMessages: number;
+}
+
+export interface ErrorEvent {
+  type: 'error';
+  message: string;
+}
+
+export type EngineEvent = TokenEvent | DoneEvent | ErrorEvent;
+
+export interface ModelSummary {
+  name: string;
+  contextLength: number;
+  vocabSize: number;
+  defaults: import('./params.ts').ModelDefaults;
+  executionProvider: string;
+}
+
+export type ToWorker =
+  | { type: 'submit'; id: number; input: PromptInput; params: ResolvedParams; enqueuedAt: number }
+  | { type: 'cancel'; id: number }
+  | { type: 'shutdown' };
+
+export interface StepStats {
+  batchSize: number;
+  running: number;
+  waiting: number;
+  stepSeconds: number;
+}
+
+export type FromWorker =
+  | { type: 'ready'; model: ModelSummary }
+  | { type: 'fatal'; message: string }
+  | { type: 'started'; id: number; queueSeconds: number }
+  | { type: 'events'; events: { id: number; event: EngineEvent }[]; stats?: StepStats };

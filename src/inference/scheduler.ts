@@ -1,0 +1,294 @@
+/**
+ * Continuous batching. Each step: admit waiting requests (prefill alone, sample their first
+ * token), let finished and cancelled sequences leave, re-lay the KV cache if the members
+ * changed, then run one decode step for the whole batch. Runs inside the inference worker.
+ */
+import { Tensor, type InferenceSession } from 'onnxruntime-node';
+import { fromHalf } from '../../model/fp16.ts';
+import { IncrementalDecoder } from './detokenizer.ts';
+import { KvBatch } from './kv-batch.ts';
+import type { ModelFolder } from './model-folder.ts';
+import type { ResolvedParams } from './params.ts';
+import { promptBudget, type PromptBuilder, type PromptInput } from './prompt.ts';
+import type { EngineEvent, FinishReason, StepStats } from './protocol.ts';
+import { Sampler } from './sampler.ts';
+import type { SessionIO } from './session-io.ts';
+import { StopMatcher } from './stop-matcher.ts';
+
+export interface Submission {
+  id: number;
+  input: PromptInput;
+  params: ResolvedParams;
+  enqueuedAt: number;
+}
+
+interface Sequence {
+  id: number;
+  promptTokens: number;
+  promptTruncated: boolean;
+  droppedMessages: number;
+  maxTokens: number;
+  sampler: Sampler;
+  decoder: IncrementalDecoder;
+  stop: StopMatcher;
+  generated: number;
+  lastToken: number;
+  /** Tokens in its KV cache. */
+  length: number;
+  nextIndex: number;
+  enqueuedAt: number;
+  startedAt: number;
+  firstTokenAt: number;
+  finished?: FinishReason;
+}
+
+export interface SchedulerOutput {
+  started(id: number, queueSeconds: number): void;
+  events(events: { id: number; event: EngineEvent }[], stats?: StepStats): void;
+}
+
+export interface SchedulerDeps {
+  session: InferenceSession;
+  io: SessionIO;
+  model: ModelFolder;
+  prompts: PromptBuilder;
+  codec: { decode(ids: readonly number[]): string };
+  maxBatchSize: number;
+  output: SchedulerOutput;
+  now?: () => number;
+}
+
+export class Scheduler {
+  private readonly waiting: Submission[] = [];
+  private running: Sequence[] = [];
+  private kv: KvBatch | undefined;
+  private readonly cancelled = new Set<number>();
+  private pending: { id: number; event: EngineEvent }[] = [];
+  private readonly now: () => number;
+  private readonly eos: Set<number>;
+
+  constructor(private readonly deps: SchedulerDeps) {
+    this.now = deps.now ?? (() => performance.timeOrigin + performance.now());
+    this.eos = new Set(deps.model.eosTokenIds);
+  }
+
+  get idle(): boolean {
+    return this.waiting.length === 0 && this.running.length === 0;
+  }
+
+  submit(submission: Submission): void {
+    this.waiting.push(submission);
+  }
+
+  cancel(id: number): void {
+    this.cancelled.add(id);
+  }
+
+  /** One scheduling step; resolves when its events have been handed to the output. */
+  async step(): Promise<void> {
+    const started = this.now();
+    this.dropCancelledWaiting();
+    const joiners = await this.admit();
+    const leaving = this.markCancelledRunning();
+    const membersChanged = joiners.length > 0 || leaving;
+    this.running = this.running.filter((seq) => !seq.finished);
+    if (membersChanged) this.relayCache(joiners);
+    if (this.running.length > 0) {
+      try {
+        await this.decode();
+      } catch (error) {
+        // A failed step fails its batch, not the engine: the next requests start clean.
+        for (const seq of this.running) this.emit(seq.id, { type: 'error', message: (error as Error).message });
+        this.running = [];
+        this.kv = undefined;
+        this.kvMembers = [];
+      }
+    }
+    this.flush({
+      batchSize: this.running.length,
+      running: this.running.filter((s) => !s.finished).length,
+      waiting: this.waiting.length,
+      stepSeconds: (this.now() - started) / 1000,
+    });
+  }
+
+  private emit(id: number, event: EngineEvent) {
+    this.pending.push({ id, event });
+  }
+
+  private flush(stats: StepStats) {
+    const events = this.pending;
+    this.pending = [];
+    this.deps.output.events(events, stats);
+  }
+
+  private dropCancelledWaiting() {
+    for (let i = this.waiting.length - 1; i >= 0; i--) {
+      const submission = this.waiting[i]!;
+      if (!this.cancelled.delete(submission.id)) continue;
+      this.waiting.splice(i, 1);
+      this.emit(submission.id, {
+        type: 'done',
+        finishReason: 'cancelled',
+        usage: { promptTokens: 0, completionTokens: 0 },
+        timings: { queueSeconds: (this.now() - submission.enqueuedAt) / 1000, timeToFirstTokenSeconds: 0, tokensPerSecond: 0 },
+        promptTruncated: false,
+        droppedMessages: 0,
+      });
+    }
+  }
+
+  private markCancelledRunning(): boolean {
+    let any = false;
+    for (const seq of this.running) {
+      if (this.cancelled.delete(seq.id)) {
+        if (!seq.finished) this.finish(seq, 'cancelled');
+        any = true;
+      } else if (seq.finished) any = true;
+    }
+    return any;
+  }
+
+  /** Prefills waiting requests while the batch has room; returns the ones that go on decoding. */
+  private async admit(): Promise<{ seq: Sequence; kv: KvBatch }[]> {
+    const joiners: { seq: Sequence; kv: KvBatch }[] = [];
+    while (this.waiting.length > 0 && this.running.length + joiners.length < this.deps.maxBatchSize) {
+      const submission = this.waiting.shift()!;
+      const startedAt = this.now();
+      this.deps.output.started(submission.id, (startedAt - submission.enqueuedAt) / 1000);
+      try {
+        const joined = await this.prefill(submission, startedAt);
+        if (joined) joiners.push(joined);
+      } catch (error) {
+        this.emit(submission.id, { type: 'error', message: (error as Error).message });
+      }
+    }
+    return joiners;
+  }
+
+  private async prefill(submission: Submission, startedAt: number) {
+    const { model, prompts, io, session } = this.deps;
+    const { params } = submission;
+    const fitted = prompts.fit(submission.input, promptBudget(model.contextLength, params.maxTokens));
+    const ids = fitted.ids.length > 0 ? fitted.ids : [model.eosTokenIds[0] ?? 0];
+    const seq: Sequence = {
+      id: submission.id,
+      promptTokens: ids.length,
+      promptTruncated: fitted.truncated,
+      droppedMessages: fitted.droppedMessages,
+      maxTokens: Math.min(params.maxTokens, model.contextLength - ids.length),
+      sampler: new Sampler(params, ids),
+      decoder: new IncrementalDecoder(this.deps.codec),
+      stop: new StopMatcher(params.stop),
+      generated: 0,
+      lastToken: -1,
+      length: 0,
+      nextIndex: 0,
+      enqueuedAt: submission.enqueuedAt,
+      startedAt,
+      firstTokenAt: 0,
+    };
+    const empty = KvBatch.empty(io);
+    const n = ids.length;
+    const feeds: Record<string, Tensor> = {
+      input_ids: new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]),
+      attention_mask: new Tensor('int64', empty.mask(n), [1, n]),
+    };
+    if (io.hasPositionIds) feeds.position_ids = new Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(i)), [1, n]);
+    io.cache.forEach((slot, i) => (feeds[slot.past] = empty.tensors[i]!));
+    const out = await session.run(feeds);
+    const logits = lastRows(out[io.logits]!, 1)[0]!;
+    seq.length = n;
+    this.accept(seq, seq.sampler.sample(logits));
+    if (seq.finished) return undefined;
+    this.running.push(seq);
+    return { seq, kv: empty.advance(io.cache.map((slot) => out[slot.present]!), n) };
+  }
+
+  /** Lays out the cache for the current members: survivors in their order, then joiners. */
+  private relayCache(joiners: { seq: Sequence; kv: KvBatch }[]) {
+    const joining = new Map(joiners.map((j) => [j.seq, j.kv]));
+    const survivors = this.kv ? this.survivorRows() : [];
+    const rows = this.running.map((seq) => {
+      const own = joining.get(seq);
+      return own ? { batch: own, row: 0 } : survivors.find((s) => s.seq === seq)!;
+    });
+    this.kv = rows.length > 0 ? KvBatch.compose(this.deps.io, rows) : undefined;
+    this.kvMembers = [...this.running];
+  }
+
+  /** Which row of the current cache each previous member occupies. */
+  private kvMembers: Sequence[] = [];
+  private survivorRows() {
+    return this.kvMembers.map((seq, row) => ({ seq, batch: this.kv!, row }));
+  }
+
+  private async decode() {
+    const { io, session } = this.deps;
+    const kv = this.kv!;
+    const batch = this.running;
+    const size = batch.length;
+    const feeds: Record<string, Tensor> = {
+      input_ids: new Tensor('int64', BigInt64Array.from(batch, (s) => BigInt(s.lastToken)), [size, 1]),
+      attention_mask: new Tensor('int64', kv.mask(1), [size, kv.width + 1]),
+    };
+    if (io.hasPositionIds) feeds.position_ids = new Tensor('int64', BigInt64Array.from(batch, (s) => BigInt(s.length)), [size, 1]);
+    io.cache.forEach((slot, i) => (feeds[slot.past] = kv.tensors[i]!));
+    const out = await session.run(feeds);
+    this.kv = kv.advance(io.cache.map((slot) => out[slot.present]!));
+    const rows = lastRows(out[io.logits]!, size);
+    batch.forEach((seq, row) => {
+      seq.length++;
+      this.accept(seq, seq.sampler.sample(rows[row]!));
+    });
+  }
+
+  /** Handles a sampled token: EOS, text, stop sequences, length. */
+  private accept(seq: Sequence, token: number) {
+    if (seq.generated === 0) seq.firstTokenAt = this.now();
+    seq.generated++;
+    seq.lastToken = token;
+    if (this.eos.has(token)) return this.finish(seq, 'eos');
+    seq.sampler.accept(token);
+    const { emit, stopped } = seq.stop.push(seq.decoder.push(token));
+    this.emitText(seq, emit, token);
+    if (stopped) return this.finish(seq, 'stop');
+    if (seq.generated >= seq.maxTokens || seq.length + 1 > this.deps.model.contextLength) this.finish(seq, 'length');
+  }
+
+  private emitText(seq: Sequence, text: string, tokenId: number) {
+    if (text.length === 0) return;
+    this.emit(seq.id, { type: 'token', index: seq.nextIndex++, delta: text, tokenId });
+  }
+
+  private finish(seq: Sequence, reason: FinishReason) {
+    seq.finished = reason;
+    this.cancelled.delete(seq.id);
+    if (reason !== 'stop') {
+      const tail = seq.stop.push(seq.decoder.flush());
+      this.emitText(seq, tail.emit + (tail.stopped ? '' : seq.stop.flush()), seq.lastToken);
+    }
+    const done = this.now();
+    const completionTokens = seq.generated;
+    const decodeSeconds = (done - seq.firstTokenAt) / 1000;
+    this.emit(seq.id, {
+      type: 'done',
+      finishReason: reason,
+      usage: { promptTokens: seq.promptTokens, completionTokens },
+      timings: {
+        queueSeconds: (seq.startedAt - seq.enqueuedAt) / 1000,
+        timeToFirstTokenSeconds: seq.firstTokenAt ? (seq.firstTokenAt - seq.enqueuedAt) / 1000 : 0,
+        tokensPerSecond: completionTokens > 1 && decodeSeconds > 0 ? (completionTokens - 1) / decodeSeconds : 0,
+      },
+      promptTruncated: seq.promptTruncated,
+      droppedMessages: seq.droppedMessages,
+    });
+  }
+}
+
+/** The last position's logits of each of `rows` rows, as float32. */
+function lastRows(logits: Tensor, rows: number): Float32Array[] {
+  const [, positions, vocab] = logits.dims as [number, number, number];
+  const data = logits.type === 'float16' ? fromHalf(logits.data as Uint16Array) : (logits.data as Float32Array);
+  return Array.from({ length: rows }, (_, r) => data.slice(((r + 1) * positions - 1) * vocab, (r + 1) * positions * vocab));
+}

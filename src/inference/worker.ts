@@ -1,0 +1,81 @@
+/**
+ * The inference worker thread: loads the model, runs the scheduler, and talks to the main
+ * thread only through messages, because session.run blocks the thread it runs on.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { readModelFolder, textCodec } from './model-folder.ts';
+import { createSession, type SessionOptions } from './ort-session.ts';
+import { PromptBuilder } from './prompt.ts';
+import type { FromWorker, ToWorker } from './protocol.ts';
+import { Scheduler } from './scheduler.ts';
+import { describeSession } from './session-io.ts';
+
+export interface WorkerConfig extends SessionOptions {
+  modelPath: string;
+  maxBatchSize: number;
+}
+
+const port = parentPort!;
+const send = (message: FromWorker) => port.postMessage(message);
+
+async function main(config: WorkerConfig) {
+  const model = readModelFolder(config.modelPath);
+  const session = await createSession(model.onnxPath, config);
+  const io = describeSession(session);
+  const codec = textCodec(model.tokenizer);
+  const scheduler = new Scheduler({
+    session,
+    io,
+    model,
+    codec,
+    prompts: new PromptBuilder(model.chatTemplate, model.specialTokens, codec),
+    maxBatchSize: config.maxBatchSize,
+    output: {
+      started: (id, queueSeconds) => send({ type: 'started', id, queueSeconds }),
+      events: (events, stats) => send({ type: 'events', events, stats }),
+    },
+  });
+
+  let looping = false;
+  async function loop() {
+    if (looping) return;
+    looping = true;
+    try {
+      while (!scheduler.idle) {
+        await scheduler.step();
+        // Let queued messages (new requests, cancellations) in between steps.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      looping = false;
+    }
+  }
+
+  port.on('message', (message: ToWorker) => {
+    switch (message.type) {
+      case 'submit':
+        scheduler.submit(message);
+        void loop();
+        break;
+      case 'cancel':
+        scheduler.cancel(message.id);
+        break;
+      case 'shutdown':
+        void session.release().finally(() => process.exit(0));
+        break;
+    }
+  });
+
+  send({
+    type: 'ready',
+    model: {
+      name: model.name,
+      contextLength: model.contextLength,
+      vocabSize: model.vocabSize,
+      defaults: model.defaults,
+      executionProvider: config.device,
+    },
+  });
+}
+
+main(workerData as WorkerConfig).catch((error: unknown) => send({ type: 'fatal', message: (error as Error).message }));
