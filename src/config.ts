@@ -52,8 +52,11 @@ export const CONFIG_VARIABLES = {
   S3_BUCKET_NAME: { schema: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid S3 bucket name'), description: 'S3 bucket for uploaded files. Unset: `DATA_DIR/files`.' },
   RATE_LIMIT_PER_MINUTE: { schema: positiveInt, default: '60', description: 'Generation requests per user per minute (premium and admin get more).' },
   MODEL_PATH: { schema: z.string().min(1), description: 'Model folder (Hugging Face layout with `onnx/model.onnx`). Unset: the shipped `model/default`.' },
-  MODEL_SIZE: { schema: z.string().min(1), description: 'Size preset name, used when building a model with random weights instead of loading `MODEL_PATH`.' },
-  DEVICE: { schema: z.enum(['cpu', 'cuda']), default: 'cpu', description: 'ONNX Runtime execution provider for the worker.' },
+  MODEL_SIZE: { schema: z.string().regex(/^(tiny|10m|small|124m|355m|774m|1\.5b|2\.7b)$/, 'expected a size preset: tiny, 10m, small, 124m, 355m, 774m, 1.5b, 2.7b'), description: 'Without `MODEL_PATH`: serve this size preset with random weights (built once under `DATA_DIR/models`), for load tests.' },
+  DEVICE: { schema: z.enum(['cpu', 'cuda']), default: 'cpu', description: 'ONNX Runtime execution provider for the worker. `cuda` fails at start-up if the CUDA provider is not installed.' },
+  INFERENCE_THREADS: { schema: z.coerce.number().int().min(1).max(256), description: 'ONNX Runtime threads per operator. Default: one less than the cores, leaving one to the event loop.' },
+  MAX_BATCH_SIZE: { schema: z.coerce.number().int().min(1).max(256), default: '8', description: 'Sequences decoded together in one step (continuous batching).' },
+  MAX_QUEUED_REQUESTS: { schema: z.coerce.number().int().min(0).max(100_000), default: '64', description: 'Generations allowed to wait for a batch slot; one more is refused at once with `OVERLOADED`.' },
 } satisfies Record<string, VariableSpec>;
 
 export type VariableName = keyof typeof CONFIG_VARIABLES;
@@ -142,6 +145,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     s3BucketName: v.S3_BUCKET_NAME,
     rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE!,
     model: { path: v.MODEL_PATH, size: v.MODEL_SIZE, device: v.DEVICE! },
+    inference: {
+      threads: v.INFERENCE_THREADS,
+      maxBatchSize: v.MAX_BATCH_SIZE!,
+      maxQueuedRequests: v.MAX_QUEUED_REQUESTS!,
+    },
   };
 }
 

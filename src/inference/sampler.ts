@@ -95,7 +95,7 @@ export class Sampler {
   }
 }
 
-export function argmax(values: Float32Array): number {
+export function argmax(values: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
   return best;
