@@ -1,0 +1,59 @@
+/**
+ * The generation job queue: one interface, three adapters (in-process, Redis Streams, SQS).
+ * Delivery is at-least-once: a job whose handler has not acknowledged it within the visibility
+ * timeout (its worker died, say) is delivered again, possibly to another worker. The worker
+ * makes that exactly-once in effect (the reply is persisted with a conditional write).
+ */
+
+/** What a worker needs to run one generation; serialisable as JSON. */
+export interface GenerationJob {
+  generationId: string;
+  userId: string;
+  /** Absent for stateless `generate`/`generateStream`. */
+  conversationId?: string;
+  /** Id the assistant reply will be stored under, fixed at enqueue time (exactly-once persist). */
+  replyMessageId?: string;
+  /** The message the reply answers. */
+  parentMessageId?: string;
+  enqueuedAt: string;
+  /** Anything else the worker needs, opaque to the queue. */
+  payload: Record<string, unknown>;
+}
+
+export interface DeliveredJob {
+  job: GenerationJob;
+  /** How many times this job has been delivered, this time included (1 on first delivery). */
+  attempt: number;
+  /** Marks the job done: it will not be delivered again. */
+  ack(): Promise<void>;
+}
+
+export type JobHandler = (delivery: DeliveredJob) => Promise<void>;
+
+export interface ConsumeOptions {
+  /** Jobs this consumer handles at once. */
+  concurrency: number;
+  /** Stable name of this consumer (e.g. host/pid), for Redis consumer groups and logs. */
+  consumerName: string;
+}
+
+export interface Consumer {
+  /** Stops taking new jobs and waits for the handlers in flight. */
+  stop(): Promise<void>;
+}
+
+export interface JobQueue {
+  readonly kind: 'memory' | 'redis' | 'sqs';
+  enqueue(job: GenerationJob): Promise<void>;
+  consume(handler: JobHandler, options: ConsumeOptions): Consumer;
+  /** Jobs waiting (not yet delivered), for metrics and autoscaling; approximate where the backend is. */
+  depth(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface QueueOptions {
+  /** A delivered job not acknowledged within this time is delivered again. */
+  visibilityTimeoutMs: number;
+  /** Deliveries after which a job goes to the dead-letter store instead (Redis: a `:dead` stream; SQS: the queue's redrive policy). */
+  maxDeliveries: number;
+}
