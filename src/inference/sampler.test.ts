@@ -42,3 +42,15 @@ describe('sampler', () => {
     expect(s.sample(logits())).toBe(1); // 2 - 0.1 - 0.05 = 1.85 < 1.9
   });
 });
+
+describe('sampler distribution', () => {
+  it('draws in proportion to the softmax without filters', () => {
+    const s = sampler({ temperature: 1 });
+    const counts = new Array(8).fill(0);
+    const n = 20_000;
+    for (let i = 0; i < n; i++) counts[s.sample(logits())]++;
+    const exp = Array.from(logits(), (l) => Math.exp(l));
+    const total = exp.reduce((a, b) => a + b, 0);
+    exp.forEach((e, id) => expect(Math.abs(counts[id] / n - e / total)).toBeLessThan(0.015));
+  });
+});

@@ -54,17 +54,28 @@ export class Sampler {
 
   private draw(logits: Float32Array): number {
     const { temperature, topK, topP, minP } = this.params;
+    const top = logits[argmax(logits)]!;
+    // Without top-k / top-p / min-p nothing needs ordering: draw straight from the softmax.
+    if ((topK === 0 || topK >= logits.length) && topP >= 1 && minP === 0) {
+      const weights = new Float64Array(logits.length);
+      let total = 0;
+      for (let id = 0; id < logits.length; id++) total += weights[id] = Math.exp((logits[id]! - top) / temperature);
+      let target = uniformFloat64(this.rng) * total;
+      for (let id = 0; id < logits.length; id++) {
+        target -= weights[id]!;
+        if (target < 0) return id;
+      }
+      return logits.length - 1;
+    }
     // Tokens more than e^-40 less likely than the best one cannot be drawn in practice; leaving
     // them out before sorting keeps a step cheap with vocabularies of 50k and more.
-    const top = logits[argmax(logits)]!;
     const floor = top - 40 * temperature;
     let candidates: number[] = [];
     for (let id = 0; id < logits.length; id++) if (logits[id]! >= floor) candidates.push(id);
     candidates.sort((a, b) => logits[b]! - logits[a]! || a - b);
     if (topK > 0 && topK < candidates.length) candidates = candidates.slice(0, topK);
 
-    const max = logits[candidates[0]!]!;
-    const weights = candidates.map((id) => Math.exp((logits[id]! - max) / temperature));
+    const weights = candidates.map((id) => Math.exp((logits[id]! - top) / temperature));
     const total = weights.reduce((sum, w) => sum + w, 0);
 
     // min-p: drop tokens whose probability is below minP times the top one's.
