@@ -1,0 +1,88 @@
+import { Repeater } from '@repeaterjs/repeater';
+import { RedisPubSub } from 'graphql-redis-subscriptions';
+import { Redis } from 'ioredis';
+import type { GenerationMeta, GenerationStatus, StreamEvent } from './events.ts';
+import { ReplayMerger, type StreamStore } from './stream-store.ts';
+
+export interface RedisStreamStoreOptions {
+  url: string;
+  ttlSeconds: number;
+  /** Key and channel prefix, so that deployments (and tests) sharing a Redis stay apart. */
+  prefix?: string;
+}
+
+export function createRedisStreamStore(options: RedisStreamStoreOptions): StreamStore {
+  const prefix = options.prefix ?? 'gptql:';
+  const ttl = options.ttlSeconds;
+  const redis = new Redis(options.url, { maxRetriesPerRequest: 2 });
+  const pubsub = new RedisPubSub({ publisher: new Redis(options.url), subscriber: new Redis(options.url) });
+  const metaKey = (id: string) => `${prefix}gen:${id}:meta`;
+  const logKey = (id: string) => `${prefix}gen:${id}:events`;
+  const cancelKey = (id: string) => `${prefix}gen:${id}:cancel`;
+  const channel = (id: string) => `${prefix}gen:${id}`;
+  const cancelChannel = `${prefix}gen:cancel`;
+
+  async function readLog(id: string): Promise<StreamEvent[]> {
+    return (await redis.lrange(logKey(id), 0, -1)).map((item) => JSON.parse(item) as StreamEvent);
+  }
+
+  return {
+    async create(meta) {
+      await redis.set(metaKey(meta.generationId), JSON.stringify(meta), 'EX', ttl);
+    },
+    async get(id) {
+      const raw = await redis.get(metaKey(id));
+      return raw ? (JSON.parse(raw) as GenerationMeta) : undefined;
+    },
+    async setStatus(id, status: GenerationStatus) {
+      // Read-modify-write is safe here: only the one worker running a generation changes its status.
+      const meta = await this.get(id);
+      if (meta) await redis.set(metaKey(id), JSON.stringify({ ...meta, status }), 'EX', ttl);
+    },
+    async append(id, event) {
+      await redis.multi().rpush(logKey(id), JSON.stringify(event)).expire(logKey(id), ttl).exec();
+      await pubsub.publish(channel(id), event);
+    },
+    history: readLog,
+    subscribe(id, after) {
+      return new Repeater<StreamEvent>(async (push, stop) => {
+        const merger = new ReplayMerger(after);
+        // Live events that arrive before the log is read wait here, then go through the merger.
+        let early: StreamEvent[] | undefined = [];
+        const deliver = (batch: StreamEvent[]) => {
+          for (const event of merger.accept(batch)) void push(event);
+          if (merger.finished) stop();
+        };
+        const subscription = await pubsub.subscribe<StreamEvent>(channel(id), (event) => {
+          if (early) early.push(event);
+          else deliver([event]);
+        });
+        try {
+          // Subscribed first, then read: an event is either in the log already or arrives live.
+          const log = await readLog(id);
+          const pending = early;
+          early = undefined;
+          deliver([...log, ...pending]);
+          await stop;
+        } finally {
+          pubsub.unsubscribe(subscription);
+        }
+      });
+    },
+    async requestCancel(id) {
+      await redis.set(cancelKey(id), '1', 'EX', ttl);
+      await pubsub.publish(cancelChannel, id);
+    },
+    async isCancelRequested(id) {
+      return (await redis.exists(cancelKey(id))) === 1;
+    },
+    async onCancel(handler) {
+      const subscription = await pubsub.subscribe<string>(cancelChannel, handler);
+      return async () => pubsub.unsubscribe(subscription);
+    },
+    async close() {
+      await pubsub.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import crypto from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { StreamEvent } from './events.ts';
+import type { StreamStore } from './stream-store.ts';
+import { createMemoryStreamStore } from './stream-store-memory.ts';
+import { createRedisStreamStore } from './stream-store-redis.ts';
+
+const token = (index: number): StreamEvent => ({ kind: 'token', index, delta: `t${index} ` });
+const completed = (index: number): StreamEvent => ({
+  kind: 'completed',
+  index,
+  messageId: null,
+  text: '',
+  usage: { promptTokens: 1, completionTokens: index - 1 },
+  finishReason: 'length',
+  timings: { queueSeconds: 0, timeToFirstTokenSeconds: 0, tokensPerSecond: 0 },
+  model: 'm',
+  cached: false,
+});
+
+async function drain(events: AsyncIterable<StreamEvent>): Promise<number[]> {
+  const seen: number[] = [];
+  for await (const event of events) seen.push(event.index);
+  return seen;
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+function contract(name: string, make: () => StreamStore) {
+  describe(`${name} stream store`, () => {
+    const store = make();
+    afterAll(() => store.close());
+    const id = () => crypto.randomUUID();
+
+    it('keeps generation metadata and status', async () => {
+      const g = id();
+      await store.create({ generationId: g, userId: 'u1', status: 'QUEUED', createdAt: new Date().toISOString() });
+      await store.setStatus(g, 'RUNNING');
+      expect(await store.get(g)).toMatchObject({ userId: 'u1', status: 'RUNNING' });
+      expect(await store.get(id())).toBeUndefined();
+    });
+
+    it('replays then streams live, each event once and in order, for every `after`', async () => {
+      const g = id();
+      for (const i of range(1, 5)) await store.append(g, token(i));
+      const subscribers = [0, 2, 5].map((after) => drain(store.subscribe(g, after)));
+      // Live events race the replay reads.
+      for (const i of range(6, 40)) await store.append(g, token(i));
+      await store.append(g, completed(41));
+      const [all, fromTwo, fromFive] = await Promise.all(subscribers);
+      expect(all).toEqual(range(1, 41));
+      expect(fromTwo).toEqual(range(3, 41));
+      expect(fromFive).toEqual(range(6, 41));
+      // After the end: replay only, and the stream still ends.
+      expect(await drain(store.subscribe(g, 38))).toEqual([39, 40, 41]);
+      expect((await store.history(g)).map((e) => e.index)).toEqual(range(1, 41));
+    });
+
+    it('serves many subscribers joining while events are appended', async () => {
+      const g = id();
+      const joined: Promise<number[]>[] = [];
+      for (const i of range(1, 60)) {
+        await store.append(g, token(i));
+        if (i % 6 === 0) joined.push(drain(store.subscribe(g, i - 3)));
+      }
+      await store.append(g, completed(61));
+      const results = await Promise.all(joined);
+      results.forEach((seen, k) => expect(seen).toEqual(range((k + 1) * 6 - 2, 61)));
+    });
+
+    it('stops delivering to a subscriber that leaves', async () => {
+      const g = id();
+      const iterator = store.subscribe(g, 0)[Symbol.asyncIterator]();
+      await store.append(g, token(1));
+      expect((await iterator.next()).value).toMatchObject({ index: 1 });
+      await iterator.return?.();
+      await store.append(g, token(2));
+      expect((await iterator.next()).done).toBe(true);
+    });
+
+    it('passes cancellation requests to listening workers', async () => {
+      const g = id();
+      const heard: string[] = [];
+      const stop = await store.onCancel((generationId) => heard.push(generationId));
+      expect(await store.isCancelRequested(g)).toBe(false);
+      await store.requestCancel(g);
+      expect(await store.isCancelRequested(g)).toBe(true);
+      await expect.poll(() => heard).toContain(g);
+      await stop();
+    });
+  });
+}
+
+contract('in-process', () => createMemoryStreamStore(60_000));
+contract('Redis', () => createRedisStreamStore({ url: 'redis://127.0.0.1:6379', ttlSeconds: 60, prefix: `gptql-test-${process.pid}:` }));
