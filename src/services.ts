@@ -19,6 +19,7 @@ export interface Services {
   messages: MessageRepository;
   identity: IdentityProvider;
   events: Events;
+  closeEvents(): Promise<void>;
   /** Public JWKS of the local provider, served at /.well-known/jwks.json. */
   jwks?: { keys: object[] };
 }

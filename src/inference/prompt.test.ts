@@ -51,3 +51,13 @@ describe('prompts', () => {
     expect(promptBudget(256, 10_000)).toBe(128);
   });
 });
+
+describe('continuations', () => {
+  it('appends reply text already produced after the rendered prompt', () => {
+    const builder = new PromptBuilder(undefined, {}, codec);
+    const messages: ChatMessage[] = [{ role: 'user', content: 'Count' }];
+    const plain = builder.fit({ messages }, 100);
+    const continued = builder.fit({ messages, continuation: ' one two' }, 100);
+    expect(codec.decode(continued.ids)).toBe(`${codec.decode(plain.ids)} one two`);
+  });
+});

@@ -12,7 +12,11 @@ export interface ChatMessage {
   content: string;
 }
 
-export type PromptInput = { prompt: string } | { messages: readonly ChatMessage[] };
+/**
+ * `continuation`: reply text already produced (by a worker that died mid-generation); the
+ * model goes on from there instead of starting the reply again.
+ */
+export type PromptInput = ({ prompt: string } | { messages: readonly ChatMessage[] }) & { continuation?: string };
 
 /**
  * For models without a chat template (such as the shipped default, trained on plain prose):
@@ -54,6 +58,13 @@ export class PromptBuilder {
 
   /** Tokenizes the input so that it fits in `budget` tokens. */
   fit(input: PromptInput, budget: number): FittedPrompt {
+    if (!input.continuation) return this.fitPrompt(input, budget);
+    const tail = this.encoder.encode(input.continuation).slice(-Math.floor(budget / 2));
+    const head = this.fitPrompt(input, budget - tail.length);
+    return { ...head, ids: [...head.ids, ...tail] };
+  }
+
+  private fitPrompt(input: PromptInput, budget: number): FittedPrompt {
     if ('prompt' in input) {
       const ids = this.encoder.encode(input.prompt);
       return ids.length <= budget ? { ids, droppedMessages: 0, truncated: false } : { ids: ids.slice(-budget), droppedMessages: 0, truncated: true };

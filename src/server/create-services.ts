@@ -39,10 +39,12 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     });
   }
 
-  return { config, logger, dynamo, users, conversations, messages, identity, events: createEvents(), jwks };
+  const events = createEvents(config.redis?.url);
+  return { config, logger, dynamo, users, conversations, messages, identity, events: events.pubsub, closeEvents: events.close, jwks };
 }
 
 export async function closeServices(services: Services): Promise<void> {
   await services.identity.close();
+  await services.closeEvents();
   await services.dynamo.close();
 }

@@ -17,6 +17,8 @@ export interface ConversationRecord {
   conversationId: string;
   title: string;
   systemPrompt?: string;
+  /** Messages stored in it (user and assistant). */
+  messageCount?: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -125,6 +127,26 @@ export class ConversationRepository {
           ConditionExpression: 'attribute_exists(conversationId)',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes as ConversationRecord;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  /** Records new messages: `updatedAt` moves and `messageCount` grows. Undefined if it is gone. */
+  async touch(userId: string, conversationId: string, newMessages: number): Promise<ConversationRecord | undefined> {
+    try {
+      const { Attributes } = await this.db.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { userId, conversationId },
+          UpdateExpression: 'SET updatedAt = :now ADD messageCount :n',
+          ConditionExpression: 'attribute_exists(conversationId)',
+          ExpressionAttributeValues: { ':now': new Date().toISOString(), ':n': newMessages },
           ReturnValues: 'ALL_NEW',
         }),
       );

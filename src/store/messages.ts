@@ -1,4 +1,6 @@
-import { BatchWriteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { MESSAGE_INDEX } from './tables.ts';
 import type { Dynamo } from './dynamo.ts';
 import { newId } from './ids.ts';
 import { decodeCursor, encodeCursor, pageSize, type Page, type PageRequest } from './pagination.ts';
@@ -16,10 +18,19 @@ export interface MessageRecord {
   model?: string;
   promptTokens?: number;
   completionTokens?: number;
+  /** Assistant replies: why generation ended (stop, length, eos, cancelled). */
+  finishReason?: string;
+  /** Assistant replies cut short by cancelGeneration. */
+  interrupted?: boolean;
+  generationId?: string;
+  timings?: { queueSeconds: number; timeToFirstTokenSeconds: number; tokensPerSecond: number };
   createdAt: string;
 }
 
 export type NewMessage = Omit<MessageRecord, 'messageId' | 'createdAt'>;
+
+/** How many messages of a conversation the model's context is built from, newest first. */
+export const CONTEXT_MESSAGE_LIMIT = 500;
 
 /** BatchWriteItem takes at most 25 requests. */
 const BATCH_WRITE_LIMIT = 25;
@@ -35,6 +46,58 @@ export class MessageRepository {
     const record: MessageRecord = { ...message, messageId: newId(), createdAt: new Date().toISOString() };
     await this.db.doc.send(new PutCommand({ TableName: this.table, Item: record }));
     return record;
+  }
+
+  /**
+   * Stores a message under an id chosen in advance, once: a second call with the same id (a
+   * redelivered job) changes nothing and returns false.
+   */
+  async putOnce(record: MessageRecord): Promise<boolean> {
+    try {
+      await this.db.doc.send(
+        new PutCommand({ TableName: this.table, Item: record, ConditionExpression: 'attribute_not_exists(messageId)' }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async get(conversationId: string, messageId: string): Promise<MessageRecord | undefined> {
+    const { Item } = await this.db.doc.send(
+      new GetCommand({ TableName: this.table, Key: { conversationId, messageId }, ConsistentRead: true }),
+    );
+    return Item as MessageRecord | undefined;
+  }
+
+  /** Finds a message by id alone; the caller checks that it belongs to the requesting user. */
+  async findById(messageId: string): Promise<MessageRecord | undefined> {
+    const { Items = [] } = await this.db.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: MESSAGE_INDEX.byMessageId,
+        KeyConditionExpression: 'messageId = :m',
+        ExpressionAttributeValues: { ':m': messageId },
+        Limit: 1,
+      }),
+    );
+    const key = Items[0];
+    return key ? this.get(key.conversationId as string, messageId) : undefined;
+  }
+
+  /** The newest messages of a conversation (up to `limit`), oldest first. */
+  async recent(conversationId: string, limit = CONTEXT_MESSAGE_LIMIT): Promise<MessageRecord[]> {
+    const { Items = [] } = await this.db.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'conversationId = :c',
+        ExpressionAttributeValues: { ':c': conversationId },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (Items as MessageRecord[]).reverse();
   }
 
   /** Chronological: ULID keys read in ascending order. */

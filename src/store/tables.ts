@@ -9,7 +9,9 @@
  *   admin listing through `byCreatedAt` (partition `listKey = USER`).
  * - conversations: `{userId, conversationId}`, ids are ULIDs so a descending Query is newest first;
  *   the owner is in the key, so another user's id is simply not found.
- * - messages: `{conversationId, messageId}` (ULIDs, ascending = chronological).
+ * - messages: `{conversationId, messageId}` (ULIDs, ascending = chronological); `byMessageId`
+ *   finds a message's conversation from its id alone (`regenerate(messageId)`), and the caller
+ *   then checks the owner.
  * - files: `{userId, fileId}`.
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
@@ -22,6 +24,7 @@ export interface TableNames {
 }
 
 export const USER_INDEX = { byCreatedAt: 'byCreatedAt' } as const;
+export const MESSAGE_INDEX = { byMessageId: 'byMessageId' } as const;
 
 /** Attribute that DynamoDB's TTL deletes expired items by (epoch seconds). */
 export const TTL_ATTRIBUTE = 'expiresAt';
@@ -74,6 +77,13 @@ export function tableDefinitions(names: TableNames): Record<keyof TableNames, Cr
       KeySchema: [
         { AttributeName: 'conversationId', KeyType: 'HASH' },
         { AttributeName: 'messageId', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: MESSAGE_INDEX.byMessageId,
+          KeySchema: [{ AttributeName: 'messageId', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
       ],
     },
     files: {

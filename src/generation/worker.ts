@@ -1,0 +1,180 @@
+/**
+ * The worker role's loop: takes generation jobs from the queue, runs them on the engine,
+ * publishes every event to the stream store, stores the reply once, and acknowledges the job.
+ *
+ * Redelivery (a worker died, a job timed out) is expected: a job whose stream already ended is
+ * just acknowledged, and one that had started goes on from the text already streamed, so that
+ * subscribers see one continuous reply and the conversation gets exactly one message.
+ */
+import type { Logger } from 'pino';
+import { AppError, ErrorCode } from '../errors.ts';
+import type { Events } from '../events.ts';
+import type { InferenceEngine } from '../inference/engine.ts';
+import type { GenerationParams } from '../inference/params.ts';
+import type { ChatMessage, PromptInput } from '../inference/prompt.ts';
+import type { DoneEvent } from '../inference/protocol.ts';
+import type { ConversationRepository } from '../store/conversations.ts';
+import type { MessageRepository } from '../store/messages.ts';
+import { branchMessages } from './conversation-context.ts';
+import type { StreamEvent } from './events.ts';
+import type { Consumer, DeliveredJob, GenerationJob, JobQueue } from './queue.ts';
+import { cacheKey, isDeterministic, type ResponseCache } from './response-cache.ts';
+import type { StreamStore } from './stream-store.ts';
+
+/** The job payload the API puts on the queue. */
+export interface GenerationPayload {
+  params: GenerationParams;
+  /** Stateless generations carry their input; conversation ones are read from the database. */
+  input?: { prompt: string } | { messages: ChatMessage[] };
+}
+
+export interface WorkerDeps {
+  engine: InferenceEngine;
+  queue: JobQueue;
+  streams: StreamStore;
+  cache: ResponseCache;
+  messages: MessageRepository;
+  conversations: ConversationRepository;
+  events: Events;
+  logger: Logger;
+  onCacheLookup?: (hit: boolean) => void;
+  consumerName: string;
+  concurrency: number;
+}
+
+export class GenerationWorker {
+  private consumer: Consumer | undefined;
+  private stopCancelListener: (() => Promise<void>) | undefined;
+  private readonly running = new Map<string, AbortController>();
+
+  constructor(private readonly deps: WorkerDeps) {}
+
+  async start(): Promise<void> {
+    this.stopCancelListener = await this.deps.streams.onCancel((id) => this.running.get(id)?.abort());
+    this.consumer = this.deps.queue.consume((delivery) => this.handle(delivery), {
+      concurrency: this.deps.concurrency,
+      consumerName: this.deps.consumerName,
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.stop();
+    await this.stopCancelListener?.();
+  }
+
+  private async handle({ job, attempt, ack }: DeliveredJob): Promise<void> {
+    const { streams, logger } = this.deps;
+    const id = job.generationId;
+    const history = await streams.history(id);
+    if (history.some((event) => event.kind !== 'token')) return ack(); // finished before; its ack was lost
+    if (attempt > 1) logger.warn({ generationId: id, attempt, streamed: history.length }, 'resuming a redelivered generation');
+
+    const controller = new AbortController();
+    this.running.set(id, controller);
+    try {
+      if (await streams.isCancelRequested(id)) controller.abort();
+      await streams.setStatus(id, 'RUNNING');
+      await this.run(job, history, controller.signal);
+      await ack();
+    } catch (error) {
+      const code = error instanceof AppError ? error.code : ErrorCode.INTERNAL;
+      const message = error instanceof AppError ? error.message : 'Generation failed';
+      if (!(error instanceof AppError)) logger.error({ err: error, generationId: id }, 'generation failed');
+      const index = (await streams.history(id)).length + 1;
+      await streams.append(id, { kind: 'failed', index, code, message });
+      await streams.setStatus(id, 'FAILED');
+      await ack();
+    } finally {
+      this.running.delete(id);
+    }
+  }
+
+  private async run(job: GenerationJob, history: StreamEvent[], signal: AbortSignal) {
+    const { streams, engine, cache } = this.deps;
+    const id = job.generationId;
+    const payload = job.payload as unknown as GenerationPayload;
+    const input = payload.input ?? (await this.conversationInput(job));
+    const previous = history.map((event) => (event.kind === 'token' ? event.delta : '')).join('');
+    let index = history.length;
+    const deltas: string[] = [];
+    const publish = async (delta: string) => {
+      deltas.push(delta);
+      await streams.append(id, { kind: 'token', index: ++index, delta });
+    };
+
+    const key = isDeterministic(payload.params) && history.length === 0 ? cacheKey(engine.model.name, input, payload.params) : undefined;
+    const cached = key ? await cache.get(key) : undefined;
+    if (key) this.deps.onCacheLookup?.(cached !== undefined);
+
+    let done: DoneEvent;
+    if (cached) {
+      for (const delta of cached.deltas) await publish(delta);
+      done = { type: 'done', finishReason: cached.finishReason, usage: cached.usage, promptTruncated: false, droppedMessages: 0, timings: { queueSeconds: 0, timeToFirstTokenSeconds: 0, tokensPerSecond: 0 } };
+    } else {
+      const request: PromptInput = previous ? { ...input, continuation: previous } : input;
+      let final: DoneEvent | undefined;
+      for await (const event of engine.generate({ input: request, params: payload.params, signal })) {
+        if (event.type === 'token') await publish(event.delta);
+        else if (event.type === 'error') throw new AppError(ErrorCode.INTERNAL, `Generation failed: ${event.message}`);
+        else final = event;
+      }
+      done = final!;
+      if (key && done.finishReason !== 'cancelled') await cache.set(key, { deltas, usage: done.usage, finishReason: done.finishReason });
+    }
+
+    const text = previous + deltas.join('');
+    const messageId = await this.persist(job, text, done);
+    await streams.append(id, {
+      kind: 'completed',
+      index: ++index,
+      messageId,
+      text,
+      usage: done.usage,
+      finishReason: done.finishReason,
+      timings: done.timings,
+      model: engine.model.name,
+      cached: cached !== undefined,
+    });
+    await streams.setStatus(id, done.finishReason === 'cancelled' ? 'CANCELLED' : 'COMPLETED');
+  }
+
+  private async conversationInput(job: GenerationJob): Promise<{ messages: ChatMessage[] }> {
+    const conversation = await this.deps.conversations.get(job.userId, job.conversationId!);
+    if (!conversation) throw new AppError(ErrorCode.NOT_FOUND, 'Conversation not found');
+    const recent = await this.deps.messages.recent(conversation.conversationId);
+    return { messages: branchMessages(conversation, recent, job.parentMessageId!) };
+  }
+
+  /** Stores the reply under the id fixed at enqueue time; returns it (null for stateless). */
+  private async persist(job: GenerationJob, text: string, done: DoneEvent): Promise<string | null> {
+    if (!job.conversationId || !job.replyMessageId) return null;
+    const stored = await this.deps.messages.putOnce({
+      conversationId: job.conversationId,
+      messageId: job.replyMessageId,
+      userId: job.userId,
+      role: 'assistant',
+      content: text,
+      parentId: job.parentMessageId,
+      model: this.deps.engine.model.name,
+      promptTokens: done.usage.promptTokens,
+      completionTokens: done.usage.completionTokens,
+      finishReason: done.finishReason,
+      interrupted: done.finishReason === 'cancelled',
+      generationId: job.generationId,
+      timings: done.timings,
+      createdAt: new Date().toISOString(),
+    });
+    if (stored) {
+      const conversation = await this.deps.conversations.touch(job.userId, job.conversationId, 1);
+      if (conversation) {
+        this.deps.events.publish('conversation', job.conversationId, {
+          kind: 'MESSAGE_ADDED',
+          conversationId: job.conversationId,
+          conversation,
+          messageId: job.replyMessageId,
+        });
+      }
+    }
+    return job.replyMessageId;
+  }
+}
