@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.ts';
-import { withConfigTable } from './config-docs.ts';
+import { withGeneratedTables } from './config-docs.ts';
 
 describe('config', () => {
   it('runs on embedded defaults when nothing is set', () => {
@@ -53,6 +53,6 @@ describe('config', () => {
 
   it('has its table in the README, up to date', () => {
     const readme = fs.readFileSync('README.md', 'utf8');
-    expect(readme, 'run `npm run docs:config`').toBe(withConfigTable(readme));
+    expect(readme, 'run `npm run docs:config`').toBe(withGeneratedTables(readme));
   });
 });
