@@ -28,6 +28,9 @@ export function createErrorMasker(logger: Logger) {
       });
     }
     if (original instanceof GraphQLError && (original.extensions.code || isRequestError(original))) return original;
+    // Variable coercion (an enum value or scalar that does not parse) wraps graphql-js's own
+    // GraphQLError in one without a path, before anything executes: the input's fault.
+    if (located && located.path === undefined && original instanceof GraphQLError) return located;
     logger.error({ err: original }, 'unexpected error');
     return new GraphQLError('Internal server error', { ...position, extensions: { code: ErrorCode.INTERNAL } });
   };
