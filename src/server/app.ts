@@ -17,8 +17,8 @@ import { clientIpResolver } from './client-ip.ts';
 import { bearerToken, createContext } from './context.ts';
 import { closeServices, createServices } from './create-services.ts';
 import { createErrorMasker, withErrorCodes, type ErrorShaping } from './errors.ts';
-import { graphqlLimitPlugins } from './graphql-limits.ts';
-import { bodyLimitPlugin, corsOptions, csrfPlugin, securityHeadersPlugin } from './http-security.ts';
+import { boundedParserCache, graphqlLimitPlugins } from './graphql-limits.ts';
+import { bodyLimitPlugin, corsOptions, csrfPlugin, securityHeadersPlugin, unsupportedMediaTypePlugin } from './http-security.ts';
 import { metricsPlugin } from './metrics-plugin.ts';
 import { createRedisCheck, readinessPlugin, routesPlugin } from './routes.ts';
 import { attachWebSocket } from './websocket.ts';
@@ -72,6 +72,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     landingPage: false,
     logging: false,
     maskedErrors: { maskError: createErrorMasker(logger) },
+    parserAndValidationCache: boundedParserCache(),
     batching: config.graphql.maxBatch > 0 ? { limit: config.graphql.maxBatch } : false,
     cors: corsOptions(config.http.corsOrigins),
     context: async ({ request, req }) => {
@@ -86,6 +87,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     },
     plugins: [
       securityHeadersPlugin({ https: config.publicUrl.startsWith('https:') }),
+      unsupportedMediaTypePlugin(),
       bodyLimitPlugin(config.http.maxBodyBytes),
       csrfPlugin(),
       ...graphqlLimitPlugins(config.graphql),

@@ -41,6 +41,25 @@ export function bodyLimitPlugin(maxBytes: number): Plugin {
 }
 
 /**
+ * Yoga answers a body it cannot parse (an unsupported content type) with a bare 415; clients
+ * get a GraphQL error with a contract code instead, like for every other refusal.
+ */
+export function unsupportedMediaTypePlugin(): Plugin {
+  return {
+    onResponse({ response, setResponse, fetchAPI }) {
+      if (response.status !== 415 || response.body !== null) return;
+      const message = 'Unsupported content type: send application/json';
+      setResponse(
+        new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.BAD_USER_INPUT } }] }), {
+          status: 415,
+          headers: { 'content-type': 'application/json' },
+        }),
+      );
+    },
+  };
+}
+
+/**
  * Yoga's CSRF prevention, for requests that can change something. A browser sends a
  * form-encoded, multipart or text/plain POST cross-site without a CORS preflight; requiring a
  * custom header (or a JSON content type) forces the preflight, which CORS_ORIGINS then decides.
