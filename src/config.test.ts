@@ -41,6 +41,9 @@ describe('config', () => {
     ['REDIS_URL', 'http://x'],
     ['S3_BUCKET_NAME', 'Bad_Bucket'],
     ['DYNAMODB_ENDPOINT', 'not a url'],
+    ['TRUST_PROXY', 'not-an-address'],
+    ['GRAPHQL_MAX_DEPTH', '0'],
+    ['GRAPHQL_INTROSPECTION', 'maybe'],
   ])('refuses %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`${name}=`));
