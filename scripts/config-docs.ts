@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { withConfigTable } from '../src/config-docs.ts';
+import { withGeneratedTables } from '../src/config-docs.ts';
 
-fs.writeFileSync('README.md', withConfigTable(fs.readFileSync('README.md', 'utf8')));
-console.log('README.md configuration table updated');
+fs.writeFileSync('README.md', withGeneratedTables(fs.readFileSync('README.md', 'utf8')));
+console.log('README.md configuration and security tables updated');

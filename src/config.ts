@@ -4,10 +4,12 @@
  * `CONFIG_VARIABLES` (a test keeps them equal).
  */
 import path from 'node:path';
+import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().min(0);
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
@@ -18,14 +20,35 @@ interface VariableSpec {
   description: string;
   /** Shown in the README; undefined means "unset". */
   default?: string;
+  /** Listed again in the README's "Security" section: a limit or a protection an operator tunes. */
+  security?: true;
 }
+
+/** `a, b` → ['a', 'b']: lists in one variable, as operators write them. */
+const commaList = z
+  .string()
+  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item.length > 0));
+
+/** A hop count, or addresses/subnets/names that proxy-addr understands. */
+const trustList = commaList.refine(
+  (list) => {
+    if (list.length === 1 && /^\d+$/.test(list[0]!)) return true;
+    try {
+      proxyAddr.compile(list);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected a hop count, or IP addresses/subnets/loopback/linklocal/uniquelocal' },
+);
 
 /** The single list of variables: name → validation, default and meaning. */
 export const CONFIG_VARIABLES = {
   ROLE: { schema: z.enum(['api', 'worker', 'all']), default: 'all', description: 'Which role this process runs: `api`, `worker` or both (`all`).' },
   HOST: { schema: z.string().min(1), default: '0.0.0.0', description: 'Interface the HTTP/WebSocket server listens on.' },
   PORT: { schema: port, default: '4000', description: 'HTTP/WebSocket port (`0` picks a free one).' },
-  NODE_ENV: { schema: z.enum(['development', 'production', 'test']), default: 'development', description: '`production` turns GraphiQL off by default.' },
+  NODE_ENV: { schema: z.enum(['development', 'production', 'test']), default: 'development', description: '`production` turns GraphiQL and introspection off by default.' },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', description: 'pino log level.' },
   DATA_DIR: { schema: z.string().min(1), default: './data', description: 'Embedded data: DynamoDB files, signing keys, mail outbox, uploaded files.' },
   GRAPHIQL: { schema: bool, description: 'Serve GraphiQL at `/graphql` in browsers. Default: on unless `NODE_ENV=production`.' },
@@ -57,6 +80,24 @@ export const CONFIG_VARIABLES = {
   INFERENCE_THREADS: { schema: z.coerce.number().int().min(1).max(256), description: 'ONNX Runtime threads per operator. Default: one less than the cores, leaving one to the event loop.' },
   MAX_BATCH_SIZE: { schema: z.coerce.number().int().min(1).max(256), default: '8', description: 'Sequences decoded together in one step (continuous batching).' },
   MAX_QUEUED_REQUESTS: { schema: z.coerce.number().int().min(0).max(100_000), default: '64', description: 'Generations allowed to wait for a batch slot; one more is refused at once with `OVERLOADED`.' },
+  GRAPHQL_INTROSPECTION: { schema: bool, security: true, description: 'Answer introspection queries. Default: on unless `NODE_ENV=production`. Off also hides field suggestions ("Did you mean …") in errors.' },
+  GRAPHQL_MAX_DEPTH: { schema: positiveInt, default: '10', security: true, description: 'Deepest field nesting in one operation (introspection excepted).' },
+  GRAPHQL_MAX_ALIASES: { schema: positiveInt, default: '15', security: true, description: 'Aliases in one operation.' },
+  GRAPHQL_MAX_TOKENS: { schema: positiveInt, default: '1000', security: true, description: 'Lexical tokens in one document; counted while parsing, so a huge document stops early.' },
+  GRAPHQL_MAX_DIRECTIVES: { schema: positiveInt, default: '20', security: true, description: 'Directives in one operation.' },
+  GRAPHQL_MAX_COST: { schema: positiveInt, default: '5000', security: true, description: 'Cost of one operation (every object field 2, scalar 1, times 1.5 per level of depth).' },
+  GRAPHQL_MAX_BATCH: { schema: nonNegativeInt, default: '10', security: true, description: 'Operations in one batched HTTP request (a JSON array); `0` turns batching off.' },
+  MAX_REQUEST_BODY_BYTES: { schema: positiveInt, default: '1048576', security: true, description: 'Largest HTTP request body (1 MiB); larger ones get 413 before they are read. Bodies must declare their length.' },
+  CORS_ORIGINS: { schema: commaList, security: true, description: 'Browser origins allowed to call the API cross-origin, comma-separated (`*`: any). Unset: same origin only.' },
+  TRUST_PROXY: { schema: trustList, security: true, description: 'Proxies whose `X-Forwarded-For` names the client: a hop count (`1`), or addresses/subnets/`loopback`/`uniquelocal`, comma-separated. Unset: the socket address is the client.' },
+  AUTH_RATE_LIMIT_PER_IP: { schema: positiveInt, default: '100', security: true, description: 'Sign-in, sign-up, code and refresh attempts per client IP per `AUTH_RATE_LIMIT_WINDOW_SECONDS`.' },
+  AUTH_RATE_LIMIT_WINDOW_SECONDS: { schema: positiveInt, default: '900', security: true, description: 'Window of `AUTH_RATE_LIMIT_PER_IP`; an IP over the limit waits until it ends.' },
+  AUTH_MAX_FAILED_ATTEMPTS: { schema: positiveInt, default: '5', security: true, description: 'Consecutive failed sign-ins to one account before its sign-in is locked.' },
+  AUTH_LOCKOUT_SECONDS: { schema: positiveInt, default: '900', security: true, description: 'How long sign-in stays locked after `AUTH_MAX_FAILED_ATTEMPTS` (the owner can still reset the password).' },
+  WS_MAX_OPERATIONS: { schema: positiveInt, default: '10', security: true, description: 'Concurrent operations (subscriptions) on one WebSocket.' },
+  WS_MAX_CONNECTIONS_PER_USER: { schema: positiveInt, default: '10', security: true, description: 'Open WebSockets per user, per API process.' },
+  WS_MAX_MESSAGE_BYTES: { schema: positiveInt, default: '65536', security: true, description: 'Largest WebSocket message a client may send.' },
+  WS_INIT_TIMEOUT_SECONDS: { schema: positiveInt, default: '5', security: true, description: 'Time a new WebSocket has to send `connection_init` before it is closed.' },
 } satisfies Record<string, VariableSpec>;
 
 export type VariableName = keyof typeof CONFIG_VARIABLES;
@@ -149,6 +190,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       threads: v.INFERENCE_THREADS,
       maxBatchSize: v.MAX_BATCH_SIZE!,
       maxQueuedRequests: v.MAX_QUEUED_REQUESTS!,
+    },
+    graphql: {
+      introspection: v.GRAPHQL_INTROSPECTION ?? !production,
+      maxDepth: v.GRAPHQL_MAX_DEPTH!,
+      maxAliases: v.GRAPHQL_MAX_ALIASES!,
+      maxTokens: v.GRAPHQL_MAX_TOKENS!,
+      maxDirectives: v.GRAPHQL_MAX_DIRECTIVES!,
+      maxCost: v.GRAPHQL_MAX_COST!,
+      maxBatch: v.GRAPHQL_MAX_BATCH!,
+    },
+    http: {
+      maxBodyBytes: v.MAX_REQUEST_BODY_BYTES!,
+      corsOrigins: v.CORS_ORIGINS ?? [],
+      trustProxy: v.TRUST_PROXY ?? [],
+    },
+    authLimits: {
+      perIp: v.AUTH_RATE_LIMIT_PER_IP!,
+      windowSeconds: v.AUTH_RATE_LIMIT_WINDOW_SECONDS!,
+      maxFailedAttempts: v.AUTH_MAX_FAILED_ATTEMPTS!,
+      lockoutSeconds: v.AUTH_LOCKOUT_SECONDS!,
+    },
+    websocket: {
+      maxOperations: v.WS_MAX_OPERATIONS!,
+      maxConnectionsPerUser: v.WS_MAX_CONNECTIONS_PER_USER!,
+      maxMessageBytes: v.WS_MAX_MESSAGE_BYTES!,
+      initTimeoutMs: v.WS_INIT_TIMEOUT_SECONDS! * 1000,
     },
   };
 }

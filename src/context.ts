@@ -18,4 +18,6 @@ export interface Context {
   services: Services;
   loaders: Loaders;
   requestId: string;
+  /** The client's address: the socket's, or `X-Forwarded-For`'s from trusted proxies (TRUST_PROXY). */
+  clientIp: string;
 }

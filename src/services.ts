@@ -9,6 +9,8 @@ import type { ConversationRepository } from './store/conversations.ts';
 import type { MessageRepository } from './store/messages.ts';
 import type { UserRepository } from './store/users.ts';
 import type { Events } from './events.ts';
+import type { AttemptLimiter } from './auth/attempt-limiter.ts';
+import type { AuditLog } from './observability/audit.ts';
 
 export interface Services {
   config: Config;
@@ -20,6 +22,8 @@ export interface Services {
   identity: IdentityProvider;
   events: Events;
   closeEvents(): Promise<void>;
+  authLimiter: AttemptLimiter;
+  audit: AuditLog;
   /** Public JWKS of the local provider, served at /.well-known/jwks.json. */
   jwks?: { keys: object[] };
 }

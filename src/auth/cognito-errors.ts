@@ -19,9 +19,10 @@ export interface ErrorLogger {
   error(details: object, message: string): void;
 }
 
+// A wrong or stale code: reported like the local provider's, naming the argument.
+const CODE_EXCEPTIONS = new Set(['CodeMismatchException', 'ExpiredCodeException']);
+
 const BAD_INPUT_EXCEPTIONS = new Set([
-  'CodeMismatchException',
-  'ExpiredCodeException',
   'InvalidPasswordException',
   'InvalidParameterException',
   'UsernameExistsException',
@@ -83,6 +84,7 @@ function mapCognitoException(
     // cognito-local reports a wrong password this way; AWS uses NotAuthorizedException.
     return unauthenticated('Incorrect email or password');
   }
+  if (CODE_EXCEPTIONS.has(name)) return badInput(message, { argument: 'code' });
   if (BAD_INPUT_EXCEPTIONS.has(name)) return badInput(message);
   if (RATE_LIMIT_EXCEPTIONS.has(name)) {
     return new AppError(ErrorCode.RATE_LIMITED, 'Too many requests, try again later');

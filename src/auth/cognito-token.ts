@@ -25,6 +25,8 @@ export interface AccessTokenVerifierOptions {
 export interface VerifiedAccessToken {
   sub: string;
   roles: Role[];
+  /** Epoch seconds. */
+  exp: number;
 }
 
 export type AccessTokenVerifier = (token: string) => Promise<VerifiedAccessToken>;
@@ -50,7 +52,7 @@ export function createAccessTokenVerifier(
     if (typeof payload.sub !== 'string' || typeof payload.exp !== 'number') {
       throw unauthenticated('Invalid or expired token');
     }
-    return { sub: payload.sub, roles: rolesFromGroups(payload['cognito:groups']) };
+    return { sub: payload.sub, roles: rolesFromGroups(payload['cognito:groups']), exp: payload.exp };
   };
 }
 

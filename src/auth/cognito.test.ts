@@ -65,6 +65,7 @@ describe('cognito provider against cognito-local', () => {
       userId: signedUp.userId,
       email,
       roles: ['users'],
+      expiresAt: decodeJwt(session.accessToken).exp,
     });
 
     const refreshed = await provider.refreshSession(session.refreshToken);
@@ -124,10 +125,16 @@ describe('cognito provider against cognito-local', () => {
       await expect(provider.logIn(email, NEW_PASSWORD)).resolves.toBeDefined();
     });
 
-    it('refuses a taken or malformed email', async () => {
-      const { email } = await confirmedUser();
-      await rejectsWith(provider.signUp(email, PASSWORD), 'BAD_USER_INPUT');
+    it('answers a taken email like a new one, and refuses a malformed email', async () => {
+      const { email, userId } = await confirmedUser();
+      const again = await provider.signUp(email, PASSWORD);
+      expect(again).toEqual({ userId: expect.any(String), confirmed: false });
+      expect(again.userId).not.toBe(userId);
       await rejectsWith(provider.signUp('not-an-email', PASSWORD), 'BAD_USER_INPUT');
+    });
+
+    it('refuses a common password before asking the pool', async () => {
+      await rejectsWith(provider.signUp(newEmail(), 'Password1'), 'BAD_USER_INPUT');
     });
 
     it('does not reveal unknown emails when a password reset is asked for', async () => {

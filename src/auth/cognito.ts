@@ -25,12 +25,14 @@ import {
   type CognitoIdentityProviderClientConfig,
   type InitiateAuthCommandOutput,
 } from '@aws-sdk/client-cognito-identity-provider';
+import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { pino } from 'pino';
 import { forbidden, notFound, unauthenticated } from '../errors.ts';
 import { toAppError, type CognitoOperation, type ErrorLogger } from './cognito-errors.ts';
 import { createAccessTokenVerifier } from './cognito-token.ts';
 import { ROLES, type IdentityProvider, type Session } from './identity.ts';
+import { checkPassword } from './policy.ts';
 import { TtlCache } from './ttl-cache.ts';
 
 export interface CognitoProviderOptions {
@@ -114,17 +116,28 @@ export function createCognitoProvider(options: CognitoProviderOptions): Identity
 
     signUp: (email, password) =>
       call('account', async () => {
+        // The pool has its own policy; ours adds the list of common passwords it lacks.
+        checkPassword(password);
         const username = normalizeEmail(email);
-        const result = await client.send(
-          new SignUpCommand({
-            ClientId: clientId,
-            Username: username,
-            Password: password,
-            UserAttributes: [{ Name: 'email', Value: username }],
-          }),
-        );
-        if (!result.UserSub) throw new Error('SignUp returned no UserSub');
-        return { userId: result.UserSub, confirmed: result.UserConfirmed ?? false };
+        try {
+          const result = await client.send(
+            new SignUpCommand({
+              ClientId: clientId,
+              Username: username,
+              Password: password,
+              UserAttributes: [{ Name: 'email', Value: username }],
+            }),
+          );
+          if (!result.UserSub) throw new Error('SignUp returned no UserSub');
+          return { userId: result.UserSub, confirmed: result.UserConfirmed ?? false };
+        } catch (error) {
+          // Cognito tells a taken username apart even with PreventUserExistenceErrors; answer as
+          // for a new account so that sign-up cannot be used to find out who has one.
+          if (error instanceof Error && error.name === 'UsernameExistsException') {
+            return { userId: randomUUID(), confirmed: false };
+          }
+          throw error;
+        }
       }),
 
     confirmSignUp: (email, code) =>
@@ -180,6 +193,7 @@ export function createCognitoProvider(options: CognitoProviderOptions): Identity
 
     confirmForgotPassword: (email, code, newPassword) =>
       call('account', async () => {
+        checkPassword(newPassword);
         await client.send(
           new ConfirmForgotPasswordCommand({
             ...byEmail(email),
@@ -191,8 +205,8 @@ export function createCognitoProvider(options: CognitoProviderOptions): Identity
 
     verifyAccessToken: (token) =>
       call('token', async () => {
-        const { sub, roles } = await verifyToken(token);
-        return { userId: sub, email: await emailOf(sub, token), roles };
+        const { sub, roles, exp } = await verifyToken(token);
+        return { userId: sub, email: await emailOf(sub, token), roles, expiresAt: exp };
       }),
 
     setUserRole: (userId, role) =>

@@ -21,6 +21,8 @@ export interface Identity {
   email: string;
   /** From the token's groups claim (`cognito:groups`); a user with no group has role `users`. */
   roles: Role[];
+  /** When the token expires (epoch seconds): long-lived connections end then. */
+  expiresAt: number;
 }
 
 export interface SignUpResult {
@@ -32,7 +34,9 @@ export interface SignUpResult {
 /**
  * Failures are thrown as `AppError` (src/errors.ts):
  * - wrong credentials, bad/expired/revoked token: UNAUTHENTICATED
- * - wrong/expired code, weak password, malformed email, email already registered: BAD_USER_INPUT
+ * - wrong/expired code (with `argument: 'code'`), weak password, malformed email: BAD_USER_INPUT
+ * - signing up with an email that is already registered answers like a new sign-up (with a user
+ *   id that is not the account's), so that the answer does not reveal which emails have accounts
  * - unconfirmed or disabled account at log-in: FORBIDDEN
  * - unknown user id in admin operations: NOT_FOUND
  */

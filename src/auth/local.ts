@@ -125,7 +125,17 @@ export function createLocalProvider({ config, users, mailer, keys }: LocalProvid
         createdAt: new Date().toISOString(),
         passwordHash: await argon2Hash(password),
       };
-      if (!(await users.create(user))) throw badInput('An account with this email already exists', { argument: 'email' });
+      if (!(await users.create(user))) {
+        // Answer as for a new account, so that sign-up cannot be used to find out who has one;
+        // the owner hears about it by mail instead (what Cognito's guidance recommends).
+        await mailer.send({
+          to: normalized,
+          subject: 'Someone tried to sign up with your email',
+          text: 'Your gptql account already exists. If this was you, log in or reset your password; otherwise ignore this message.',
+          purpose: 'account-exists',
+        });
+        return { userId: user.userId, confirmed: false };
+      }
       await sendConfirmation(user);
       return { userId: user.userId, confirmed: false };
     },
@@ -240,13 +250,19 @@ export function createLocalProvider({ config, users, mailer, keys }: LocalProvid
     } catch {
       throw unauthenticated('Invalid or expired token');
     }
-    if (typeof payload.sub !== 'string' || typeof payload.username !== 'string' || typeof payload.sid !== 'string') {
+    if (
+      typeof payload.sub !== 'string' ||
+      typeof payload.username !== 'string' ||
+      typeof payload.sid !== 'string' ||
+      typeof payload.exp !== 'number'
+    ) {
       throw new AppError(ErrorCode.UNAUTHENTICATED, 'Invalid token claims');
     }
     return {
       userId: payload.sub,
       email: payload.username,
       roles: rolesFromGroups(payload['cognito:groups']),
+      expiresAt: payload.exp,
       sessionId: payload.sid,
     };
   }

@@ -12,9 +12,9 @@ export interface MailMessage {
   to: string;
   subject: string;
   text: string;
-  /** What the code is for, so readers of the outbox can pick the right message. */
-  purpose: 'confirm-sign-up' | 'reset-password';
-  code: string;
+  /** What the message is for, so readers of the outbox can pick the right one. */
+  purpose: 'confirm-sign-up' | 'reset-password' | 'account-exists';
+  code?: string;
 }
 
 export interface Mailer {

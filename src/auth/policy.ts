@@ -1,3 +1,4 @@
+import { dictionary } from '@zxcvbn-ts/language-common';
 import { badInput } from '../errors.ts';
 
 export const MIN_PASSWORD_LENGTH = 8;
@@ -15,11 +16,21 @@ export function checkEmail(email: string): string {
   return normalized;
 }
 
+/**
+ * The ~50,000 most common passwords from leaked-password corpora, shipped with zxcvbn-ts (so
+ * the check works offline). Compared case-insensitively: "Password1" is as guessable as
+ * "password1".
+ */
+const COMMON_PASSWORDS = new Set(dictionary['passwords-common']);
+
 export function checkPassword(password: string): void {
   if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
     throw badInput(`Password must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters`, { argument: 'password' });
   }
   if (!/[a-zA-Z]/.test(password) || !/[0-9]/.test(password)) {
     throw badInput('Password must contain letters and digits', { argument: 'password' });
+  }
+  if (COMMON_PASSWORDS.has(password.toLowerCase())) {
+    throw badInput('This password is too common; choose another', { argument: 'password' });
   }
 }

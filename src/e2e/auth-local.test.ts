@@ -1,4 +1,7 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outboxDir } from '../auth/mailer.ts';
 import {
   ConfirmForgotPasswordDocument,
   ConfirmSignUpDocument,
@@ -75,7 +78,14 @@ describe('local identity provider through the HTTP API', () => {
     expect(errorCodes(await t.gql(SignUpDocument, { email: 'not-an-email', password: 'valid-pass-1' }))).toEqual(['BAD_USER_INPUT']);
     expect(errorCodes(await t.gql(SignUpDocument, { email: uniqueEmail(), password: 'short1' }))).toEqual(['BAD_USER_INPUT']);
     const user = await t.newUser();
-    expect(errorCodes(await t.gql(SignUpDocument, { email: user.email, password: 'another-pass-1' }))).toEqual(['BAD_USER_INPUT']);
+    // A taken email is answered like a new one (a user id that is not the account's); the owner gets a mail.
+    const taken = await t.gql(SignUpDocument, { email: user.email, password: 'another-pass-1' });
+    expect(taken.data?.signUp).toEqual({ userId: expect.any(String), confirmed: false });
+    expect(taken.data?.signUp.userId).not.toBe(user.userId);
+    const outbox = await fs.readdir(outboxDir(t.dataDir));
+    const mails = await Promise.all(outbox.map(async (name) => JSON.parse(await fs.readFile(path.join(outboxDir(t.dataDir), name), 'utf8')) as { to: string; purpose: string }));
+    expect(mails).toContainEqual(expect.objectContaining({ to: user.email, purpose: 'account-exists' }));
+    expect(errorCodes(await t.gql(SignUpDocument, { email: uniqueEmail(), password: 'Password1' }))).toEqual(['BAD_USER_INPUT']);
     expect(errorCodes(await t.gql(LogInDocument, { email: user.email, password: 'wrong-pass-1' }))).toEqual(['UNAUTHENTICATED']);
     expect(errorCodes(await t.gql(LogInDocument, { email: uniqueEmail('ghost'), password: 'wrong-pass-1' }))).toEqual(['UNAUTHENTICATED']);
     expect(errorCodes(await t.gql(RefreshSessionDocument, { refreshToken: 'garbage' }))).toEqual(['UNAUTHENTICATED']);

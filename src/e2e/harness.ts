@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type GraphQLFormattedError } from 'graphql';
 import { loadConfig } from '../config.ts';
+import type { Logger } from '../observability/logger.ts';
 import { buildApp, type App } from '../server/app.ts';
 import { outboxDir } from '../auth/mailer.ts';
 import { ConfirmSignUpDocument, LogInDocument, SignUpDocument } from '../generated/graphql.ts';
@@ -47,10 +48,10 @@ export async function postGraphQL<T>(url: string, body: unknown, token?: string)
   return { status: response.status, ...json };
 }
 
-export async function startTestApp(env: Record<string, string> = {}, dataDir?: string): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, dataDir?: string, logger?: Logger): Promise<TestApp> {
   const dir = dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'gptql-test-')));
   const fullEnv = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', NODE_ENV: 'test', DATA_DIR: dir, ...env };
-  const app = await buildApp({ config: loadConfig(fullEnv) });
+  const app = await buildApp({ config: loadConfig(fullEnv), logger });
   const url = await app.start();
 
   const harness: TestApp = {

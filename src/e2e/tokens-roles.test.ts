@@ -53,13 +53,29 @@ describe('access tokens', () => {
     const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${payload}.`;
     const login = (await t.gql(LogInDocument, { email: user.email, password: user.password })).data!.logIn;
 
+    // The algorithm is pinned: a token "signed" with HS256 using the public key as the secret
+    // verifies under a library that lets the token pick its algorithm.
+    const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = signingJwk;
+    const publicPem = crypto.createPublicKey({ key: publicJwk as crypto.JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+    const hsConfused = await new SignJWT({ sub: user.userId, client_id: 'gptql', token_use: 'access', username: user.email, sid: crypto.randomUUID() })
+      .setProtectedHeader({ alg: 'HS256', kid: signingJwk.kid })
+      .setIssuer(t.app.services.config.publicUrl)
+      .setIssuedAt()
+      .setExpirationTime(now + 600)
+      .sign(new TextEncoder().encode(publicPem as string));
+
     const bad = {
+      algNone: unsigned,
+      hsConfused,
       expired: await forge({}, { expiresAt: now - 3600 }),
       notYetValid: await forge({}, { notBefore: now + 3600 }),
+      // Beyond the 30 s of tolerated clock skew, either way.
+      expiredBeyondSkew: await forge({}, { expiresAt: now - 31 }),
+      notValidForAMinute: await forge({}, { notBefore: now + 60 }),
       tampered,
-      unsigned,
       wrongIssuer: await forge({}, { issuer: 'https://evil.example.com' }),
       wrongClient: await forge({ client_id: 'someone-else' }),
+      wrongTokenUse: await forge({ token_use: 'id' }),
       idToken: login.idToken,
       garbage: 'not.a.token',
     };

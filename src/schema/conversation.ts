@@ -3,6 +3,7 @@ import { badInput, notFound } from '../errors.ts';
 import { ConversationRepository, type ConversationRecord } from '../store/conversations.ts';
 import { isId } from '../store/ids.ts';
 import type { ConversationEvent } from '../events.ts';
+import { actor } from '../observability/audit.ts';
 import { builder, pageArgs, toConnection } from './builder.ts';
 import { MessageConnection, messageCursor } from './message.ts';
 
@@ -117,6 +118,7 @@ builder.mutationFields((t) => ({
       const id = String(args.id);
       const deleted = isId(id) && (await context.services.conversations.delete(context.identity!.userId, id));
       if (!deleted) throw notFound('Conversation');
+      context.services.audit('conversation.deleted', { ...actor(context), conversationId: id });
       publish(context, { kind: 'DELETED', conversationId: id, conversation: null });
       return id;
     },

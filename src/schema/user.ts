@@ -1,6 +1,8 @@
+import { decodeJwt } from 'jose';
 import { ROLES, type Role } from '../auth/identity.ts';
 import type { Context } from '../context.ts';
-import { notFound, unauthenticated } from '../errors.ts';
+import { AppError, ErrorCode, notFound, unauthenticated } from '../errors.ts';
+import { actor } from '../observability/audit.ts';
 import { UserRepository, type UserRecord } from '../store/users.ts';
 import { builder, pageArgs, toConnection } from './builder.ts';
 
@@ -62,6 +64,36 @@ export async function currentUser(context: Context): Promise<UserRecord> {
   });
 }
 
+/** Runs an auth mutation as one attempt from the client's address (AUTH_RATE_LIMIT_PER_IP). */
+async function attempt<T>(context: Context, run: () => Promise<T>): Promise<T> {
+  await context.services.authLimiter.attempt(context.clientIp);
+  return run();
+}
+
+/**
+ * A sign-in, under the per-account lock-out as well; audited either way. Only a wrong password
+ * counts as a failure: a refused unconfirmed or disabled account already proved its password.
+ */
+async function signIn(context: Context, email: string, password: string) {
+  const { authLimiter, identity, audit } = context.services;
+  try {
+    await authLimiter.attempt(context.clientIp, email);
+  } catch (error) {
+    audit('auth.sign_in_locked', { ...actor(context), email });
+    throw error;
+  }
+  try {
+    const session = await identity.logIn(email, password);
+    await authLimiter.succeeded(email);
+    audit('auth.sign_in', { ...actor(context), userId: decodeJwt(session.accessToken).sub });
+    return session;
+  } catch (error) {
+    if (error instanceof AppError && error.code === ErrorCode.UNAUTHENTICATED) await authLimiter.failed(email);
+    audit('auth.sign_in_failed', { ...actor(context), email, code: error instanceof AppError ? error.code : ErrorCode.INTERNAL });
+    throw error;
+  }
+}
+
 builder.queryFields((t) => ({
   me: t.field({
     type: UserRef,
@@ -82,31 +114,33 @@ builder.mutationFields((t) => ({
   signUp: t.field({
     type: SignUpResultRef,
     args: { email: t.arg.string({ required: true }), password: t.arg.string({ required: true }) },
-    resolve: (_root, args, context) => context.services.identity.signUp(args.email, args.password),
+    resolve: (_root, args, context) => attempt(context, () => context.services.identity.signUp(args.email, args.password)),
   }),
   confirmSignUp: t.boolean({
     args: { email: t.arg.string({ required: true }), code: t.arg.string({ required: true }) },
-    resolve: async (_root, args, context) => {
-      await context.services.identity.confirmSignUp(args.email, args.code);
-      return true;
-    },
+    resolve: (_root, args, context) =>
+      attempt(context, async () => {
+        await context.services.identity.confirmSignUp(args.email, args.code);
+        return true;
+      }),
   }),
   resendConfirmationCode: t.boolean({
     args: { email: t.arg.string({ required: true }) },
-    resolve: async (_root, args, context) => {
-      await context.services.identity.resendConfirmationCode(args.email);
-      return true;
-    },
+    resolve: (_root, args, context) =>
+      attempt(context, async () => {
+        await context.services.identity.resendConfirmationCode(args.email);
+        return true;
+      }),
   }),
   logIn: t.field({
     type: SessionRef,
     args: { email: t.arg.string({ required: true }), password: t.arg.string({ required: true }) },
-    resolve: (_root, args, context) => context.services.identity.logIn(args.email, args.password),
+    resolve: (_root, args, context) => signIn(context, args.email, args.password),
   }),
   refreshSession: t.field({
     type: SessionRef,
     args: { refreshToken: t.arg.string({ required: true }) },
-    resolve: (_root, args, context) => context.services.identity.refreshSession(args.refreshToken),
+    resolve: (_root, args, context) => attempt(context, () => context.services.identity.refreshSession(args.refreshToken)),
   }),
   logOut: t.boolean({
     description:
@@ -121,10 +155,11 @@ builder.mutationFields((t) => ({
   forgotPassword: t.boolean({
     description: 'Sends a reset code if the account exists; answers the same either way.',
     args: { email: t.arg.string({ required: true }) },
-    resolve: async (_root, args, context) => {
-      await context.services.identity.forgotPassword(args.email);
-      return true;
-    },
+    resolve: (_root, args, context) =>
+      attempt(context, async () => {
+        await context.services.identity.forgotPassword(args.email);
+        return true;
+      }),
   }),
   confirmForgotPassword: t.boolean({
     args: {
@@ -132,10 +167,11 @@ builder.mutationFields((t) => ({
       code: t.arg.string({ required: true }),
       newPassword: t.arg.string({ required: true }),
     },
-    resolve: async (_root, args, context) => {
-      await context.services.identity.confirmForgotPassword(args.email, args.code, args.newPassword);
-      return true;
-    },
+    resolve: (_root, args, context) =>
+      attempt(context, async () => {
+        await context.services.identity.confirmForgotPassword(args.email, args.code, args.newPassword);
+        return true;
+      }),
   }),
   setUserRole: t.field({
     type: UserRef,
@@ -146,6 +182,7 @@ builder.mutationFields((t) => ({
       const userId = String(args.userId);
       await context.services.identity.setUserRole(userId, args.role);
       await context.services.users.update(userId, { role: args.role });
+      context.services.audit('user.role_changed', { ...actor(context), targetUserId: userId, role: args.role });
       const user = await context.services.users.getById(userId);
       if (!user) throw notFound('User');
       return user;
@@ -160,6 +197,7 @@ builder.mutationFields((t) => ({
       const userId = String(args.userId);
       await context.services.identity.disableUser(userId);
       await context.services.users.update(userId, { status: 'DISABLED' });
+      context.services.audit('user.disabled', { ...actor(context), targetUserId: userId });
       const user = await context.services.users.getById(userId);
       if (!user) throw notFound('User');
       return user;

@@ -2,7 +2,7 @@
  * The API role: graphql-yoga over HTTP (with SSE subscriptions) and graphql-ws on one port.
  * `buildApp()` wires everything and returns start/stop so tests run it in-process.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLError } from 'graphql';
 import { createYoga, isAsyncIterable, mapAsyncIterator, type Plugin } from 'graphql-yoga';
@@ -13,9 +13,12 @@ import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { schema } from '../schema/index.ts';
 import type { Services } from '../services.ts';
+import { clientIpResolver } from './client-ip.ts';
 import { bearerToken, createContext } from './context.ts';
 import { closeServices, createServices } from './create-services.ts';
-import { createErrorMasker, withErrorCodes } from './errors.ts';
+import { createErrorMasker, withErrorCodes, type ErrorShaping } from './errors.ts';
+import { boundedParserCache, graphqlLimitPlugins } from './graphql-limits.ts';
+import { bodyLimitPlugin, corsOptions, csrfPlugin, securityHeadersPlugin, unsupportedMediaTypePlugin } from './http-security.ts';
 import { metricsPlugin } from './metrics-plugin.ts';
 import { createRedisCheck, readinessPlugin, routesPlugin } from './routes.ts';
 import { attachWebSocket } from './websocket.ts';
@@ -34,15 +37,15 @@ export interface BuildAppOptions {
   logger?: Logger;
 }
 
-function errorCodesPlugin(countCode: (code: string) => void): Plugin {
+function errorCodesPlugin(shaping: ErrorShaping): Plugin {
   return {
     onResultProcess({ result, setResult }) {
       if (isAsyncIterable(result)) {
-        setResult(mapAsyncIterator(result, (item) => withErrorCodes(item, countCode)));
+        setResult(mapAsyncIterator(result, (item) => withErrorCodes(item, shaping)));
       } else if (Array.isArray(result)) {
-        setResult(result.map((item) => withErrorCodes(item, countCode)));
+        setResult(result.map((item) => withErrorCodes(item, shaping)));
       } else {
-        setResult(withErrorCodes(result, countCode));
+        setResult(withErrorCodes(result, shaping));
       }
     },
   };
@@ -54,8 +57,14 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
   const services = await createServices(config, logger);
   const metrics = createMetrics();
   const redisCheck = config.redis ? createRedisCheck(config.redis.url) : undefined;
+  const clientIp = clientIpResolver(config.http.trustProxy);
+  const errorShaping: ErrorShaping = {
+    countCode: (code) => metrics.countError(code),
+    hideSuggestions: !config.graphql.introspection,
+  };
 
-  const yoga = createYoga<Record<string, unknown>, Context>({
+  // The node adapter passes the IncomingMessage along; absent when yoga.fetch is called directly.
+  const yoga = createYoga<{ req?: IncomingMessage }, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
@@ -63,9 +72,12 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     landingPage: false,
     logging: false,
     maskedErrors: { maskError: createErrorMasker(logger) },
-    context: async ({ request }) => {
+    parserAndValidationCache: boundedParserCache(),
+    batching: config.graphql.maxBatch > 0 ? { limit: config.graphql.maxBatch } : false,
+    cors: corsOptions(config.http.corsOrigins),
+    context: async ({ request, req }) => {
       try {
-        return await createContext(services, bearerToken(request.headers.get('authorization')));
+        return await createContext(services, bearerToken(request.headers.get('authorization')), clientIp(req));
       } catch (error) {
         if (error instanceof AppError) {
           throw new GraphQLError(error.message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
@@ -74,18 +86,23 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
       }
     },
     plugins: [
+      securityHeadersPlugin({ https: config.publicUrl.startsWith('https:') }),
+      unsupportedMediaTypePlugin(),
+      bodyLimitPlugin(config.http.maxBodyBytes),
+      csrfPlugin(),
+      ...graphqlLimitPlugins(config.graphql),
       readinessPlugin({
         database: () => services.dynamo.ping(),
         ...(redisCheck ? { redis: redisCheck.ping } : {}),
       }),
       routesPlugin(services, metrics),
       metricsPlugin(metrics),
-      errorCodesPlugin((code) => metrics.countError(code)),
+      errorCodesPlugin(errorShaping),
     ],
   });
 
   const server = createServer(yoga);
-  const websocket = attachWebSocket(server, yoga as never, services, metrics);
+  const websocket = attachWebSocket(server, yoga as never, { services, errorShaping, clientIp, limits: config.websocket });
 
   const app: App = {
     services,

@@ -29,7 +29,7 @@ export function bearerToken(header: string | null | undefined): string | undefin
  * Builds the request context. A request without a token is anonymous; one with a bad token is
  * refused outright rather than silently treated as anonymous.
  */
-export async function createContext(services: Services, token: string | undefined): Promise<Context> {
+export async function createContext(services: Services, token: string | undefined, clientIp: string): Promise<Context> {
   let identity: Identity | null = null;
   if (token !== undefined) {
     try {
@@ -45,5 +45,6 @@ export async function createContext(services: Services, token: string | undefine
     services,
     loaders: createLoaders(services, identity),
     requestId: crypto.randomUUID(),
+    clientIp,
   };
 }

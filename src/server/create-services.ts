@@ -1,9 +1,11 @@
 import type { Config } from '../config.ts';
+import { createAttemptLimiter } from '../auth/attempt-limiter.ts';
 import type { IdentityProvider } from '../auth/identity.ts';
 import { createLocalProvider } from '../auth/local.ts';
 import { createOutboxMailer } from '../auth/mailer.ts';
 import { loadOrCreateSigningKeys } from '../auth/signing-keys.ts';
 import { createEvents } from '../events.ts';
+import { createAuditLog } from '../observability/audit.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Services } from '../services.ts';
 import { ConversationRepository } from '../store/conversations.ts';
@@ -40,11 +42,25 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   }
 
   const events = createEvents(config.redis?.url);
-  return { config, logger, dynamo, users, conversations, messages, identity, events: events.pubsub, closeEvents: events.close, jwks };
+  return {
+    config,
+    logger,
+    dynamo,
+    users,
+    conversations,
+    messages,
+    identity,
+    events: events.pubsub,
+    closeEvents: events.close,
+    authLimiter: await createAttemptLimiter(config, logger),
+    audit: createAuditLog(logger),
+    jwks,
+  };
 }
 
 export async function closeServices(services: Services): Promise<void> {
   await services.identity.close();
   await services.closeEvents();
+  await services.authLimiter.close();
   await services.dynamo.close();
 }

@@ -6,6 +6,16 @@ import { GraphQLError, type ExecutionResult } from 'graphql';
 import type { Logger } from 'pino';
 import { AppError, ErrorCode } from '../errors.ts';
 
+/**
+ * Yoga and its plugins refuse a malformed request (bad JSON, missing CSRF header, batch too
+ * large) with a GraphQLError carrying a 4xx status and no code: the request's fault, safe to
+ * show. withErrorCodes then gives it BAD_USER_INPUT.
+ */
+function isRequestError(error: GraphQLError): boolean {
+  const status = (error.extensions.http as { status?: unknown } | undefined)?.status;
+  return error.originalError === undefined && typeof status === 'number' && status >= 400 && status < 500;
+}
+
 export function createErrorMasker(logger: Logger) {
   return (error: unknown): Error => {
     const located = error instanceof GraphQLError ? error : undefined;
@@ -17,7 +27,10 @@ export function createErrorMasker(logger: Logger) {
         extensions: { ...original.extra, code: original.code },
       });
     }
-    if (original instanceof GraphQLError && original.extensions.code) return original;
+    if (original instanceof GraphQLError && (original.extensions.code || isRequestError(original))) return original;
+    // Variable coercion (an enum value or scalar that does not parse) wraps graphql-js's own
+    // GraphQLError in one without a path, before anything executes: the input's fault.
+    if (located && located.path === undefined && original instanceof GraphQLError) return located;
     logger.error({ err: original }, 'unexpected error');
     return new GraphQLError('Internal server error', { ...position, extensions: { code: ErrorCode.INTERNAL } });
   };
@@ -25,21 +38,46 @@ export function createErrorMasker(logger: Logger) {
 
 const CONTRACT_CODES = new Set<unknown>(Object.values(ErrorCode));
 
+export interface ErrorShaping {
+  /** Called with each error's final code (for metrics). */
+  countCode?: (code: string) => void;
+  /** Drop graphql-js's "Did you mean …?" hints: with introspection off they would leak the schema. */
+  hideSuggestions?: boolean;
+}
+
+// graphql-js phrases every hint this way: fields, arguments, types, enum values, variables.
+const SUGGESTION = /\s*Did you mean [^?]*\?/g;
+
+function withoutSuggestions(error: GraphQLError): GraphQLError {
+  const message = error.message.replace(SUGGESTION, '');
+  if (message === error.message) return error;
+  return new GraphQLError(message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: error.extensions,
+  });
+}
+
 /**
  * Errors that reach this point without one of our codes were raised by GraphQL itself before
  * any resolver ran (syntax, validation, variable coercion: yoga marks some GRAPHQL_PARSE_FAILED
  * or GRAPHQL_VALIDATION_FAILED), all caused by the request: BAD_USER_INPUT, with the specific
  * reason kept beside it.
  */
-export function withErrorCodes<T extends ExecutionResult>(result: T, onCode?: (code: string) => void): T {
+export function withErrorCodes<T extends ExecutionResult>(result: T, options: ErrorShaping = {}): T {
   if (!result.errors?.length) return result;
+  const { countCode, hideSuggestions = false } = options;
   const errors = result.errors.map((error) => {
     const code = error.extensions?.code;
+    if (hideSuggestions) error = withoutSuggestions(error);
     if (CONTRACT_CODES.has(code)) {
-      onCode?.(code as string);
+      countCode?.(code as string);
       return error;
     }
-    onCode?.(ErrorCode.BAD_USER_INPUT);
+    countCode?.(ErrorCode.BAD_USER_INPUT);
     return new GraphQLError(error.message, {
       nodes: error.nodes,
       source: error.source,

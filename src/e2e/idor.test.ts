@@ -1,0 +1,92 @@
+/**
+ * IDOR sweep: every field that takes an id, called by user B with user A's id, answers
+ * NOT_FOUND (FORBIDDEN for admin-only fields) and changes nothing. The list of fields comes from
+ * the schema, so a new id-taking field without a case here fails the sweep.
+ *
+ * HTTP routes: none takes an id yet (files and export will); add their cases beside these.
+ */
+import { getNamedType, isObjectType, print, type GraphQLFormattedError } from 'graphql';
+import { createClient } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import {
+  ConversationDocument,
+  ConversationEventsDocument,
+  CreateConversationDocument,
+  DeleteConversationDocument,
+  DisableUserDocument,
+  MeDocument,
+  RenameConversationDocument,
+  SetUserRoleDocument,
+} from '../generated/graphql.ts';
+import { schema } from '../schema/index.ts';
+import { errorCodes, startTestApp, type TestApp } from './harness.ts';
+
+type User = Awaited<ReturnType<TestApp['newUser']>>;
+let t: TestApp;
+let alice: User;
+let bob: User;
+let aliceConversationId: string;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  [alice, bob] = [await t.newUser(), await t.newUser()];
+  aliceConversationId = (await t.gql(CreateConversationDocument, { input: { title: 'alice only' } }, alice.accessToken)).data!.createConversation.id;
+  await t.app.services.messages.add({ conversationId: aliceConversationId, userId: alice.userId, role: 'user', content: 'secret' });
+});
+afterAll(() => t.stop());
+
+/** `Type.field` for every field, on any type, with an argument of type ID. */
+function idTakingFields(): string[] {
+  const fields: string[] = [];
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isObjectType(type) || type.name.startsWith('__')) continue;
+    for (const field of Object.values(type.getFields())) {
+      if (field.args.some((arg) => getNamedType(arg.type).name === 'ID')) fields.push(`${type.name}.${field.name}`);
+    }
+  }
+  return fields.sort();
+}
+
+/** First result of a subscription over graphql-ws, as user B. */
+async function subscribeAsBob(query: string, variables: Record<string, unknown>): Promise<readonly GraphQLFormattedError[]> {
+  const client = createClient({ url: `${t.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { accessToken: bob.accessToken }, retryAttempts: 0 });
+  try {
+    return await new Promise((resolve, reject) => {
+      client.subscribe({ query, variables }, { next: (value) => resolve(value.errors ?? []), error: reject, complete: () => resolve([]) });
+    });
+  } finally {
+    await client.dispose();
+  }
+}
+
+/** What B sees for each id-taking field when it uses A's ids. */
+const SWEEP: Record<string, () => Promise<readonly GraphQLFormattedError[] | undefined>> = {
+  'Query.conversation': async () => (await t.gql(ConversationDocument, { id: aliceConversationId }, bob.accessToken)).errors,
+  'Mutation.renameConversation': async () => (await t.gql(RenameConversationDocument, { id: aliceConversationId, title: 'bob was here' }, bob.accessToken)).errors,
+  'Mutation.deleteConversation': async () => (await t.gql(DeleteConversationDocument, { id: aliceConversationId }, bob.accessToken)).errors,
+  'Subscription.conversationEvents': () => subscribeAsBob(print(ConversationEventsDocument), { id: aliceConversationId }),
+  // Admin-only: a user id is not a resource its owner may act on, so B is refused outright.
+  'Mutation.setUserRole': async () => (await t.gql(SetUserRoleDocument, { userId: alice.userId, role: 'ADMIN' }, bob.accessToken)).errors,
+  'Mutation.disableUser': async () => (await t.gql(DisableUserDocument, { userId: alice.userId }, bob.accessToken)).errors,
+};
+const ADMIN_ONLY = new Set(['Mutation.setUserRole', 'Mutation.disableUser']);
+
+describe('IDOR sweep', () => {
+  it('has a case for every field that takes an id', () => {
+    expect(Object.keys(SWEEP).sort()).toEqual(idTakingFields());
+  });
+
+  for (const [field, attempt] of Object.entries(SWEEP)) {
+    it(`${field}: user B with user A's id is refused`, async () => {
+      expect(errorCodes({ errors: await attempt() })).toEqual([ADMIN_ONLY.has(field) ? 'FORBIDDEN' : 'NOT_FOUND']);
+    });
+  }
+
+  it("leaves user A's data as it was", async () => {
+    const conversation = (await t.gql(ConversationDocument, { id: aliceConversationId }, alice.accessToken)).data!.conversation;
+    expect(conversation.title).toBe('alice only');
+    expect(conversation.messages.edges.map((edge) => edge.node.content)).toEqual(['secret']);
+    expect((await t.gql(MeDocument, {}, alice.accessToken)).data!.me).toMatchObject({ role: 'USERS', status: 'CONFIRMED' });
+  });
+});

@@ -1,0 +1,108 @@
+/**
+ * HTTP-level protections in front of GraphQL: request body size, CSRF, CORS and response
+ * security headers.
+ */
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import type { Plugin, YogaServerOptions } from 'graphql-yoga';
+import { ErrorCode } from '../errors.ts';
+
+/** Clients that are not browsers can send this header to pass the CSRF check with any content type. */
+export const CSRF_HEADER = 'x-graphql-csrf';
+
+const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
+
+/**
+ * Refuses bodies larger than the limit before reading them. A body must declare its length:
+ * Node's HTTP parser then never reads past it, so checking the header is enough, where a
+ * chunked body would need counting while yoga reads it.
+ */
+export function bodyLimitPlugin(maxBytes: number): Plugin {
+  return {
+    onRequest({ request, endResponse, fetchAPI }) {
+      if (!METHODS_WITH_BODY.has(request.method)) return;
+      const declared = request.headers.get('content-length');
+      const refuse = (status: number, message: string) =>
+        endResponse(
+          new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.BAD_USER_INPUT } }] }), {
+            status,
+            // The rest of the body is not wanted: close instead of draining it for keep-alive.
+            headers: { 'content-type': 'application/json', connection: 'close' },
+          }),
+        );
+      if (declared === null) {
+        if (request.headers.has('transfer-encoding')) return refuse(411, 'A request body must declare its Content-Length');
+        return;
+      }
+      const length = Number(declared);
+      if (!Number.isSafeInteger(length) || length < 0) return refuse(400, 'Invalid Content-Length');
+      if (length > maxBytes) return refuse(413, `Request body larger than ${maxBytes} bytes`);
+    },
+  };
+}
+
+/**
+ * Yoga answers a body it cannot parse (an unsupported content type) with a bare 415; clients
+ * get a GraphQL error with a contract code instead, like for every other refusal.
+ */
+export function unsupportedMediaTypePlugin(): Plugin {
+  return {
+    onResponse({ response, setResponse, fetchAPI }) {
+      if (response.status !== 415 || response.body !== null) return;
+      const message = 'Unsupported content type: send application/json';
+      setResponse(
+        new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.BAD_USER_INPUT } }] }), {
+          status: 415,
+          headers: { 'content-type': 'application/json' },
+        }),
+      );
+    },
+  };
+}
+
+/**
+ * Yoga's CSRF prevention, for requests that can change something. A browser sends a
+ * form-encoded, multipart or text/plain POST cross-site without a CORS preflight; requiring a
+ * custom header (or a JSON content type) forces the preflight, which CORS_ORIGINS then decides.
+ * GET is left alone: yoga runs no mutation over GET, and credentials are a bearer header that a
+ * cross-site page cannot attach, so a forged GET is an anonymous read it cannot see the answer to.
+ */
+export function csrfPlugin(): Plugin {
+  const csrf = useCSRFPrevention({ requestHeaders: [CSRF_HEADER] });
+  return {
+    onRequestParse(payload) {
+      if (payload.request.method === 'GET') return;
+      return csrf.onRequestParse?.(payload);
+    },
+  };
+}
+
+/** Cross-origin access for the listed browser origins only; none listed: same origin only. */
+export function corsOptions(origins: string[]): YogaServerOptions<object, object>['cors'] {
+  if (origins.length === 0) return false;
+  return {
+    origin: origins,
+    methods: ['GET', 'POST', 'OPTIONS'],
+    allowedHeaders: ['authorization', 'content-type', 'accept', CSRF_HEADER],
+    // Tokens travel in the Authorization header, never in cookies.
+    credentials: false,
+    maxAge: 600,
+  };
+}
+
+/** Headers every HTTP response carries; HSTS only where the public URL is HTTPS. */
+export function securityHeadersPlugin(options: { https: boolean }): Plugin {
+  return {
+    onResponse({ response }) {
+      const headers = response.headers;
+      headers.set('x-content-type-options', 'nosniff');
+      headers.set('referrer-policy', 'no-referrer');
+      headers.set('x-frame-options', 'DENY');
+      headers.set('cross-origin-opener-policy', 'same-origin');
+      // GraphiQL's page loads its scripts from a CDN; every other response is data, never a page.
+      if (!headers.get('content-type')?.startsWith('text/html')) {
+        headers.set('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+      }
+      if (options.https) headers.set('strict-transport-security', 'max-age=31536000; includeSubDomains');
+    },
+  };
+}
