@@ -124,13 +124,20 @@ export class InferenceEngine {
     this.metrics?.waiting.set(this.queued.size);
 
     return new Repeater<EngineEvent>(async (push, stop) => {
+      let cancelled = false;
       this.listeners.set(id, {
         push: (event) => {
+          // Tokens the worker made before it saw the cancellation are still on their way here:
+          // a cancelled stream ends with what its consumer had when it cancelled.
+          if (cancelled && event.type === 'token') return;
           void push(event);
           if (event.type !== 'token') stop();
         },
       });
-      const cancel = () => send({ type: 'cancel', id });
+      const cancel = () => {
+        cancelled = true;
+        send({ type: 'cancel', id });
+      };
       request.signal?.addEventListener('abort', cancel, { once: true });
       if (request.signal?.aborted) cancel();
       send({ type: 'submit', id, input: request.input, params, enqueuedAt: performance.timeOrigin + performance.now() });

@@ -88,10 +88,11 @@ export class Scheduler {
   async step(): Promise<void> {
     const started = this.now();
     this.dropCancelledWaiting();
-    const joiners = await this.admit();
+    // Leavers first, so that their slots go to waiting requests in this same step.
     const leaving = this.markCancelledRunning();
-    const membersChanged = joiners.length > 0 || leaving;
     this.running = this.running.filter((seq) => !seq.finished);
+    const joiners = await this.admit();
+    const membersChanged = joiners.length > 0 || leaving;
     if (membersChanged) this.relayCache(joiners);
     if (this.running.length > 0) {
       try {
