@@ -20,4 +20,6 @@ export interface Context {
   requestId: string;
   /** The client's address: the socket's, or `X-Forwarded-For`'s from trusted proxies (TRUST_PROXY). */
   clientIp: string;
+  /** Set by rate-limited operations; HTTP responses carry it as X-RateLimit-* headers. */
+  rateLimit?: import('./generation/rate-limit.ts').RateLimitState;
 }

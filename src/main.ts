@@ -1,15 +1,18 @@
 /**
- * Entry point: reads the configuration, starts the roles this process runs, and shuts down
- * cleanly on SIGINT/SIGTERM.
+ * Entry point: reads the configuration (`--role api|worker|all` overrides ROLE), starts the
+ * roles, and shuts down cleanly on SIGINT/SIGTERM: in-flight generations are finished or left
+ * on the queue for another worker.
  */
+import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './observability/logger.ts';
-import { buildApp } from './server/app.ts';
+import { startProcess } from './server/process.ts';
 
 async function main() {
+  const { values } = parseArgs({ options: { role: { type: 'string' } }, allowPositionals: false });
   let config;
   try {
-    config = loadConfig();
+    config = loadConfig(values.role ? { ...process.env, ROLE: values.role } : process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -18,23 +21,14 @@ async function main() {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  const stops: (() => Promise<void>)[] = [];
-
-  if (config.role === 'api' || config.role === 'all') {
-    const app = await buildApp({ config, logger });
-    await app.start();
-    stops.push(() => app.stop());
-  }
-  if (config.role === 'worker') {
-    logger.warn('the worker role has no generation jobs to run yet');
-  }
+  const running = await startProcess(config, logger);
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    for (const stop of stops.reverse()) await stop();
+    await running.stop();
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

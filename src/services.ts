@@ -13,6 +13,12 @@ import type { AttemptLimiter } from './auth/attempt-limiter.ts';
 import type { AuditLog } from './observability/audit.ts';
 
 export interface Services {
+  /** The process's Prometheus registry (served at /metrics). */
+  registry: import('prom-client').Registry;
+  generation: import('./generation/service.ts').GenerationService;
+  generationStack: import('./generation/stack.ts').GenerationStack;
+  streams: import('./generation/stream-store.ts').StreamStore;
+  models: import('./generation/model-directory.ts').ModelDirectory;
   config: Config;
   logger: Logger;
   dynamo: Dynamo;

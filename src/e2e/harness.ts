@@ -9,6 +9,7 @@ import { print, type GraphQLFormattedError } from 'graphql';
 import { loadConfig } from '../config.ts';
 import type { Logger } from '../observability/logger.ts';
 import { buildApp, type App } from '../server/app.ts';
+import { startWorkerRole } from '../generation/worker-role.ts';
 import { outboxDir } from '../auth/mailer.ts';
 import { ConfirmSignUpDocument, LogInDocument, SignUpDocument } from '../generated/graphql.ts';
 
@@ -50,8 +51,12 @@ export async function postGraphQL<T>(url: string, body: unknown, token?: string)
 
 export async function startTestApp(env: Record<string, string> = {}, dataDir?: string, logger?: Logger): Promise<TestApp> {
   const dir = dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'gptql-test-')));
-  const fullEnv = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', NODE_ENV: 'test', DATA_DIR: dir, ...env };
-  const app = await buildApp({ config: loadConfig(fullEnv), logger });
+  // ROLE=api unless a test asks for `all`: most tests need no model, and the worker's engine
+  // thread would only cost them time.
+  const fullEnv = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', NODE_ENV: 'test', DATA_DIR: dir, ROLE: 'api', ...env };
+  const config = loadConfig(fullEnv);
+  const app = await buildApp({ config, logger });
+  const worker = config.role === 'all' ? await startWorkerRole(config, app.services, app.services.logger) : undefined;
   const url = await app.start();
 
   const harness: TestApp = {
@@ -79,6 +84,7 @@ export async function startTestApp(env: Record<string, string> = {}, dataDir?: s
       return { email, password, userId: signUp.data.signUp.userId, ...logIn.data.logIn };
     },
     async stop() {
+      await worker?.stop();
       await app.stop();
       if (!dataDir) await fs.rm(dir, { recursive: true, force: true });
     },

@@ -17,6 +17,8 @@ export interface RateLimitState {
   remaining: number;
   /** Epoch seconds when the window resets. */
   reset: number;
+  /** This request was refused. */
+  limited: boolean;
 }
 
 export interface GenerationRateLimiter {
@@ -41,10 +43,11 @@ export function createGenerationRateLimiter(options: RateLimitOptions): Generati
   };
   const limiters = { users: make('users', options.perMinute), premium: make('premium', options.premiumPerMinute) };
 
-  const state = (limit: number, res: RateLimiterRes): RateLimitState => ({
+  const state = (limit: number, res: RateLimiterRes, limited: boolean): RateLimitState => ({
     limit,
     remaining: Math.max(0, res.remainingPoints),
     reset: Math.ceil((Date.now() + res.msBeforeNext) / 1000),
+    limited,
   });
 
   return {
@@ -53,10 +56,10 @@ export function createGenerationRateLimiter(options: RateLimitOptions): Generati
       const tier = roles.includes('premium') ? 'premium' : 'users';
       const limiter = limiters[tier];
       try {
-        return state(limiter.points, await limiter.consume(userId));
+        return state(limiter.points, await limiter.consume(userId), false);
       } catch (rejection) {
         if (!(rejection instanceof RateLimiterRes)) throw rejection;
-        const limited = state(limiter.points, rejection);
+        const limited = state(limiter.points, rejection, true);
         throw new AppError(ErrorCode.RATE_LIMITED, `Rate limit of ${limiter.points} generations per minute reached`, {
           retryAfter: Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)),
           rateLimit: limited,

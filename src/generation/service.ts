@@ -30,6 +30,7 @@ export interface GenerationServiceDeps {
   messages: MessageRepository;
   events: Events;
   maxMessageChars: number;
+  onRateLimited?: () => void;
 }
 
 export interface StartedGeneration {
@@ -147,7 +148,10 @@ export class GenerationService {
       const state = await this.deps.limiter.consume(identity.userId, identity.roles);
       if (state) onRateLimit?.(state);
     } catch (error) {
-      if (error instanceof AppError && error.code === ErrorCode.RATE_LIMITED) onRateLimit?.(error.extra.rateLimit as RateLimitState);
+      if (error instanceof AppError && error.code === ErrorCode.RATE_LIMITED) {
+        this.deps.onRateLimited?.();
+        onRateLimit?.(error.extra.rateLimit as RateLimitState);
+      }
       throw error;
     }
   }

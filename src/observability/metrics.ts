@@ -95,3 +95,22 @@ export function createInferenceMetrics(registry: Registry) {
 }
 
 export type InferenceMetrics = ReturnType<typeof createInferenceMetrics>;
+
+/** Metrics of the generation pipeline around the engine: cache, rate limits, queue. */
+export function createGenerationMetrics(registry: Registry, queueDepth?: () => Promise<number>) {
+  return {
+    cacheHits: new Counter({ name: 'cache_hits_total', help: 'Deterministic generations answered from the response cache.', registers: [registry] }),
+    cacheMisses: new Counter({ name: 'cache_misses_total', help: 'Deterministic generations not in the response cache.', registers: [registry] }),
+    rateLimited: new Counter({ name: 'rate_limit_exceeded_total', help: 'Generation requests refused by the per-user rate limit.', registers: [registry] }),
+    queueDepth: new Gauge({
+      name: 'generation_queue_depth',
+      help: 'Generation jobs waiting in the queue.',
+      registers: [registry],
+      async collect() {
+        if (queueDepth) this.set(await queueDepth().catch(() => 0));
+      },
+    }),
+  };
+}
+
+export type GenerationMetrics = ReturnType<typeof createGenerationMetrics>;

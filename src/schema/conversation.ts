@@ -15,6 +15,7 @@ export const ConversationRef = builder.objectRef<ConversationRecord>('Conversati
     id: t.exposeID('conversationId'),
     title: t.exposeString('title'),
     systemPrompt: t.exposeString('systemPrompt', { nullable: true }),
+    messageCount: t.int({ resolve: (c) => c.messageCount ?? 0 }),
     createdAt: t.field({ type: 'DateTime', resolve: (c) => c.createdAt }),
     updatedAt: t.field({ type: 'DateTime', resolve: (c) => c.updatedAt }),
     messages: t.field({

@@ -3,6 +3,7 @@ import { builder } from './builder.ts';
 import './user.ts';
 import './message.ts';
 import './conversation.ts';
+import './generation.ts';
 
 /** The schema, sorted so that the printed SDL is stable however the modules are ordered. */
 export const schema = lexicographicSortSchema(builder.toSchema());

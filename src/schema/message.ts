@@ -18,6 +18,8 @@ export const MessageRef = builder.objectRef<MessageRecord>('Message').implement(
     model: t.exposeString('model', { nullable: true, description: 'Model that wrote an assistant message.' }),
     promptTokens: t.exposeInt('promptTokens', { nullable: true }),
     completionTokens: t.exposeInt('completionTokens', { nullable: true }),
+    finishReason: t.exposeString('finishReason', { nullable: true, description: 'Assistant replies: stop, length, eos or cancelled.' }),
+    interrupted: t.boolean({ description: 'An assistant reply cut short by cancelGeneration.', resolve: (m) => m.interrupted ?? false }),
     createdAt: t.field({ type: 'DateTime', resolve: (message) => message.createdAt }),
   }),
 });

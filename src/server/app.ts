@@ -51,11 +51,25 @@ function errorCodesPlugin(shaping: ErrorShaping): Plugin {
   };
 }
 
+/** X-RateLimit-* on responses to rate-limited operations, and Retry-After once the limit is reached. */
+function rateLimitHeadersPlugin(contexts: WeakMap<Request, Context>): Plugin {
+  return {
+    onResponse({ request, response }) {
+      const state = contexts.get(request)?.rateLimit;
+      if (!state) return;
+      response.headers.set('X-RateLimit-Limit', String(state.limit));
+      response.headers.set('X-RateLimit-Remaining', String(state.remaining));
+      response.headers.set('X-RateLimit-Reset', String(state.reset));
+      if (state.limited) response.headers.set('Retry-After', String(Math.max(1, state.reset - Math.floor(Date.now() / 1000))));
+    },
+  };
+}
+
 export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? createLogger(config.logLevel);
-  const services = await createServices(config, logger);
   const metrics = createMetrics();
+  const services = await createServices(config, logger, metrics.registry);
   const redisCheck = config.redis ? createRedisCheck(config.redis.url) : undefined;
   const clientIp = clientIpResolver(config.http.trustProxy);
   const errorShaping: ErrorShaping = {
@@ -64,6 +78,8 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
   };
 
   // The node adapter passes the IncomingMessage along; absent when yoga.fetch is called directly.
+  // Lets HTTP response hooks see what the operation recorded in its context (rate-limit state).
+  const contexts = new WeakMap<Request, Context>();
   const yoga = createYoga<{ req?: IncomingMessage }, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -77,7 +93,9 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     cors: corsOptions(config.http.corsOrigins),
     context: async ({ request, req }) => {
       try {
-        return await createContext(services, bearerToken(request.headers.get('authorization')), clientIp(req));
+        const context = await createContext(services, bearerToken(request.headers.get('authorization')), clientIp(req));
+        contexts.set(request, context);
+        return context;
       } catch (error) {
         if (error instanceof AppError) {
           throw new GraphQLError(error.message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
@@ -98,6 +116,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
       routesPlugin(services, metrics),
       metricsPlugin(metrics),
       errorCodesPlugin(errorShaping),
+      rateLimitHeadersPlugin(contexts),
     ],
   });
 

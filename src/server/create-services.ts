@@ -1,4 +1,6 @@
+import type { Registry } from 'prom-client';
 import type { Config } from '../config.ts';
+import { createGenerationStack } from '../generation/stack.ts';
 import { createAttemptLimiter } from '../auth/attempt-limiter.ts';
 import type { IdentityProvider } from '../auth/identity.ts';
 import { createLocalProvider } from '../auth/local.ts';
@@ -13,7 +15,7 @@ import { connectDynamo } from '../store/dynamo.ts';
 import { MessageRepository } from '../store/messages.ts';
 import { UserRepository } from '../store/users.ts';
 
-export async function createServices(config: Config, logger: Logger): Promise<Services> {
+export async function createServices(config: Config, logger: Logger, registry: Registry): Promise<Services> {
   const dynamo = await connectDynamo(config);
   const users = new UserRepository(dynamo);
   const messages = new MessageRepository(dynamo);
@@ -42,7 +44,13 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   }
 
   const events = createEvents(config.redis?.url);
+  const generation = createGenerationStack(config, { conversations, messages, events: events.pubsub, logger, registry });
   return {
+    registry,
+    generation: generation.service,
+    generationStack: generation,
+    streams: generation.streams,
+    models: generation.models,
     config,
     logger,
     dynamo,
@@ -59,6 +67,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
 }
 
 export async function closeServices(services: Services): Promise<void> {
+  await services.generationStack.close();
   await services.identity.close();
   await services.closeEvents();
   await services.authLimiter.close();

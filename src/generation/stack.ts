@@ -1,0 +1,83 @@
+/**
+ * The generation pipeline's shared parts, chosen by configuration: queue, stream store,
+ * response cache, rate limiter, model directory. API and worker processes build the same stack.
+ */
+import type { Registry } from 'prom-client';
+import type { Config } from '../config.ts';
+import type { Events } from '../events.ts';
+import type { Logger } from '../observability/logger.ts';
+import { createGenerationMetrics, type GenerationMetrics } from '../observability/metrics.ts';
+import type { ConversationRepository } from '../store/conversations.ts';
+import type { MessageRepository } from '../store/messages.ts';
+import { createMemoryModelDirectory, createRedisModelDirectory, type ModelDirectory } from './model-directory.ts';
+import type { JobQueue } from './queue.ts';
+import { createQueue } from './queue-factory.ts';
+import { createGenerationRateLimiter, type GenerationRateLimiter } from './rate-limit.ts';
+import { createMemoryResponseCache, createRedisResponseCache, type ResponseCache } from './response-cache.ts';
+import { GenerationService } from './service.ts';
+import type { StreamStore } from './stream-store.ts';
+import { createMemoryStreamStore } from './stream-store-memory.ts';
+import { createRedisStreamStore } from './stream-store-redis.ts';
+
+export interface GenerationStack {
+  queue: JobQueue;
+  streams: StreamStore;
+  cache: ResponseCache;
+  limiter: GenerationRateLimiter;
+  models: ModelDirectory;
+  service: GenerationService;
+  metrics: GenerationMetrics;
+  close(): Promise<void>;
+}
+
+/** A cache that stores nothing, for RESPONSE_CACHE_TTL_SECONDS=0. */
+const noCache: ResponseCache = { get: async () => undefined, set: async () => {}, close: async () => {} };
+
+export function createGenerationStack(
+  config: Config,
+  deps: { conversations: ConversationRepository; messages: MessageRepository; events: Events; logger: Logger; registry: Registry },
+): GenerationStack {
+  const g = config.generation;
+  const redisUrl = config.redis?.url;
+  const prefix = config.redisPrefix;
+  const queue = createQueue({
+    visibilityTimeoutMs: g.visibilityTimeoutMs,
+    maxDeliveries: g.maxDeliveries,
+    logger: deps.logger,
+    ...(config.sqsQueueUrl ? { sqs: { queueUrl: config.sqsQueueUrl, region: config.region } } : {}),
+    ...(redisUrl ? { redis: redisUrl, redisStreamKey: `${prefix}jobs` } : {}),
+  });
+  const streams = redisUrl ? createRedisStreamStore({ url: redisUrl, ttlSeconds: g.ttlSeconds, prefix }) : createMemoryStreamStore(g.ttlSeconds * 1000);
+  const cache = g.cacheTtlSeconds === 0 ? noCache : redisUrl ? createRedisResponseCache(redisUrl, g.cacheTtlSeconds, prefix) : createMemoryResponseCache(g.cacheTtlSeconds);
+  const limiter = createGenerationRateLimiter({
+    perMinute: g.rateLimitPerMinute,
+    premiumPerMinute: g.premiumRateLimitPerMinute,
+    redisUrl,
+    prefix,
+  });
+  const models = redisUrl ? createRedisModelDirectory(redisUrl, prefix) : createMemoryModelDirectory();
+  const metrics = createGenerationMetrics(deps.registry, () => queue.depth());
+  const service = new GenerationService({
+    queue,
+    streams,
+    limiter,
+    conversations: deps.conversations,
+    messages: deps.messages,
+    events: deps.events,
+    maxMessageChars: g.maxMessageChars,
+    onRateLimited: () => metrics.rateLimited.inc(),
+  });
+  return {
+    queue,
+    streams,
+    cache,
+    limiter,
+    models,
+    service,
+    metrics,
+    async close() {
+      await queue.close();
+      await Promise.all([streams.close(), cache.close(), limiter.close(), models.close()]);
+    },
+  };
+}

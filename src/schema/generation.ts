@@ -1,0 +1,266 @@
+import type { Context } from '../context.ts';
+import { AppError, ErrorCode, unauthenticated } from '../errors.ts';
+import type { GenerationMeta, StreamEvent } from '../generation/events.ts';
+import type { StatelessInput } from '../generation/service.ts';
+import type { GenerationParams } from '../inference/params.ts';
+import type { ChatRole } from '../inference/prompt.ts';
+import { builder } from './builder.ts';
+import { ConversationRef } from './conversation.ts';
+import { MessageRef, MessageRoleEnum } from './message.ts';
+
+const GenerationStatusEnum = builder.enumType('GenerationStatus', {
+  values: ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const,
+});
+
+const FinishReasonEnum = builder.enumType('FinishReason', {
+  values: { STOP: { value: 'stop' }, LENGTH: { value: 'length' }, EOS: { value: 'eos' }, CANCELLED: { value: 'cancelled' } } as const,
+});
+
+const GenerationParamsInput = builder.inputType('GenerationParams', {
+  description: 'Sampling settings; unset ones take the model’s defaults.',
+  fields: (t) => ({
+    maxTokens: t.int({ required: false, description: 'Most tokens to generate (bounded by the context window).' }),
+    temperature: t.float({ required: false, description: '0 to 2; 0 is greedy.' }),
+    topK: t.int({ required: false, description: 'Keep the k most likely tokens; 0 is off.' }),
+    topP: t.float({ required: false, description: 'Nucleus sampling, (0, 1].' }),
+    minP: t.float({ required: false, description: 'Drop tokens less likely than minP × the best one, [0, 1].' }),
+    repetitionPenalty: t.float({ required: false, description: '> 0; 1 is off.' }),
+    frequencyPenalty: t.float({ required: false, description: '-2 to 2.' }),
+    presencePenalty: t.float({ required: false, description: '-2 to 2.' }),
+    seed: t.int({ required: false, description: 'Same seed, same output.' }),
+    stop: t.stringList({ required: false, description: 'Up to 8 texts that end the reply (not included in it).' }),
+  }),
+});
+
+const SendMessageInput = builder.inputType('SendMessageInput', {
+  fields: (t) => ({
+    conversationId: t.id({ required: false, description: 'Omitted: a new conversation, titled from the message.' }),
+    content: t.string({ required: true }),
+    parentId: t.id({ required: false, description: 'Message this one follows (for edits); default: the newest.' }),
+    params: t.field({ type: GenerationParamsInput, required: false }),
+  }),
+});
+
+const ChatMessageInput = builder.inputType('ChatMessageInput', {
+  fields: (t) => ({
+    role: t.field({ type: MessageRoleEnum, required: true }),
+    content: t.string({ required: true }),
+  }),
+});
+
+const GenerateInput = builder.inputType('GenerateInput', {
+  description: 'A generation outside any conversation: give `prompt` (raw text) or `messages` (chat).',
+  fields: (t) => ({
+    prompt: t.string({ required: false }),
+    messages: t.field({ type: [ChatMessageInput], required: false }),
+    params: t.field({ type: GenerationParamsInput, required: false }),
+  }),
+});
+
+interface GenerationShape {
+  meta: GenerationMeta;
+}
+
+const GenerationRef = builder.objectRef<GenerationShape>('Generation').implement({
+  description: 'A reply being generated; follow it with the `generation(id, after)` subscription.',
+  fields: (t) => ({
+    id: t.id({ resolve: ({ meta }) => meta.generationId }),
+    status: t.field({
+      type: GenerationStatusEnum,
+      resolve: async ({ meta }, _args, context) => (await context.services.streams.get(meta.generationId))?.status ?? meta.status,
+    }),
+    conversation: t.field({
+      type: ConversationRef,
+      nullable: true,
+      resolve: ({ meta }, _args, context) => (meta.conversationId ? context.loaders.conversation.load(meta.conversationId) : null),
+    }),
+    userMessage: t.field({
+      type: MessageRef,
+      nullable: true,
+      resolve: ({ meta }, _args, context) =>
+        meta.conversationId && meta.userMessageId ? context.services.messages.get(meta.conversationId, meta.userMessageId) : null,
+    }),
+    replyMessageId: t.id({ nullable: true, description: 'Id the reply will be stored under.', resolve: ({ meta }) => meta.replyMessageId ?? null }),
+    createdAt: t.field({ type: 'DateTime', resolve: ({ meta }) => meta.createdAt }),
+  }),
+});
+
+const UsageRef = builder.objectRef<{ promptTokens: number; completionTokens: number }>('Usage').implement({
+  fields: (t) => ({
+    promptTokens: t.exposeInt('promptTokens'),
+    completionTokens: t.exposeInt('completionTokens'),
+    totalTokens: t.int({ resolve: (u) => u.promptTokens + u.completionTokens }),
+  }),
+});
+
+const TimingsRef = builder
+  .objectRef<{ queueSeconds: number; timeToFirstTokenSeconds: number; tokensPerSecond: number }>('GenerationTimings')
+  .implement({
+    fields: (t) => ({
+      queueSeconds: t.exposeFloat('queueSeconds'),
+      timeToFirstTokenSeconds: t.exposeFloat('timeToFirstTokenSeconds'),
+      tokensPerSecond: t.exposeFloat('tokensPerSecond'),
+    }),
+  });
+
+type EventShape = StreamEvent & { conversationId?: string };
+type Completed = Extract<EventShape, { kind: 'completed' }>;
+
+const GenerationTokenRef = builder.objectRef<Extract<EventShape, { kind: 'token' }>>('GenerationToken').implement({
+  fields: (t) => ({
+    index: t.exposeInt('index', { description: 'Position in the stream, from 1; resume with `after: index`.' }),
+    delta: t.exposeString('delta', { description: 'New text: whole characters, never half of one.' }),
+  }),
+});
+
+const GenerationCompletedRef = builder.objectRef<Completed>('GenerationCompleted').implement({
+  fields: (t) => ({
+    index: t.exposeInt('index'),
+    message: t.field({
+      type: MessageRef,
+      nullable: true,
+      description: 'The stored reply (null for stateless generations).',
+      resolve: (e, _args, context) => (e.messageId && e.conversationId ? context.services.messages.get(e.conversationId, e.messageId) : null),
+    }),
+    text: t.exposeString('text'),
+    usage: t.field({ type: UsageRef, resolve: (e) => e.usage }),
+    finishReason: t.field({ type: FinishReasonEnum, resolve: (e) => e.finishReason }),
+    timings: t.field({ type: TimingsRef, resolve: (e) => e.timings }),
+    model: t.exposeString('model'),
+    cached: t.exposeBoolean('cached', { description: 'Served from the response cache.' }),
+  }),
+});
+
+const GenerationFailedRef = builder.objectRef<Extract<EventShape, { kind: 'failed' }>>('GenerationFailed').implement({
+  fields: (t) => ({
+    index: t.exposeInt('index'),
+    code: t.exposeString('code'),
+    message: t.exposeString('message'),
+  }),
+});
+
+const GenerationEventUnion = builder.unionType('GenerationEvent', {
+  types: [GenerationTokenRef, GenerationCompletedRef, GenerationFailedRef],
+  resolveType: (event) =>
+    event.kind === 'token' ? GenerationTokenRef : event.kind === 'completed' ? GenerationCompletedRef : GenerationFailedRef,
+});
+
+const CompletionRef = builder.objectRef<Completed>('Completion').implement({
+  fields: (t) => ({
+    text: t.exposeString('text'),
+    usage: t.field({ type: UsageRef, resolve: (e) => e.usage }),
+    finishReason: t.field({ type: FinishReasonEnum, resolve: (e) => e.finishReason }),
+    model: t.exposeString('model'),
+    cached: t.exposeBoolean('cached'),
+  }),
+});
+
+const ModelRef = builder.objectRef<{ name: string; contextLength: number }>('Model').implement({
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    contextLength: t.exposeInt('contextLength'),
+  }),
+});
+
+function identityOf(context: Context) {
+  if (!context.identity) throw unauthenticated();
+  return context.identity;
+}
+const recordRateLimit = (context: Context) => (state: NonNullable<Context['rateLimit']>) => {
+  context.rateLimit = state;
+};
+
+function statelessInput(input: { prompt?: string | null; messages?: { role: ChatRole; content: string }[] | null }): StatelessInput {
+  if ((input.prompt == null) === (input.messages == null)) {
+    throw new AppError(ErrorCode.BAD_USER_INPUT, 'Give exactly one of prompt and messages', { argument: 'input' });
+  }
+  return input.prompt != null ? { prompt: input.prompt } : { messages: input.messages! };
+}
+
+const toParams = (params: GenerationParams | null | undefined) => params ?? undefined;
+
+builder.queryFields((t) => ({
+  models: t.field({
+    type: [ModelRef],
+    description: 'Models the workers serve.',
+    authScopes: { authenticated: true },
+    resolve: (_root, _args, context) => context.services.models.list(),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  sendMessage: t.field({
+    type: GenerationRef,
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: SendMessageInput, required: true }) },
+    resolve: async (_root, { input }, context) => ({
+      meta: (await context.services.generation.sendMessage(identityOf(context), { ...input, conversationId: input.conversationId?.toString(), parentId: input.parentId?.toString(), params: toParams(input.params) }, recordRateLimit(context))).meta,
+    }),
+  }),
+  regenerate: t.field({
+    type: GenerationRef,
+    description: 'A new reply to the same user message, beside the old one (same parent).',
+    authScopes: { authenticated: true },
+    args: { messageId: t.arg.id({ required: true }), params: t.arg({ type: GenerationParamsInput, required: false }) },
+    resolve: async (_root, args, context) => ({
+      meta: (await context.services.generation.regenerate(identityOf(context), String(args.messageId), toParams(args.params), recordRateLimit(context))).meta,
+    }),
+  }),
+  cancelGeneration: t.field({
+    type: GenerationRef,
+    description: 'Stops a generation within one decode step; the partial reply is kept, marked interrupted.',
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, context) => ({ meta: await context.services.generation.cancel(identityOf(context), String(args.id)) }),
+  }),
+  generate: t.field({
+    type: CompletionRef,
+    description: 'A whole completion, outside any conversation; nothing is stored.',
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: GenerateInput, required: true }) },
+    resolve: async (_root, { input }, context) => {
+      const meta = await context.services.generation.startStateless(identityOf(context), statelessInput(input), toParams(input.params), recordRateLimit(context));
+      for await (const event of context.services.generation.events(meta, 0)) {
+        if (event.kind === 'completed') return event;
+        if (event.kind === 'failed') throw new AppError(event.code as ErrorCode, event.message);
+      }
+      throw new AppError(ErrorCode.INTERNAL, 'Generation ended without a result');
+    },
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  generation: t.field({
+    type: GenerationEventUnion,
+    description: 'Events of one generation: those after index `after` (0: all) are replayed, then live ones follow.',
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }), after: t.arg.int({ required: false, defaultValue: 0 }) },
+    subscribe: async function* (_root, args, context) {
+      const meta = await context.services.generation.own(identityOf(context), String(args.id));
+      for await (const event of context.services.generation.events(meta, args.after ?? 0)) {
+        yield { ...event, conversationId: meta.conversationId };
+      }
+    },
+    resolve: (event) => event,
+  }),
+  generateStream: t.field({
+    type: GenerationEventUnion,
+    description: 'A stateless generation, streamed; it is cancelled if the client goes away.',
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: GenerateInput, required: true }) },
+    subscribe: async function* (_root, { input }, context) {
+      const service = context.services.generation;
+      const meta = await service.startStateless(identityOf(context), statelessInput(input), toParams(input.params));
+      let ended = false;
+      try {
+        for await (const event of service.events(meta, 0)) {
+          ended = event.kind !== 'token';
+          yield event as EventShape;
+        }
+      } finally {
+        if (!ended) await context.services.streams.requestCancel(meta.generationId);
+      }
+    },
+    resolve: (event) => event,
+  }),
+}));
