@@ -1,6 +1,8 @@
 /** A graphql-ws client for tests: typed documents in, all results of a subscription out. */
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { print, type ExecutionResult } from 'graphql';
+import { print, type FormattedExecutionResult } from 'graphql';
+
+type ExecutionResult<T> = FormattedExecutionResult<T, unknown>;
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 

@@ -1,0 +1,173 @@
+/**
+ * In-process job queue, the embedded default. Same semantics as the Redis and SQS adapters
+ * (visibility timeout, redelivery, dead-lettering) so that code written against it behaves the
+ * same in production; jobs do not survive the process.
+ */
+import type { Consumer, ConsumeOptions, GenerationJob, JobHandler, JobQueue, QueueOptions } from './queue.ts';
+import {
+  Slots,
+  checkConcurrency,
+  checkQueueOptions,
+  decodeJob,
+  encodeJob,
+  heartbeatInterval,
+  runDelivery,
+  silentLogger,
+  type QueueLogger,
+} from './queue-runtime.ts';
+
+export interface MemoryQueueOptions extends QueueOptions {
+  logger?: QueueLogger;
+}
+
+interface Entry {
+  /** Stored as JSON so that consumers get a copy, as they would from a real backend. */
+  body: string;
+  deliveries: number;
+  acked: boolean;
+  visibility?: NodeJS.Timeout;
+}
+
+interface MemoryConsumer {
+  slots: Slots;
+  start(entry: Entry, attempt: number): void;
+}
+
+export class MemoryJobQueue implements JobQueue {
+  readonly kind = 'memory' as const;
+  readonly #options: QueueOptions;
+  readonly #logger: QueueLogger;
+  #ready: Entry[] = [];
+  readonly #inflight = new Set<Entry>();
+  readonly #dead: Entry[] = [];
+  readonly #consumers: MemoryConsumer[] = [];
+  readonly #stops = new Set<() => Promise<void>>();
+  #next = 0;
+  #closed = false;
+
+  constructor(options: MemoryQueueOptions) {
+    checkQueueOptions(options);
+    this.#options = { visibilityTimeoutMs: options.visibilityTimeoutMs, maxDeliveries: options.maxDeliveries };
+    this.#logger = options.logger ?? silentLogger;
+  }
+
+  async enqueue(job: GenerationJob): Promise<void> {
+    if (this.#closed) throw new Error('queue is closed');
+    this.#ready.push({ body: encodeJob(job), deliveries: 0, acked: false });
+    this.#dispatch();
+  }
+
+  consume(handler: JobHandler, options: ConsumeOptions): Consumer {
+    checkConcurrency(options.concurrency);
+    if (this.#closed) throw new Error('queue is closed');
+    const slots = new Slots(options.concurrency);
+    const running = new Set<Promise<void>>();
+    const logger = this.#logger;
+    const consumer: MemoryConsumer = {
+      slots,
+      start: (entry, attempt) => {
+        slots.take();
+        const run = runDelivery({
+          handler,
+          job: decodeJob(entry.body),
+          attempt,
+          logger,
+          heartbeatMs: heartbeatInterval(this.#options.visibilityTimeoutMs),
+          ack: async () => this.#ack(entry),
+          heartbeat: async () => {
+            // Only the delivery that holds the job may extend it; a redelivered job belongs to its new holder.
+            if (entry.deliveries === attempt && this.#inflight.has(entry)) this.#hide(entry);
+          },
+        }).finally(() => {
+          running.delete(run);
+          slots.release();
+          this.#dispatch();
+        });
+        running.add(run);
+      },
+    };
+    this.#consumers.push(consumer);
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= (async () => {
+        const index = this.#consumers.indexOf(consumer);
+        if (index >= 0) this.#consumers.splice(index, 1);
+        this.#stops.delete(stop);
+        await Promise.all(running);
+      })();
+      return stopping;
+    };
+    this.#stops.add(stop);
+    this.#dispatch();
+    return { stop };
+  }
+
+  async depth(): Promise<number> {
+    return this.#ready.length;
+  }
+
+  /** Jobs that reached maxDeliveries without being acknowledged, oldest first. */
+  deadLetters(): GenerationJob[] {
+    return this.#dead.map((entry) => decodeJob(entry.body));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#stops].map((stop) => stop()));
+    for (const entry of this.#inflight) clearTimeout(entry.visibility);
+    this.#inflight.clear();
+    this.#ready = [];
+  }
+
+  /** Hands waiting jobs to consumers with free slots, round robin so that no consumer starves. */
+  #dispatch(): void {
+    while (this.#ready.length > 0) {
+      const consumer = this.#pickConsumer();
+      if (!consumer) return;
+      const entry = this.#ready.shift() as Entry;
+      entry.deliveries += 1;
+      if (entry.deliveries > this.#options.maxDeliveries) {
+        this.#dead.push(entry);
+        continue;
+      }
+      this.#inflight.add(entry);
+      this.#hide(entry);
+      consumer.start(entry, entry.deliveries);
+    }
+  }
+
+  #pickConsumer(): MemoryConsumer | undefined {
+    const count = this.#consumers.length;
+    for (let i = 0; i < count; i += 1) {
+      const consumer = this.#consumers[(this.#next + i) % count] as MemoryConsumer;
+      if (consumer.slots.free > 0) {
+        this.#next = (this.#next + i + 1) % count;
+        return consumer;
+      }
+    }
+    return undefined;
+  }
+
+  /** (Re)starts the job's visibility timer; when it fires the job is waiting again. */
+  #hide(entry: Entry): void {
+    clearTimeout(entry.visibility);
+    entry.visibility = setTimeout(() => {
+      entry.visibility = undefined;
+      if (!this.#inflight.delete(entry)) return;
+      // Back at the head: it has waited longest, as XAUTOCLAIM and SQS would also favour it.
+      this.#ready.unshift(entry);
+      this.#dispatch();
+    }, this.#options.visibilityTimeoutMs);
+  }
+
+  #ack(entry: Entry): void {
+    if (entry.acked) return;
+    entry.acked = true;
+    clearTimeout(entry.visibility);
+    entry.visibility = undefined;
+    this.#inflight.delete(entry);
+    // Acknowledged after its visibility lapsed but before anyone took it again: still done.
+    const index = this.#ready.indexOf(entry);
+    if (index >= 0) this.#ready.splice(index, 1);
+  }
+}
