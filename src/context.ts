@@ -20,6 +20,9 @@ export interface Context {
   requestId: string;
   /** The client's address: the socket's, or `X-Forwarded-For`'s from trusted proxies (TRUST_PROXY). */
   clientIp: string;
-  /** Set by rate-limited operations; HTTP responses carry it as X-RateLimit-* headers. */
-  rateLimit?: import('./generation/rate-limit.ts').RateLimitState;
+  /**
+   * What an operation wants said in the HTTP response (X-RateLimit-* headers). An object of its
+   * own because yoga hands resolvers a copy of the context, while this one is shared.
+   */
+  response: { rateLimit?: import('./generation/rate-limit.ts').RateLimitState };
 }

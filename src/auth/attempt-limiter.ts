@@ -45,8 +45,8 @@ export async function createAttemptLimiter(config: Config, logger: Logger): Prom
     if (!redis) return new RateLimiterMemory(options);
     return new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: new RateLimiterMemory(options) });
   };
-  const byIp = limiter('gptql:auth:ip', limits.perIp, limits.windowSeconds);
-  const failures = limiter('gptql:auth:failed', limits.maxFailedAttempts, limits.lockoutSeconds);
+  const byIp = limiter(`${config.redisPrefix}auth:ip`, limits.perIp, limits.windowSeconds);
+  const failures = limiter(`${config.redisPrefix}auth:failed`, limits.maxFailedAttempts, limits.lockoutSeconds);
 
   return {
     async attempt(ip, email) {

@@ -10,6 +10,10 @@ import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
+  CancelGenerationDocument,
+  GenerationEventsDocument,
+  RegenerateDocument,
+  SendMessageDocument,
   ConversationDocument,
   ConversationEventsDocument,
   CreateConversationDocument,
@@ -27,12 +31,16 @@ let t: TestApp;
 let alice: User;
 let bob: User;
 let aliceConversationId: string;
+let aliceGeneration: { id: string; userMessageId: string };
 
 beforeAll(async () => {
   t = await startTestApp();
   [alice, bob] = [await t.newUser(), await t.newUser()];
   aliceConversationId = (await t.gql(CreateConversationDocument, { input: { title: 'alice only' } }, alice.accessToken)).data!.createConversation.id;
   await t.app.services.messages.add({ conversationId: aliceConversationId, userId: alice.userId, role: 'user', content: 'secret' });
+  // No worker runs here: the generation stays queued, which is all the sweep needs.
+  const sent = (await t.gql(SendMessageDocument, { input: { conversationId: aliceConversationId, content: 'more secret' } }, alice.accessToken)).data!.sendMessage;
+  aliceGeneration = { id: sent.id, userMessageId: sent.userMessage!.id };
 });
 afterAll(() => t.stop());
 
@@ -53,7 +61,15 @@ async function subscribeAsBob(query: string, variables: Record<string, unknown>)
   const client = createClient({ url: `${t.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { accessToken: bob.accessToken }, retryAttempts: 0 });
   try {
     return await new Promise((resolve, reject) => {
-      client.subscribe({ query, variables }, { next: (value) => resolve(value.errors ?? []), error: reject, complete: () => resolve([]) });
+      client.subscribe(
+        { query, variables },
+        {
+          next: (value) => resolve(value.errors ?? []),
+          // A refused subscription ends with its GraphQL errors; anything else is a broken test.
+          error: (error) => (Array.isArray(error) ? resolve(error as GraphQLFormattedError[]) : reject(error)),
+          complete: () => resolve([]),
+        },
+      );
     });
   } finally {
     await client.dispose();
@@ -66,6 +82,9 @@ const SWEEP: Record<string, () => Promise<readonly GraphQLFormattedError[] | und
   'Mutation.renameConversation': async () => (await t.gql(RenameConversationDocument, { id: aliceConversationId, title: 'bob was here' }, bob.accessToken)).errors,
   'Mutation.deleteConversation': async () => (await t.gql(DeleteConversationDocument, { id: aliceConversationId }, bob.accessToken)).errors,
   'Subscription.conversationEvents': () => subscribeAsBob(print(ConversationEventsDocument), { id: aliceConversationId }),
+  'Subscription.generation': () => subscribeAsBob(print(GenerationEventsDocument), { id: aliceGeneration.id, after: 0 }),
+  'Mutation.cancelGeneration': async () => (await t.gql(CancelGenerationDocument, { id: aliceGeneration.id }, bob.accessToken)).errors,
+  'Mutation.regenerate': async () => (await t.gql(RegenerateDocument, { messageId: aliceGeneration.userMessageId }, bob.accessToken)).errors,
   // Admin-only: a user id is not a resource its owner may act on, so B is refused outright.
   'Mutation.setUserRole': async () => (await t.gql(SetUserRoleDocument, { userId: alice.userId, role: 'ADMIN' }, bob.accessToken)).errors,
   'Mutation.disableUser': async () => (await t.gql(DisableUserDocument, { userId: alice.userId }, bob.accessToken)).errors,
@@ -86,7 +105,9 @@ describe('IDOR sweep', () => {
   it("leaves user A's data as it was", async () => {
     const conversation = (await t.gql(ConversationDocument, { id: aliceConversationId }, alice.accessToken)).data!.conversation;
     expect(conversation.title).toBe('alice only');
-    expect(conversation.messages.edges.map((edge) => edge.node.content)).toEqual(['secret']);
+    expect(conversation.messages.edges.map((edge) => edge.node.content)).toEqual(['secret', 'more secret']);
+    expect(await t.app.services.streams.get(aliceGeneration.id)).toMatchObject({ status: 'QUEUED' });
+    expect(await t.app.services.streams.isCancelRequested(aliceGeneration.id)).toBe(false);
     expect((await t.gql(MeDocument, {}, alice.accessToken)).data!.me).toMatchObject({ role: 'USERS', status: 'CONFIRMED' });
   });
 });

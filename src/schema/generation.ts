@@ -166,8 +166,8 @@ function identityOf(context: Context) {
   if (!context.identity) throw unauthenticated();
   return context.identity;
 }
-const recordRateLimit = (context: Context) => (state: NonNullable<Context['rateLimit']>) => {
-  context.rateLimit = state;
+const recordRateLimit = (context: Context) => (state: NonNullable<Context['response']['rateLimit']>) => {
+  context.response.rateLimit = state;
 };
 
 function statelessInput(input: { prompt?: string | null; messages?: { role: ChatRole; content: string }[] | null }): StatelessInput {
@@ -229,17 +229,35 @@ builder.mutationFields((t) => ({
   }),
 }));
 
+/** Adds the conversation id that `GenerationCompleted.message` needs to load the message. */
+async function* withConversation(events: AsyncIterable<StreamEvent>, conversationId: string | undefined): AsyncGenerator<EventShape> {
+  for await (const event of events) yield { ...event, conversationId };
+}
+
+/** Cancels a stateless generation whose client stopped listening before it ended. */
+async function* cancelIfAbandoned(events: AsyncIterable<StreamEvent>, cancel: () => Promise<void>): AsyncGenerator<EventShape> {
+  let ended = false;
+  try {
+    for await (const event of events) {
+      ended = event.kind !== 'token';
+      yield event;
+    }
+  } finally {
+    if (!ended) await cancel();
+  }
+}
+
+// `subscribe` checks everything before it returns the stream, so that a refusal is an ordinary
+// GraphQL error (an async generator would only raise it once read, as a broken stream).
 builder.subscriptionFields((t) => ({
   generation: t.field({
     type: GenerationEventUnion,
     description: 'Events of one generation: those after index `after` (0: all) are replayed, then live ones follow.',
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }), after: t.arg.int({ required: false, defaultValue: 0 }) },
-    subscribe: async function* (_root, args, context) {
+    subscribe: async (_root, args, context) => {
       const meta = await context.services.generation.own(identityOf(context), String(args.id));
-      for await (const event of context.services.generation.events(meta, args.after ?? 0)) {
-        yield { ...event, conversationId: meta.conversationId };
-      }
+      return withConversation(context.services.generation.events(meta, args.after ?? 0), meta.conversationId);
     },
     resolve: (event) => event,
   }),
@@ -248,18 +266,10 @@ builder.subscriptionFields((t) => ({
     description: 'A stateless generation, streamed; it is cancelled if the client goes away.',
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: GenerateInput, required: true }) },
-    subscribe: async function* (_root, { input }, context) {
+    subscribe: async (_root, { input }, context) => {
       const service = context.services.generation;
-      const meta = await service.startStateless(identityOf(context), statelessInput(input), toParams(input.params));
-      let ended = false;
-      try {
-        for await (const event of service.events(meta, 0)) {
-          ended = event.kind !== 'token';
-          yield event as EventShape;
-        }
-      } finally {
-        if (!ended) await context.services.streams.requestCancel(meta.generationId);
-      }
+      const meta = await service.startStateless(identityOf(context), statelessInput(input), toParams(input.params), recordRateLimit(context));
+      return cancelIfAbandoned(service.events(meta, 0), () => context.services.streams.requestCancel(meta.generationId));
     },
     resolve: (event) => event,
   }),

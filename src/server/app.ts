@@ -55,7 +55,7 @@ function errorCodesPlugin(shaping: ErrorShaping): Plugin {
 function rateLimitHeadersPlugin(contexts: WeakMap<Request, Context>): Plugin {
   return {
     onResponse({ request, response }) {
-      const state = contexts.get(request)?.rateLimit;
+      const state = contexts.get(request)?.response.rateLimit;
       if (!state) return;
       response.headers.set('X-RateLimit-Limit', String(state.limit));
       response.headers.set('X-RateLimit-Remaining', String(state.remaining));

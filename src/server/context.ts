@@ -45,6 +45,7 @@ export async function createContext(services: Services, token: string | undefine
     services,
     loaders: createLoaders(services, identity),
     requestId: crypto.randomUUID(),
+    response: {},
     clientIp,
   };
 }

@@ -44,14 +44,20 @@ export function bodyLimitPlugin(maxBytes: number): Plugin {
  * Yoga answers a body it cannot parse (an unsupported content type) with a bare 415; clients
  * get a GraphQL error with a contract code instead, like for every other refusal.
  */
+/** Yoga's bare refusals (no body) rewritten as GraphQL errors that say what to change. */
+const BARE_REFUSALS: Record<number, string> = {
+  415: 'Unsupported content type: send application/json',
+  406: 'This operation streams (a subscription): accept text/event-stream, or use graphql-ws',
+};
+
 export function unsupportedMediaTypePlugin(): Plugin {
   return {
     onResponse({ response, setResponse, fetchAPI }) {
-      if (response.status !== 415 || response.body !== null) return;
-      const message = 'Unsupported content type: send application/json';
+      const message = BARE_REFUSALS[response.status];
+      if (!message || response.body !== null) return;
       setResponse(
         new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.BAD_USER_INPUT } }] }), {
-          status: 415,
+          status: response.status,
           headers: { 'content-type': 'application/json' },
         }),
       );
