@@ -32,7 +32,10 @@ export function createOutboxMailer(dataDir: string, logger: Logger): Mailer {
       await fs.mkdir(dir, { recursive: true });
       // Time-first names keep the outbox listing in sending order.
       const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${crypto.randomUUID()}.json`;
-      await fs.writeFile(path.join(dir, name), JSON.stringify({ ...message, sentAt: new Date().toISOString() }, null, 2));
+      // Written aside, then renamed: a reader of the outbox never sees half a message.
+      const partial = path.join(dir, `${name}.partial`);
+      await fs.writeFile(partial, JSON.stringify({ ...message, sentAt: new Date().toISOString() }, null, 2));
+      await fs.rename(partial, path.join(dir, name));
       logger.info({ to: message.to, purpose: message.purpose, code: message.code, outbox: name }, `mail: ${message.subject}`);
     },
   };

@@ -32,6 +32,17 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
+/** The newest code mailed to `email` for `purpose`, from the embedded outbox. */
+export async function readOutboxCode(dataDir: string, email: string, purpose: 'confirm-sign-up' | 'reset-password'): Promise<string> {
+  const folder = outboxDir(dataDir);
+  const names = (await fs.readdir(folder)).filter((n) => n.endsWith('.json')).sort().reverse();
+  for (const name of names) {
+    const message = JSON.parse(await fs.readFile(path.join(folder, name), 'utf8')) as { to: string; purpose: string; code: string };
+    if (message.to === email.toLowerCase() && message.purpose === purpose) return message.code;
+  }
+  throw new Error(`no ${purpose} code for ${email}`);
+}
+
 let counter = 0;
 export const uniqueEmail = (prefix = 'user') => `${prefix}-${process.pid}-${Date.now()}-${counter++}@example.com`;
 
@@ -65,15 +76,7 @@ export async function startTestApp(env: Record<string, string> = {}, dataDir?: s
     dataDir: dir,
     env: fullEnv,
     gql: (document, variables, token) => postGraphQL(url, { query: print(document), variables }, token),
-    async readCode(email, purpose) {
-      const folder = outboxDir(dir);
-      const names = (await fs.readdir(folder)).sort().reverse();
-      for (const name of names) {
-        const message = JSON.parse(await fs.readFile(path.join(folder, name), 'utf8')) as { to: string; purpose: string; code: string };
-        if (message.to === email.toLowerCase() && message.purpose === purpose) return message.code;
-      }
-      throw new Error(`no ${purpose} code for ${email}`);
-    },
+    readCode: (email, purpose) => readOutboxCode(dir, email, purpose),
     async newUser(email = uniqueEmail(), password = 'correct-horse-9') {
       const signUp = await harness.gql(SignUpDocument, { email, password });
       if (!signUp.data) throw new Error(JSON.stringify(signUp.errors));

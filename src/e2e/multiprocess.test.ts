@@ -12,8 +12,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfirmSignUpDocument, ConversationDocument, LogInDocument, SendMessageDocument, SignUpDocument } from '../generated/graphql.ts';
 import type { GenerationEventFieldsFragment } from '../generated/graphql.ts';
-import { outboxDir } from '../auth/mailer.ts';
-import { postGraphQL, uniqueEmail } from './harness.ts';
+import { postGraphQL, readOutboxCode, uniqueEmail } from './harness.ts';
 import { startGptql, startSharedDynamo, type GptqlProcess } from './processes.ts';
 import { collectSubscription, wsClient } from './ws-client.ts';
 
@@ -58,19 +57,11 @@ async function start(role: 'api' | 'worker', extra?: Record<string, string>) {
   return started;
 }
 
-async function readCode(email: string): Promise<string> {
-  for (const name of (await fs.readdir(outboxDir(dataDir))).sort().reverse()) {
-    const message = JSON.parse(await fs.readFile(path.join(outboxDir(dataDir), name), 'utf8')) as { to: string; code: string; purpose: string };
-    if (message.to === email && message.purpose === 'confirm-sign-up') return message.code;
-  }
-  throw new Error(`no code for ${email}`);
-}
-
 async function newUser(apiUrl: string): Promise<string> {
   const email = uniqueEmail('multi');
   const password = 'multi-process-1';
   await postGraphQL(apiUrl, { query: print(SignUpDocument), variables: { email, password } });
-  await postGraphQL(apiUrl, { query: print(ConfirmSignUpDocument), variables: { email, code: await readCode(email) } });
+  await postGraphQL(apiUrl, { query: print(ConfirmSignUpDocument), variables: { email, code: await readOutboxCode(dataDir, email, 'confirm-sign-up') } });
   const logIn = await postGraphQL<{ logIn: { accessToken: string } }>(apiUrl, { query: print(LogInDocument), variables: { email, password } });
   return logIn.data!.logIn.accessToken;
 }
