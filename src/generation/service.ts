@@ -54,21 +54,25 @@ export class GenerationService {
     const params = checkParams(input.params);
     await this.limit(identity, onRateLimit);
     const { conversations, messages } = this.deps;
-    const conversation = input.conversationId
-      ? await this.ownConversation(identity, input.conversationId)
-      : await conversations.create(identity.userId, { title: titleFrom(content) });
+    const existing = input.conversationId ? await this.ownConversation(identity, input.conversationId) : undefined;
+    const conversation = existing ?? (await conversations.create(identity.userId, { title: titleFrom(content) }));
     const parentId = input.parentId
       ? (await this.ownMessage(identity, input.parentId, conversation.conversationId)).messageId
-      : (await messages.recent(conversation.conversationId, 1))[0]?.messageId;
+      : existing
+        ? (await messages.recent(conversation.conversationId, 1))[0]?.messageId
+        : undefined;
     const userMessage = await messages.add({ conversationId: conversation.conversationId, userId: identity.userId, role: 'user', content, parentId });
-    const touched = (await conversations.touch(identity.userId, conversation.conversationId, 1)) ?? conversation;
+    // The job goes out as soon as the message it answers is stored; the bookkeeping follows.
+    const [meta, touched] = await Promise.all([
+      this.enqueue(identity, { params }, { conversationId: conversation.conversationId, parentMessageId: userMessage.messageId }),
+      conversations.touch(identity.userId, conversation.conversationId, 1).then((updated) => updated ?? conversation),
+    ]);
     this.deps.events.publish('conversation', conversation.conversationId, {
       kind: 'MESSAGE_ADDED',
       conversationId: conversation.conversationId,
       conversation: touched,
       messageId: userMessage.messageId,
     });
-    const meta = await this.enqueue(identity, { params }, { conversationId: conversation.conversationId, parentMessageId: userMessage.messageId });
     return { meta, conversation: touched, userMessage };
   }
 
