@@ -197,7 +197,8 @@ describe('the default model', () => {
       const results = await Promise.all(runs);
       histogram.disable();
       expect(results.every((r) => r.done.usage.completionTokens > 0)).toBe(true);
-      expect(histogram.percentile(99) / 1e6).toBeLessThan(20);
+      const p99 = histogram.percentile(99) / 1e6;
+      expect(p99, `event-loop delay p99 ${p99.toFixed(1)} ms`).toBeLessThan(20);
     } finally {
       await shipped.close();
     }
