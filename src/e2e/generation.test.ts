@@ -60,6 +60,9 @@ describe('streaming generation (embedded)', () => {
     expect(done.message).toMatchObject({ id: generation.replyMessageId, role: 'ASSISTANT', content: done.text, parentId: generation.userMessage?.id, interrupted: false });
 
     const conversation = (await t.gql(ConversationDocument, { id: generation.conversation!.id }, user.accessToken)).data!.conversation;
+    expect(conversation.messageCount).toBe(2);
+    // updatedAt moved when the reply was stored.
+    expect(Date.parse(conversation.updatedAt)).toBeGreaterThanOrEqual(Date.parse(conversation.messages.edges[1]!.node.createdAt));
     expect(conversation.messages.edges.map((e) => [e.node.role, e.node.content])).toEqual([
       ['USER', 'Tell me about the sea.'],
       ['ASSISTANT', done.text],
