@@ -7,7 +7,7 @@ import type { GraphQLResponse, TestApp } from './harness.ts';
 export const UPLOAD_LIMIT = 64 * 1024;
 
 /** Sends `bytes` as the `file` variable of `uploadFile` (GraphQL multipart request spec). */
-export async function upload(t: TestApp, token: string, bytes: Uint8Array, name: string, type = 'application/octet-stream'): Promise<GraphQLResponse<UploadFileMutation>> {
+export async function upload(t: TestApp, token: string, bytes: Uint8Array<ArrayBuffer>, name: string, type = 'application/octet-stream'): Promise<GraphQLResponse<UploadFileMutation>> {
   const form = new FormData();
   form.set('operations', JSON.stringify({ query: print(UploadFileDocument), variables: { file: null } }));
   form.set('map', JSON.stringify({ 0: ['variables.file'] }));

@@ -6,6 +6,7 @@ const MAX_NAME_LENGTH = 200;
 
 // Control characters, and the invisible formatting ones that can disguise an extension
 // ("invoice\u202Efdp.exe" shows as "invoiceexe.pdf").
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this removes
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
 
 export function sanitizeFileName(raw: string | undefined | null): string {
