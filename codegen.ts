@@ -13,7 +13,7 @@ const config: CodegenConfig = {
       config: {
         enumsAsTypes: true,
         useTypeImports: true,
-        scalars: { DateTime: 'string' },
+        scalars: { DateTime: 'string', File: 'File', JSONObject: 'Record<string, unknown>' },
       },
     },
   },

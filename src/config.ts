@@ -73,6 +73,9 @@ export const CONFIG_VARIABLES = {
   REDIS_PORT: { schema: port, default: '6379', description: 'Redis port, with `REDIS_HOST`.' },
   SQS_QUEUE_URL: { schema: url, description: 'SQS queue for generation jobs. Unset: Redis Streams when Redis is configured, else in-process.' },
   S3_BUCKET_NAME: { schema: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid S3 bucket name'), description: 'S3 bucket for uploaded files. Unset: `DATA_DIR/files`.' },
+  S3_ENDPOINT: { schema: url, description: 'S3-compatible endpoint (MinIO, s3rver), addressed path-style; credentials from the standard AWS variables, placeholders when none are set. Unset: AWS S3.' },
+  UPLOAD_MAX_BYTES: { schema: positiveInt, default: '10485760', security: true, description: 'Largest file `uploadFile` accepts (10 MiB), counted while it is read; a larger one is refused and nothing is stored.' },
+  FILE_CONTEXT_MAX_CHARS: { schema: positiveInt, default: '8000', description: 'Characters of attached text files given to the model with one message; the rest is cut, and the prompt says so.' },
   RATE_LIMIT_PER_MINUTE: { schema: positiveInt, default: '60', description: 'Generation requests (`sendMessage`, `regenerate`, `generate`, `generateStream`) per user per minute, role `users`.' },
   RATE_LIMIT_PREMIUM_PER_MINUTE: { schema: positiveInt, default: '300', description: 'The same for role `premium`; `admin` has no limit.' },
   MAX_MESSAGE_CHARS: { schema: positiveInt, default: '32000', security: true, description: 'Longest message or prompt a client may send, in characters.' },
@@ -190,7 +193,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
         ? { url: `redis://${v.REDIS_HOST}:${v.REDIS_PORT}` }
         : undefined,
     sqsQueueUrl: v.SQS_QUEUE_URL,
-    s3BucketName: v.S3_BUCKET_NAME,
+    files: {
+      s3: v.S3_BUCKET_NAME
+        ? {
+            bucket: v.S3_BUCKET_NAME,
+            endpoint: v.S3_ENDPOINT,
+            // An S3 stand-in still needs signed requests; without credentials in the environment
+            // (tests against s3rver) placeholders sign them.
+            placeholderCredentials: Boolean(v.S3_ENDPOINT) && !env.AWS_ACCESS_KEY_ID,
+          }
+        : undefined,
+      maxUploadBytes: v.UPLOAD_MAX_BYTES!,
+      contextMaxChars: v.FILE_CONTEXT_MAX_CHARS!,
+    },
     generation: {
       rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE!,
       premiumRateLimitPerMinute: v.RATE_LIMIT_PREMIUM_PER_MINUTE!,

@@ -25,6 +25,7 @@ export interface Services {
   users: UserRepository;
   conversations: ConversationRepository;
   messages: MessageRepository;
+  files: import('./files/service.ts').FileService;
   identity: IdentityProvider;
   events: Events;
   closeEvents(): Promise<void>;

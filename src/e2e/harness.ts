@@ -9,7 +9,7 @@ import { print, type GraphQLFormattedError } from 'graphql';
 import { loadConfig } from '../config.ts';
 import type { Logger } from '../observability/logger.ts';
 import { buildApp, type App } from '../server/app.ts';
-import { startWorkerRole } from '../generation/worker-role.ts';
+import { startWorkerRole, type RunningWorker } from '../generation/worker-role.ts';
 import { outboxDir } from '../auth/mailer.ts';
 import { ConfirmSignUpDocument, LogInDocument, SignUpDocument } from '../generated/graphql.ts';
 
@@ -24,6 +24,8 @@ export interface TestApp {
   url: string;
   dataDir: string;
   env: Record<string, string>;
+  /** The worker role, when ROLE=all. */
+  worker?: RunningWorker;
   gql<T, V>(document: TypedDocumentNode<T, V>, variables?: V, token?: string): Promise<GraphQLResponse<T>>;
   /** Signs up, confirms with the code from the outbox and logs in; returns the tokens. */
   newUser(email?: string, password?: string): Promise<{ email: string; password: string; accessToken: string; refreshToken: string; userId: string }>;
@@ -75,6 +77,7 @@ export async function startTestApp(env: Record<string, string> = {}, dataDir?: s
     url,
     dataDir: dir,
     env: fullEnv,
+    worker,
     gql: (document, variables, token) => postGraphQL(url, { query: print(document), variables }, token),
     readCode: (email, purpose) => readOutboxCode(dir, email, purpose),
     async newUser(email = uniqueEmail(), password = 'correct-horse-9') {

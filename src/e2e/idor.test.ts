@@ -3,7 +3,7 @@
  * NOT_FOUND (FORBIDDEN for admin-only fields) and changes nothing. The list of fields comes from
  * the schema, so a new id-taking field without a case here fails the sweep.
  *
- * HTTP routes: none takes an id yet (files and export will); add their cases beside these.
+ * HTTP routes that take an id (`/files/:id`, `/conversations/:id/export`) answer 404 the same way.
  */
 import { getNamedType, isObjectType, print, type GraphQLFormattedError } from 'graphql';
 import { createClient } from 'graphql-ws';
@@ -22,7 +22,11 @@ import {
   MeDocument,
   RenameConversationDocument,
   SetUserRoleDocument,
+  DeleteFileDocument,
+  FileDocument,
+  FilesDocument,
 } from '../generated/graphql.ts';
+import { download, upload } from './files-helpers.ts';
 import { schema } from '../schema/index.ts';
 import { errorCodes, startTestApp, type TestApp } from './harness.ts';
 
@@ -32,6 +36,7 @@ let alice: User;
 let bob: User;
 let aliceConversationId: string;
 let aliceGeneration: { id: string; userMessageId: string };
+let aliceFileId: string;
 
 beforeAll(async () => {
   t = await startTestApp();
@@ -41,6 +46,7 @@ beforeAll(async () => {
   // No worker runs here: the generation stays queued, which is all the sweep needs.
   const sent = (await t.gql(SendMessageDocument, { input: { conversationId: aliceConversationId, content: 'more secret' } }, alice.accessToken)).data!.sendMessage;
   aliceGeneration = { id: sent.id, userMessageId: sent.userMessage!.id };
+  aliceFileId = (await upload(t, alice.accessToken, Buffer.from('alice’s notes'), 'notes.txt')).data!.uploadFile.id;
 });
 afterAll(() => t.stop());
 
@@ -85,6 +91,10 @@ const SWEEP: Record<string, () => Promise<readonly GraphQLFormattedError[] | und
   'Subscription.generation': () => subscribeAsBob(print(GenerationEventsDocument), { id: aliceGeneration.id, after: 0 }),
   'Mutation.cancelGeneration': async () => (await t.gql(CancelGenerationDocument, { id: aliceGeneration.id }, bob.accessToken)).errors,
   'Mutation.regenerate': async () => (await t.gql(RegenerateDocument, { messageId: aliceGeneration.userMessageId }, bob.accessToken)).errors,
+  'Query.file': async () => (await t.gql(FileDocument, { id: aliceFileId }, bob.accessToken)).errors,
+  'Mutation.deleteFile': async () => (await t.gql(DeleteFileDocument, { id: aliceFileId }, bob.accessToken)).errors,
+  // An input field, not an argument: not found by the schema walk, listed by hand.
+  'SendMessageInput.fileIds': async () => (await t.gql(SendMessageDocument, { input: { content: 'summarise', fileIds: [aliceFileId] } }, bob.accessToken)).errors,
   // Admin-only: a user id is not a resource its owner may act on, so B is refused outright.
   'Mutation.setUserRole': async () => (await t.gql(SetUserRoleDocument, { userId: alice.userId, role: 'ADMIN' }, bob.accessToken)).errors,
   'Mutation.disableUser': async () => (await t.gql(DisableUserDocument, { userId: alice.userId }, bob.accessToken)).errors,
@@ -93,7 +103,7 @@ const ADMIN_ONLY = new Set(['Mutation.setUserRole', 'Mutation.disableUser']);
 
 describe('IDOR sweep', () => {
   it('has a case for every field that takes an id', () => {
-    expect(Object.keys(SWEEP).sort()).toEqual(idTakingFields());
+    expect(Object.keys(SWEEP).filter((field) => !field.endsWith('Input.fileIds')).sort()).toEqual(idTakingFields());
   });
 
   for (const [field, attempt] of Object.entries(SWEEP)) {
@@ -102,7 +112,19 @@ describe('IDOR sweep', () => {
     });
   }
 
+  it('HTTP routes: B gets 404 for A\'s file and conversation export, and B\'s file list is empty', async () => {
+    expect((await download(t, aliceFileId, bob.accessToken)).status).toBe(404);
+    for (const format of ['json', 'md', 'pdf']) {
+      const response = await fetch(`${t.url}/conversations/${aliceConversationId}/export?format=${format}`, { headers: { authorization: `Bearer ${bob.accessToken}` } });
+      expect(response.status).toBe(404);
+      expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('NOT_FOUND');
+    }
+    expect((await t.gql(FilesDocument, {}, bob.accessToken)).data!.files.edges).toEqual([]);
+  });
+
   it("leaves user A's data as it was", async () => {
+    expect((await t.gql(FileDocument, { id: aliceFileId }, alice.accessToken)).data!.file.name).toBe('notes.txt');
+    expect(Buffer.from(await (await download(t, aliceFileId, alice.accessToken)).arrayBuffer()).toString()).toBe('alice’s notes');
     const conversation = (await t.gql(ConversationDocument, { id: aliceConversationId }, alice.accessToken)).data!.conversation;
     expect(conversation.title).toBe('alice only');
     expect(conversation.messages.edges.map((edge) => edge.node.content)).toEqual(['secret', 'more secret']);

@@ -11,6 +11,7 @@ import type { ChatMessage } from '../inference/prompt.ts';
 import type { ConversationRecord, ConversationRepository } from '../store/conversations.ts';
 import { isId, newId } from '../store/ids.ts';
 import type { MessageRecord, MessageRepository } from '../store/messages.ts';
+import type { FileService } from '../files/service.ts';
 import { titleFrom } from './conversation-context.ts';
 import type { GenerationMeta, StreamEvent } from './events.ts';
 import type { JobQueue } from './queue.ts';
@@ -21,6 +22,7 @@ import type { GenerationPayload } from './worker.ts';
 /** Ranges checked here are model-independent; the worker checks the rest against its model. */
 const API_DEFAULTS = { maxTokens: 256, temperature: 0.8, topK: 0, topP: 1, repetitionPenalty: 1 };
 const ANY_VOCAB = 10_000_000;
+export const MAX_ATTACHMENTS = 10;
 
 export interface GenerationServiceDeps {
   queue: JobQueue;
@@ -28,6 +30,7 @@ export interface GenerationServiceDeps {
   limiter: GenerationRateLimiter;
   conversations: ConversationRepository;
   messages: MessageRepository;
+  files: Pick<FileService, 'ownAll'>;
   events: Events;
   maxMessageChars: number;
   onRateLimited?: () => void;
@@ -47,11 +50,12 @@ export class GenerationService {
   /** Stores the message (in a new conversation when none is given) and starts the reply. */
   async sendMessage(
     identity: Identity,
-    input: { conversationId?: string | null; content: string; parentId?: string | null; params?: GenerationParams | null },
+    input: { conversationId?: string | null; content: string; parentId?: string | null; fileIds?: readonly string[] | null; params?: GenerationParams | null },
     onRateLimit?: (state: RateLimitState) => void,
   ): Promise<StartedGeneration> {
     const content = this.checkContent(input.content, 'content');
     const params = checkParams(input.params);
+    const fileIds = await this.checkFiles(identity, input.fileIds);
     await this.limit(identity, onRateLimit);
     const { conversations, messages } = this.deps;
     const existing = input.conversationId ? await this.ownConversation(identity, input.conversationId) : undefined;
@@ -61,7 +65,7 @@ export class GenerationService {
       : existing
         ? (await messages.recent(conversation.conversationId, 1))[0]?.messageId
         : undefined;
-    const userMessage = await messages.add({ conversationId: conversation.conversationId, userId: identity.userId, role: 'user', content, parentId });
+    const userMessage = await messages.add({ conversationId: conversation.conversationId, userId: identity.userId, role: 'user', content, parentId, ...(fileIds.length > 0 ? { fileIds } : {}) });
     // The job goes out as soon as the message it answers is stored; the bookkeeping follows.
     const [meta, touched] = await Promise.all([
       this.enqueue(identity, { params }, { conversationId: conversation.conversationId, parentMessageId: userMessage.messageId }),
@@ -158,6 +162,14 @@ export class GenerationService {
       }
       throw error;
     }
+  }
+
+  /** The attached ids, each one of the user's files (NOT_FOUND otherwise), without repeats. */
+  private async checkFiles(identity: Identity, fileIds: readonly string[] | null | undefined): Promise<string[]> {
+    const unique = [...new Set(fileIds ?? [])];
+    if (unique.length > MAX_ATTACHMENTS) throw badInput(`At most ${MAX_ATTACHMENTS} files can be attached to a message`, { argument: 'fileIds' });
+    if (unique.length > 0) await this.deps.files.ownAll(identity.userId, unique);
+    return unique;
   }
 
   private checkContent(value: string, argument: string): string {

@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger.ts';
 import { createGenerationMetrics, type GenerationMetrics } from '../observability/metrics.ts';
 import type { ConversationRepository } from '../store/conversations.ts';
 import type { MessageRepository } from '../store/messages.ts';
+import type { FileService } from '../files/service.ts';
 import { createMemoryModelDirectory, createRedisModelDirectory, type ModelDirectory } from './model-directory.ts';
 import type { JobQueue } from './queue.ts';
 import { createQueue } from './queue-factory.ts';
@@ -35,7 +36,7 @@ const noCache: ResponseCache = { get: async () => undefined, set: async () => {}
 
 export function createGenerationStack(
   config: Config,
-  deps: { conversations: ConversationRepository; messages: MessageRepository; events: Events; logger: Logger; registry: Registry },
+  deps: { conversations: ConversationRepository; messages: MessageRepository; files: FileService; events: Events; logger: Logger; registry: Registry },
 ): GenerationStack {
   const g = config.generation;
   const redisUrl = config.redis?.url;
@@ -63,6 +64,7 @@ export function createGenerationStack(
     limiter,
     conversations: deps.conversations,
     messages: deps.messages,
+    files: deps.files,
     events: deps.events,
     maxMessageChars: g.maxMessageChars,
     onRateLimited: () => metrics.rateLimited.inc(),

@@ -4,12 +4,15 @@
  */
 import os from 'node:os';
 import type { Config } from '../config.ts';
+import type { InferenceEngine } from '../inference/engine.ts';
 import { startEngine } from '../inference/start.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Services } from '../services.ts';
 import { GenerationWorker } from './worker.ts';
 
 export interface RunningWorker {
+  /** The engine jobs run on (tests watch what it is asked). */
+  engine: InferenceEngine;
   stop(): Promise<void>;
 }
 
@@ -25,6 +28,8 @@ export async function startWorkerRole(config: Config, services: Services, logger
     messages: services.messages,
     conversations: services.conversations,
     events: services.events,
+    files: services.files,
+    fileContextMaxChars: config.files.contextMaxChars,
     logger,
     consumerName,
     // Enough jobs in hand to fill the batch and the engine's queue: beyond that, jobs are
@@ -36,6 +41,7 @@ export async function startWorkerRole(config: Config, services: Services, logger
   const withdraw = await stack.models.announce(consumerName, { name: engine.model.name, contextLength: engine.model.contextLength });
   logger.info({ consumer: consumerName, queue: stack.queue.kind }, 'worker consuming generation jobs');
   return {
+    engine,
     async stop() {
       await withdraw();
       await worker.stop();

@@ -14,8 +14,10 @@ import type { GenerationParams } from '../inference/params.ts';
 import type { ChatMessage, PromptInput } from '../inference/prompt.ts';
 import type { DoneEvent } from '../inference/protocol.ts';
 import type { ConversationRepository } from '../store/conversations.ts';
-import type { MessageRepository } from '../store/messages.ts';
-import { branchMessages } from './conversation-context.ts';
+import type { MessageRecord, MessageRepository } from '../store/messages.ts';
+import type { FileService } from '../files/service.ts';
+import { isTextType } from '../files/sniff.ts';
+import { attachmentBlock, branchMessages, branchRecords, type AttachedFile } from './conversation-context.ts';
 import type { StreamEvent } from './events.ts';
 import type { Consumer, DeliveredJob, GenerationJob, JobQueue } from './queue.ts';
 import { cacheKey, isDeterministic, type ResponseCache } from './response-cache.ts';
@@ -36,6 +38,9 @@ export interface WorkerDeps {
   messages: MessageRepository;
   conversations: ConversationRepository;
   events: Events;
+  /** Attached files are read for the model's context; within `fileContextMaxChars` per message. */
+  files?: Pick<FileService, 'existing' | 'readText'>;
+  fileContextMaxChars?: number;
   logger: Logger;
   onCacheLookup?: (hit: boolean) => void;
   consumerName: string;
@@ -142,7 +147,34 @@ export class GenerationWorker {
     const conversation = await this.deps.conversations.get(job.userId, job.conversationId!);
     if (!conversation) throw new AppError(ErrorCode.NOT_FOUND, 'Conversation not found');
     const recent = await this.deps.messages.recent(conversation.conversationId);
-    return { messages: branchMessages(conversation, recent, job.parentMessageId!) };
+    const attachments = await this.attachmentTexts(job.userId, branchRecords(recent, job.parentMessageId!));
+    return { messages: branchMessages(conversation, recent, job.parentMessageId!, attachments) };
+  }
+
+  /** Message id → its attached files as text for the model, each message within the budget. */
+  private async attachmentTexts(userId: string, branch: readonly MessageRecord[]): Promise<Map<string, string>> {
+    const { files, fileContextMaxChars = 8000 } = this.deps;
+    const texts = new Map<string, string>();
+    if (!files) return texts;
+    for (const message of branch) {
+      if (!message.fileIds?.length) continue;
+      let budget = fileContextMaxChars;
+      const attached: AttachedFile[] = [];
+      for (const record of await files.existing(userId, message.fileIds)) {
+        const read = budget > 0 ? await files.readText(record, budget) : undefined;
+        if (read) budget -= read.text.length;
+        // Budget spent on earlier files: this one is named, with none of its text.
+        const exhausted = !read && isTextType(record.contentType);
+        attached.push({
+          name: record.name,
+          contentType: record.contentType,
+          size: record.size,
+          ...(read ? { text: read.text, truncated: read.truncated } : exhausted ? { text: '', truncated: true } : {}),
+        });
+      }
+      if (attached.length > 0) texts.set(message.messageId, attachmentBlock(attached));
+    }
+    return texts;
   }
 
   /** Stores the reply under the id fixed at enqueue time; returns it (null for stateless). */

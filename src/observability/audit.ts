@@ -12,7 +12,10 @@ export type AuditEvent =
   | 'auth.sign_in_locked'
   | 'user.role_changed'
   | 'user.disabled'
-  | 'conversation.deleted';
+  | 'conversation.deleted'
+  | 'conversation.imported'
+  | 'file.uploaded'
+  | 'file.deleted';
 
 export interface AuditFields {
   requestId: string;

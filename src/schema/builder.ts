@@ -1,7 +1,8 @@
 import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import { DateTimeResolver } from 'graphql-scalars';
+import { GraphQLError } from 'graphql';
+import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
 import { isAdmin } from '../auth/roles.ts';
 import type { Context } from '../context.ts';
 import { forbidden, unauthenticated } from '../errors.ts';
@@ -9,7 +10,12 @@ import { forbidden, unauthenticated } from '../errors.ts';
 export const builder = new SchemaBuilder<{
   Context: Context;
   AuthScopes: { authenticated: boolean; admin: boolean };
-  Scalars: { DateTime: { Input: Date; Output: Date | string } };
+  Scalars: {
+    DateTime: { Input: Date; Output: Date | string };
+    /** An upload (GraphQL multipart request spec); yoga hands resolvers a WHATWG File. */
+    File: { Input: File; Output: never };
+    JSONObject: { Input: Record<string, unknown>; Output: Record<string, unknown> };
+  };
   DefaultFieldNullability: false;
 }>({
   plugins: [ScopeAuthPlugin, RelayPlugin],
@@ -31,6 +37,21 @@ export const builder = new SchemaBuilder<{
 });
 
 builder.addScalarType('DateTime', DateTimeResolver);
+builder.addScalarType('JSONObject', JSONObjectResolver);
+builder.scalarType('File', {
+  description: 'A file sent with the GraphQL multipart request spec (an `operations` and `map` form).',
+  serialize: () => {
+    throw new Error('File is an input-only scalar');
+  },
+  parseValue: (value) => {
+    // yoga puts the uploaded File in the variables; anything else was not sent as a file part.
+    if (typeof value === 'object' && value !== null && 'stream' in value && 'name' in value) return value as File;
+    throw new GraphQLError('Expected a file sent as a multipart form part');
+  },
+  parseLiteral: () => {
+    throw new GraphQLError('A file cannot be written inline; send it as a multipart form part');
+  },
+});
 builder.queryType({});
 builder.mutationType({});
 builder.subscriptionType({});

@@ -4,6 +4,7 @@ import { ConversationRepository, type ConversationRecord } from '../store/conver
 import { isId } from '../store/ids.ts';
 import type { ConversationEvent } from '../events.ts';
 import { actor } from '../observability/audit.ts';
+import { importConversation } from '../export/import.ts';
 import { builder, pageArgs, toConnection } from './builder.ts';
 import { MessageConnection, messageCursor } from './message.ts';
 
@@ -109,6 +110,28 @@ builder.mutationFields((t) => ({
       if (!updated) throw notFound('Conversation');
       publish(context, { kind: 'RENAMED', conversationId: id, conversation: updated });
       return updated;
+    },
+  }),
+  importConversation: t.field({
+    type: ConversationRef,
+    description: 'Re-creates a conversation from its JSON export (`GET /conversations/{id}/export?format=json`), under new ids.',
+    authScopes: { authenticated: true },
+    args: { data: t.arg({ type: 'JSONObject', required: true }) },
+    resolve: async (_root, args, context) => {
+      const { services } = context;
+      const conversation = await importConversation(
+        {
+          conversations: services.conversations,
+          messages: services.messages,
+          maxMessageChars: services.config.generation.maxMessageChars,
+          maxTitleLength: MAX_TITLE_LENGTH,
+          maxSystemPromptLength: MAX_SYSTEM_PROMPT_LENGTH,
+        },
+        context.identity!.userId,
+        args.data,
+      );
+      services.audit('conversation.imported', { ...actor(context), conversationId: conversation.conversationId });
+      return conversation;
     },
   }),
   deleteConversation: t.id({

@@ -38,6 +38,7 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
     content: t.string({ required: true }),
     parentId: t.id({ required: false, description: 'Message this one follows (for edits); default: the newest.' }),
     params: t.field({ type: GenerationParamsInput, required: false }),
+    fileIds: t.idList({ required: false, description: 'Your files to attach (at most 10); text files are given to the model with the message.' }),
   }),
 });
 
@@ -194,7 +195,7 @@ builder.mutationFields((t) => ({
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     resolve: async (_root, { input }, context) => ({
-      meta: (await context.services.generation.sendMessage(identityOf(context), { ...input, conversationId: input.conversationId?.toString(), parentId: input.parentId?.toString(), params: toParams(input.params) }, recordRateLimit(context))).meta,
+      meta: (await context.services.generation.sendMessage(identityOf(context), { ...input, conversationId: input.conversationId?.toString(), parentId: input.parentId?.toString(), fileIds: input.fileIds?.map(String), params: toParams(input.params) }, recordRateLimit(context))).meta,
     }),
   }),
   regenerate: t.field({

@@ -1,6 +1,7 @@
 import { lexicographicSortSchema } from 'graphql';
 import { builder } from './builder.ts';
 import './user.ts';
+import './file.ts';
 import './message.ts';
 import './conversation.ts';
 import './generation.ts';

@@ -1,5 +1,6 @@
 import { MessageRepository, type MessageRecord } from '../store/messages.ts';
 import { builder } from './builder.ts';
+import { StoredFileRef } from './file.ts';
 
 export const MessageRoleEnum = builder.enumType('MessageRole', {
   values: { SYSTEM: { value: 'system' }, USER: { value: 'user' }, ASSISTANT: { value: 'assistant' } } as const,
@@ -20,6 +21,11 @@ export const MessageRef = builder.objectRef<MessageRecord>('Message').implement(
     completionTokens: t.exposeInt('completionTokens', { nullable: true }),
     finishReason: t.exposeString('finishReason', { nullable: true, description: 'Assistant replies: stop, length, eos or cancelled.' }),
     interrupted: t.boolean({ description: 'An assistant reply cut short by cancelGeneration.', resolve: (m) => m.interrupted ?? false }),
+    attachments: t.field({
+      type: [StoredFileRef],
+      description: 'Files attached to the message; deleted ones are left out.',
+      resolve: (m, _args, context) => (m.fileIds?.length ? context.services.files.existing(m.userId, m.fileIds) : []),
+    }),
     createdAt: t.field({ type: 'DateTime', resolve: (message) => message.createdAt }),
   }),
 });

@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createFetch } from '@whatwg-node/fetch';
 import { GraphQLError } from 'graphql';
 import { createYoga, isAsyncIterable, mapAsyncIterator, type Plugin } from 'graphql-yoga';
 import { loadConfig, type Config } from '../config.ts';
@@ -18,9 +19,10 @@ import { bearerToken, createContext } from './context.ts';
 import { closeServices, createServices } from './create-services.ts';
 import { createErrorMasker, withErrorCodes, type ErrorShaping } from './errors.ts';
 import { boundedParserCache, graphqlLimitPlugins } from './graphql-limits.ts';
-import { bodyLimitPlugin, corsOptions, csrfPlugin, securityHeadersPlugin, unsupportedMediaTypePlugin } from './http-security.ts';
+import { bodyLimitPlugin, corsOptions, uploadFormDataLimits, csrfPlugin, securityHeadersPlugin, unsupportedMediaTypePlugin } from './http-security.ts';
 import { metricsPlugin } from './metrics-plugin.ts';
 import { createRedisCheck, readinessPlugin, routesPlugin } from './routes.ts';
+import { resourceRoutesPlugin } from './resource-routes.ts';
 import { attachWebSocket } from './websocket.ts';
 
 export interface App {
@@ -91,6 +93,8 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     parserAndValidationCache: boundedParserCache(),
     batching: config.graphql.maxBatch > 0 ? { limit: config.graphql.maxBatch } : false,
     cors: corsOptions(config.http.corsOrigins),
+    // yoga's own fetch implementation, with limits on multipart bodies (uploads).
+    fetchAPI: createFetch({ formDataLimits: uploadFormDataLimits(config.http.maxBodyBytes, config.files.maxUploadBytes) }),
     context: async ({ request, req }) => {
       try {
         const context = await createContext(services, bearerToken(request.headers.get('authorization')), clientIp(req));
@@ -106,7 +110,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     plugins: [
       securityHeadersPlugin({ https: config.publicUrl.startsWith('https:') }),
       unsupportedMediaTypePlugin(),
-      bodyLimitPlugin(config.http.maxBodyBytes),
+      bodyLimitPlugin(config.http.maxBodyBytes, config.files.maxUploadBytes),
       csrfPlugin(),
       ...graphqlLimitPlugins(config.graphql),
       readinessPlugin({
@@ -114,6 +118,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
         ...(redisCheck ? { redis: redisCheck.ping } : {}),
       }),
       routesPlugin(services, metrics),
+      resourceRoutesPlugin(services),
       metricsPlugin(metrics),
       errorCodesPlugin(errorShaping),
       rateLimitHeadersPlugin(contexts),

@@ -14,12 +14,16 @@ import { ConversationRepository } from '../store/conversations.ts';
 import { connectDynamo } from '../store/dynamo.ts';
 import { MessageRepository } from '../store/messages.ts';
 import { UserRepository } from '../store/users.ts';
+import { FileRepository } from '../store/files.ts';
+import { FileService } from '../files/service.ts';
+import { createFileStorage } from '../files/create-storage.ts';
 
 export async function createServices(config: Config, logger: Logger, registry: Registry): Promise<Services> {
   const dynamo = await connectDynamo(config);
   const users = new UserRepository(dynamo);
   const messages = new MessageRepository(dynamo);
   const conversations = new ConversationRepository(dynamo, messages);
+  const files = new FileService(createFileStorage(config), new FileRepository(dynamo), config.files.maxUploadBytes);
 
   let identity: IdentityProvider;
   let jwks: Services['jwks'];
@@ -44,7 +48,7 @@ export async function createServices(config: Config, logger: Logger, registry: R
   }
 
   const events = createEvents(config.redis?.url);
-  const generation = createGenerationStack(config, { conversations, messages, events: events.pubsub, logger, registry });
+  const generation = createGenerationStack(config, { conversations, messages, files, events: events.pubsub, logger, registry });
   return {
     registry,
     generation: generation.service,
@@ -57,6 +61,7 @@ export async function createServices(config: Config, logger: Logger, registry: R
     users,
     conversations,
     messages,
+    files,
     identity,
     events: events.pubsub,
     closeEvents: events.close,
@@ -72,4 +77,5 @@ export async function closeServices(services: Services): Promise<void> {
   await services.closeEvents();
   await services.authLimiter.close();
   await services.dynamo.close();
+  services.files.storage.close();
 }

@@ -11,15 +11,31 @@ export const CSRF_HEADER = 'x-graphql-csrf';
 
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
 
+/** Room in a multipart request for the parts beside the file (operations, map, boundaries). */
+export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+
+/**
+ * Limits busboy applies while yoga reads a multipart request: one file of at most the upload
+ * limit, and the other parts no larger than an ordinary request body.
+ */
+export function uploadFormDataLimits(maxBodyBytes: number, uploadMaxBytes: number) {
+  return { fileSize: uploadMaxBytes, files: 1, fields: 8, parts: 9, fieldSize: maxBodyBytes, fieldNameSize: 100, headerPairs: 100 };
+}
+
 /**
  * Refuses bodies larger than the limit before reading them. A body must declare its length:
  * Node's HTTP parser then never reads past it, so checking the header is enough, where a
  * chunked body would need counting while yoga reads it.
  */
-export function bodyLimitPlugin(maxBytes: number): Plugin {
+export function bodyLimitPlugin(maxBytes: number, uploadMaxBytes: number): Plugin {
   return {
     onRequest({ request, endResponse, fetchAPI }) {
       if (!METHODS_WITH_BODY.has(request.method)) return;
+      // A multipart request carries an upload: its own limit, plus room for the operation and map
+      // parts. The file part itself is counted again while it is read (uploadFormDataLimits).
+      const limit = request.headers.get('content-type')?.toLowerCase().startsWith('multipart/form-data')
+        ? uploadMaxBytes + MULTIPART_OVERHEAD_BYTES
+        : maxBytes;
       const declared = request.headers.get('content-length');
       const refuse = (status: number, message: string) =>
         endResponse(
@@ -35,7 +51,7 @@ export function bodyLimitPlugin(maxBytes: number): Plugin {
       }
       const length = Number(declared);
       if (!Number.isSafeInteger(length) || length < 0) return refuse(400, 'Invalid Content-Length');
-      if (length > maxBytes) return refuse(413, `Request body larger than ${maxBytes} bytes`);
+      if (length > limit) return refuse(413, `Request body larger than ${limit} bytes`);
     },
   };
 }

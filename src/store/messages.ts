@@ -23,6 +23,8 @@ export interface MessageRecord {
   /** Assistant replies cut short by cancelGeneration. */
   interrupted?: boolean;
   generationId?: string;
+  /** Files the user attached to this message (ids in the files table, same owner). */
+  fileIds?: string[];
   timings?: { queueSeconds: number; timeToFirstTokenSeconds: number; tokensPerSecond: number };
   createdAt: string;
 }

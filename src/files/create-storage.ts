@@ -1,0 +1,12 @@
+import path from 'node:path';
+import type { Config } from '../config.ts';
+import type { FileStorage } from './storage.ts';
+import { createLocalStorage } from './storage-local.ts';
+import { createS3Storage } from './storage-s3.ts';
+
+/** S3 when a bucket is configured, else `DATA_DIR/files`. */
+export function createFileStorage(config: Config): FileStorage {
+  const s3 = config.files.s3;
+  if (s3) return createS3Storage({ bucket: s3.bucket, region: config.region, endpoint: s3.endpoint, placeholderCredentials: s3.placeholderCredentials });
+  return createLocalStorage(path.join(config.dataDir, 'files'));
+}

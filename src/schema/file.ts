@@ -1,0 +1,65 @@
+import type { Context } from '../context.ts';
+import { actor } from '../observability/audit.ts';
+import { FileRepository, type FileRecord } from '../store/files.ts';
+import { builder, pageArgs, toConnection } from './builder.ts';
+
+export const StoredFileRef = builder.objectRef<FileRecord>('StoredFile').implement({
+  description: 'An uploaded file. Its bytes: `GET /files/{id}` with the bearer token.',
+  fields: (t) => ({
+    id: t.exposeID('fileId'),
+    name: t.exposeString('name', { description: 'The name it was uploaded with, sanitised.' }),
+    contentType: t.exposeString('contentType', { description: 'Recognised from the bytes, not from the name.' }),
+    size: t.exposeInt('size', { description: 'Bytes.' }),
+    downloadPath: t.string({ description: 'Path of the download route, relative to the API.', resolve: (f) => `/files/${f.fileId}` }),
+    createdAt: t.field({ type: 'DateTime', resolve: (f) => f.createdAt }),
+  }),
+});
+
+const StoredFileConnection = builder.connectionObject({ type: StoredFileRef, name: 'StoredFileConnection' });
+
+const userIdOf = (context: Context) => context.identity!.userId;
+
+builder.queryFields((t) => ({
+  file: t.field({
+    type: StoredFileRef,
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, context) => context.services.files.own(userIdOf(context), String(args.id)),
+  }),
+  files: t.field({
+    type: StoredFileConnection,
+    description: 'The user’s files, newest first.',
+    authScopes: { authenticated: true },
+    args: pageArgs,
+    resolve: async (_root, args, context) =>
+      toConnection(await context.services.files.list(userIdOf(context), args), FileRepository.cursorOf, args.after),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  uploadFile: t.field({
+    type: StoredFileRef,
+    description: `Stores a file (multipart request; at most UPLOAD_MAX_BYTES). Accepted: UTF-8 text, Markdown, JSON, CSV, PDF, PNG, JPEG, GIF, WebP.`,
+    authScopes: { authenticated: true },
+    args: { file: t.arg({ type: 'File', required: true }) },
+    resolve: async (_root, args, context) => {
+      // yoga's File may be its own ponyfill, whose stream Readable.fromWeb refuses; every
+      // ReadableStream is async-iterable, which is all the upload needs.
+      const body = args.file.stream() as unknown as AsyncIterable<Uint8Array>;
+      const record = await context.services.files.upload(userIdOf(context), { name: args.file.name, body });
+      context.services.audit('file.uploaded', { ...actor(context), fileId: record.fileId, size: record.size, contentType: record.contentType });
+      return record;
+    },
+  }),
+  deleteFile: t.id({
+    description: 'Deletes the file’s bytes and record; returns its id.',
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, context) => {
+      const id = String(args.id);
+      await context.services.files.delete(userIdOf(context), id);
+      context.services.audit('file.deleted', { ...actor(context), fileId: id });
+      return id;
+    },
+  }),
+}));
