@@ -22,6 +22,7 @@ import { bodyLimitPlugin, corsOptions, csrfPlugin, securityHeadersPlugin, unsupp
 import { metricsPlugin } from './metrics-plugin.ts';
 import { createRedisCheck, readinessPlugin, routesPlugin } from './routes.ts';
 import { attachWebSocket } from './websocket.ts';
+import { webPagePlugin } from '../web/plugin.ts';
 
 export interface App {
   services: Services;
@@ -114,6 +115,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
         ...(redisCheck ? { redis: redisCheck.ping } : {}),
       }),
       routesPlugin(services, metrics),
+      webPagePlugin(),
       metricsPlugin(metrics),
       errorCodesPlugin(errorShaping),
       rateLimitHeadersPlugin(contexts),
