@@ -24,6 +24,7 @@ import { metricsPlugin } from './metrics-plugin.ts';
 import { createRedisCheck, readinessPlugin, routesPlugin } from './routes.ts';
 import { resourceRoutesPlugin } from './resource-routes.ts';
 import { attachWebSocket } from './websocket.ts';
+import { webPagePlugin } from '../web/plugin.ts';
 
 export interface App {
   services: Services;
@@ -119,6 +120,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
       }),
       routesPlugin(services, metrics),
       resourceRoutesPlugin(services),
+      webPagePlugin(),
       metricsPlugin(metrics),
       errorCodesPlugin(errorShaping),
       rateLimitHeadersPlugin(contexts),

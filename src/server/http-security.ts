@@ -120,7 +120,8 @@ export function securityHeadersPlugin(options: { https: boolean }): Plugin {
       headers.set('referrer-policy', 'no-referrer');
       headers.set('x-frame-options', 'DENY');
       headers.set('cross-origin-opener-policy', 'same-origin');
-      // GraphiQL's page loads its scripts from a CDN; every other response is data, never a page.
+      // Pages bring their own policy: GraphiQL loads its scripts from a CDN, the chat page sets a
+      // strict one (src/web/page.ts). Every other response is data, never a page.
       if (!headers.get('content-type')?.startsWith('text/html')) {
         headers.set('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
       }
