@@ -2,13 +2,11 @@
  * File upload (GraphQL multipart request) and conversation export (a bearer-authenticated GET),
  * the two calls that are not plain JSON GraphQL.
  */
+import { print } from 'graphql';
+import { UploadFileDocument, type UploadFileMutation } from '../../generated/graphql.ts';
 import { ApiError, type Api } from './api.ts';
 
-/**
- * Written by hand rather than generated: `uploadFile` arrives with the files feature, and a
- * document naming it would not validate against a schema without it.
- */
-const UPLOAD_FILE = 'mutation UploadFile($file: File!) { uploadFile(file: $file) { id } }';
+const UPLOAD_FILE = print(UploadFileDocument);
 
 /** Uploads one file; returns its id, to pass as `sendMessage(input: { fileIds })`. */
 export async function uploadFile(api: Api, file: File): Promise<string> {
@@ -18,7 +16,7 @@ export async function uploadFile(api: Api, file: File): Promise<string> {
   form.append('0', file, file.name);
   // A multipart POST is one a cross-site form could send; the header is what proves it is not.
   const response = await api.fetch('/graphql', { method: 'POST', body: form, headers: { 'x-graphql-csrf': '1' } });
-  const result = (await response.json()) as { data?: { uploadFile?: { id: string } }; errors?: { message: string; extensions?: { code?: string } }[] };
+  const result = (await response.json()) as { data?: UploadFileMutation; errors?: { message: string; extensions?: { code?: string } }[] };
   const id = result.data?.uploadFile?.id;
   if (!id) throw new ApiError(result.errors?.[0]?.message ?? `Upload failed (${response.status})`, result.errors?.[0]?.extensions?.code);
   return id;
