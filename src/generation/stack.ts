@@ -34,6 +34,11 @@ export interface GenerationStack {
 /** A cache that stores nothing, for RESPONSE_CACHE_TTL_SECONDS=0. */
 const noCache: ResponseCache = { get: async () => undefined, set: async () => {}, close: async () => {} };
 
+/** The Redis Stream of generation jobs; KEDA's redis-streams trigger (k8s/) watches the same key. */
+export function jobStreamKey(prefix: string): string {
+  return `${prefix}jobs`;
+}
+
 export function createGenerationStack(
   config: Config,
   deps: { conversations: ConversationRepository; messages: MessageRepository; files: FileService; events: Events; logger: Logger; registry: Registry },
@@ -46,7 +51,7 @@ export function createGenerationStack(
     maxDeliveries: g.maxDeliveries,
     logger: deps.logger,
     ...(config.sqsQueueUrl ? { sqs: { queueUrl: config.sqsQueueUrl, region: config.region } } : {}),
-    ...(redisUrl ? { redis: redisUrl, redisStreamKey: `${prefix}jobs` } : {}),
+    ...(redisUrl ? { redis: redisUrl, redisStreamKey: jobStreamKey(prefix) } : {}),
   });
   const streams = redisUrl ? createRedisStreamStore({ url: redisUrl, ttlSeconds: g.ttlSeconds, prefix }) : createMemoryStreamStore(g.ttlSeconds * 1000);
   const cache = g.cacheTtlSeconds === 0 ? noCache : redisUrl ? createRedisResponseCache(redisUrl, g.cacheTtlSeconds, prefix) : createMemoryResponseCache(g.cacheTtlSeconds);

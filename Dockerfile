@@ -1,0 +1,76 @@
+# syntax=docker/dockerfile:1.7
+# gptql images. Two targets share the build stages:
+#   docker build --target cpu  -t gptql:cpu  .   # API pods and CPU workers
+#   docker build --target cuda -t gptql:cuda .   # GPU workers (DEVICE=cuda)
+# Both run `node dist/src/main.js` as an unprivileged user; ROLE / --role picks api, worker or all.
+
+ARG NODE_VERSION=20.20.2
+ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+
+# --- build: full dependency tree (TypeScript), compile to dist/ ---------------------------------
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY model ./model
+COPY scripts ./scripts
+COPY schema ./schema
+RUN npm run build \
+ # DEFAULT_MODEL_DIR resolves next to the compiled model/index.js, so the shipped model goes there.
+ && cp -r model/default dist/model/default \
+ # The inference worker thread is plain JS in dist; worker-bootstrap.mjs only serves tsx.
+ && test -f dist/src/inference/worker.js
+
+# --- production dependencies only (.npmrc skips onnxruntime's CUDA download) ---------------------
+FROM node:${NODE_VERSION}-bookworm-slim AS deps-cpu
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# --- the same, with ONNX Runtime's CUDA execution provider installed at build time --------------
+# See CUDA_INSTALL_HELP in src/inference/ort-session.ts: DEVICE=cuda refuses to start without it.
+FROM deps-cpu AS deps-cuda
+RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --foreground-scripts \
+ && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so
+
+# --- CPU runtime ------------------------------------------------------------------------------------
+FROM node:${NODE_VERSION}-bookworm-slim AS cpu
+ENV NODE_ENV=production \
+    PORT=4000 \
+    DATA_DIR=/var/lib/gptql
+WORKDIR /app
+# uid 10001 matches runAsUser in k8s/; /var/lib/gptql is the writable data folder (an emptyDir
+# in Kubernetes, where the root filesystem is read-only).
+RUN groupadd --system --gid 10001 gptql \
+ && useradd --system --uid 10001 --gid gptql --home-dir /app --shell /usr/sbin/nologin gptql \
+ && mkdir -p /var/lib/gptql && chown gptql:gptql /var/lib/gptql
+COPY --from=deps-cpu --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/dist ./dist
+COPY --chown=root:root package.json ./
+USER 10001:10001
+EXPOSE 4000
+ENTRYPOINT ["node", "dist/src/main.js"]
+CMD ["--role", "api"]
+
+# --- CUDA runtime: CUDA 12 + cuDNN 9 from NVIDIA's image, Node copied from the official image -------
+FROM node:${NODE_VERSION}-bookworm-slim AS node-binary
+
+FROM ${CUDA_IMAGE} AS cuda
+ENV NODE_ENV=production \
+    PORT=4000 \
+    DATA_DIR=/var/lib/gptql \
+    DEVICE=cuda
+COPY --from=node-binary /usr/local/bin/node /usr/local/bin/node
+WORKDIR /app
+RUN groupadd --system --gid 10001 gptql \
+ && useradd --system --uid 10001 --gid gptql --home-dir /app --shell /usr/sbin/nologin gptql \
+ && mkdir -p /var/lib/gptql && chown gptql:gptql /var/lib/gptql
+COPY --from=deps-cuda --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/dist ./dist
+COPY --chown=root:root package.json ./
+USER 10001:10001
+EXPOSE 4000
+ENTRYPOINT ["node", "dist/src/main.js"]
+CMD ["--role", "worker"]
