@@ -1,0 +1,126 @@
+# gptql's tables. Keys and indexes must be exactly those of src/store/tables.ts
+# (tableDefinitions); src/deploy/terraform.test.ts compares them. The app does not create
+# tables on AWS (DYNAMODB_CREATE_TABLES defaults to off there): Terraform owns them.
+
+resource "aws_dynamodb_table" "users" {
+  name         = "${var.name}-users"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "userId"
+  range_key    = "sk"
+
+  attribute {
+    name = "userId"
+    type = "S"
+  }
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+  attribute {
+    name = "listKey"
+    type = "S"
+  }
+  attribute {
+    name = "createdAt"
+    type = "S"
+  }
+
+  global_secondary_index {
+    name            = "byCreatedAt"
+    hash_key        = "listKey"
+    range_key       = "createdAt"
+    projection_type = "ALL"
+  }
+
+  # Refresh sessions expire by themselves (TTL_ATTRIBUTE in src/store/tables.ts).
+  ttl {
+    attribute_name = "expiresAt"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled = true
+  }
+  deletion_protection_enabled = var.deletion_protection
+}
+
+resource "aws_dynamodb_table" "conversations" {
+  name         = "${var.name}-conversations"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "userId"
+  range_key    = "conversationId"
+
+  attribute {
+    name = "userId"
+    type = "S"
+  }
+  attribute {
+    name = "conversationId"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled = true
+  }
+  deletion_protection_enabled = var.deletion_protection
+}
+
+resource "aws_dynamodb_table" "messages" {
+  name         = "${var.name}-messages"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "conversationId"
+  range_key    = "messageId"
+
+  attribute {
+    name = "conversationId"
+    type = "S"
+  }
+  attribute {
+    name = "messageId"
+    type = "S"
+  }
+
+  global_secondary_index {
+    name            = "byMessageId"
+    hash_key        = "messageId"
+    projection_type = "KEYS_ONLY"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled = true
+  }
+  deletion_protection_enabled = var.deletion_protection
+}
+
+resource "aws_dynamodb_table" "files" {
+  name         = "${var.name}-files"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "userId"
+  range_key    = "fileId"
+
+  attribute {
+    name = "userId"
+    type = "S"
+  }
+  attribute {
+    name = "fileId"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled = true
+  }
+  deletion_protection_enabled = var.deletion_protection
+}

@@ -1,0 +1,18 @@
+output "table_names" {
+  description = "DYNAMODB_*_TABLE"
+  value = {
+    users         = aws_dynamodb_table.users.name
+    conversations = aws_dynamodb_table.conversations.name
+    messages      = aws_dynamodb_table.messages.name
+    files         = aws_dynamodb_table.files.name
+  }
+}
+
+output "table_arns" {
+  value = [
+    aws_dynamodb_table.users.arn,
+    aws_dynamodb_table.conversations.arn,
+    aws_dynamodb_table.messages.arn,
+    aws_dynamodb_table.files.arn,
+  ]
+}

@@ -1,0 +1,9 @@
+variable "name" {
+  type        = string
+  description = "Table name prefix: tables are NAME-users, NAME-conversations, NAME-messages, NAME-files."
+}
+
+variable "deletion_protection" {
+  type    = bool
+  default = true
+}

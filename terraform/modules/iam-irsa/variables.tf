@@ -1,0 +1,37 @@
+variable "name" {
+  type = string
+}
+
+variable "namespace" {
+  type        = string
+  description = "Kubernetes namespace of the service accounts (k8s/base: gptql)."
+  default     = "gptql"
+}
+
+variable "oidc_provider_arn" {
+  type = string
+}
+
+variable "oidc_issuer" {
+  type = string
+}
+
+variable "dynamodb_table_arns" {
+  type = list(string)
+}
+
+variable "queue_arn" {
+  type = string
+}
+
+variable "user_pool_arn" {
+  type = string
+}
+
+variable "files_bucket_arn" {
+  type = string
+}
+
+variable "models_bucket_arn" {
+  type = string
+}
