@@ -177,7 +177,7 @@ describe('terraform: agrees with the code and k8s/', () => {
     }
   });
 
-  it('the overlays name the tables and the files bucket as Terraform does', () => {
+  it('the overlays name the tables, the files bucket and the IRSA roles as Terraform does', () => {
     // gptql module: name = "gptql-${var.environment}"; dynamodb: "${var.name}-<table>"; s3: "${var.name}-files".
     expect(blocks(moduleDir('gptql'), 'module').dynamodb!.name).toBe('${local.name}');
     const prefix = folders.get(moduleDir('gptql'))!.hcl.flatMap((h) => (h.locals ?? []) as Hcl[])[0]!.name;
@@ -189,6 +189,14 @@ describe('terraform: agrees with the code and k8s/', () => {
         expect(literals[`DYNAMODB_${table.toUpperCase()}_TABLE`], `${env} ${table}`).toBe(`gptql-${env}-${table}`);
       }
       expect(literals.S3_BUCKET_NAME).toBe(`gptql-${env}-files`);
+      // IRSA roles are "${var.name}-api" and "${var.name}-worker" (iam-irsa).
+      const accounts = parseAllDocuments(fs.readFileSync(path.join(K8S_DIR, 'overlays', env, 'patches.yaml'), 'utf8'))
+        .map((d) => d.toJS() as Hcl)
+        .filter((o) => o.kind === 'ServiceAccount');
+      expect(Object.fromEntries(accounts.map((a) => [a.metadata.name, a.metadata.annotations['eks.amazonaws.com/role-arn'].split('/').at(-1)]))).toEqual({
+        'gptql-api': `gptql-${env}-api`,
+        'gptql-worker': `gptql-${env}-worker`,
+      });
     }
   });
 
