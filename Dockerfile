@@ -49,6 +49,9 @@ RUN groupadd --system --gid 10001 gptql \
 COPY --from=deps-cpu --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
 COPY --chown=root:root package.json ./
+# The web page's client is bundled by esbuild in memory at start-up, from its TypeScript source
+# found relative to the working directory (src/web/assets.ts).
+COPY --chown=root:root src/web/client ./src/web/client
 USER 10001:10001
 EXPOSE 4000
 ENTRYPOINT ["node", "dist/src/main.js"]
@@ -70,6 +73,9 @@ RUN groupadd --system --gid 10001 gptql \
 COPY --from=deps-cuda --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
 COPY --chown=root:root package.json ./
+# The web page's client is bundled by esbuild in memory at start-up, from its TypeScript source
+# found relative to the working directory (src/web/assets.ts).
+COPY --chown=root:root src/web/client ./src/web/client
 USER 10001:10001
 EXPOSE 4000
 ENTRYPOINT ["node", "dist/src/main.js"]

@@ -54,6 +54,8 @@ describe('Dockerfile', () => {
       const copies = stages.get(target)!.instructions.filter((i) => i.getKeyword() === 'COPY').map((i) => i.getTextContent());
       expect(copies.filter((c) => c.includes('node_modules'))).toEqual([`COPY --from=deps-${target} --chown=root:root /app/node_modules ./node_modules`]);
       expect(copies.some((c) => c.startsWith('COPY --from=build') && c.includes('/app/dist'))).toBe(true);
+      // src/web/assets.ts bundles the page from src/web/client (relative to the working directory).
+      expect(copies).toContain('COPY --chown=root:root src/web/client ./src/web/client');
     }
   });
 

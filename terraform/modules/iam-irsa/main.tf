@@ -36,7 +36,8 @@ locals {
           "cognito-idp:AdminDisableUser",
           "cognito-idp:ListUsers",
         ], resources = [var.user_pool_arn] },
-        { sid = "Files", actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], resources = ["${var.files_bucket_arn}/*"] },
+        # Uploads (src/files/storage-s3.ts): lib-storage's multipart Upload, Get/Head, Delete.
+        { sid = "Files", actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], resources = ["${var.files_bucket_arn}/*"] },
       ]
     }
     worker = {
