@@ -21,10 +21,14 @@ export function createLocalStorage(root: string): FileStorage {
       const target = pathOf(key);
       await fs.mkdir(path.dirname(target), { recursive: true });
       const temporary = `${target}.${randomUUID()}.part`;
+      const out = createWriteStream(temporary, { flags: 'wx' });
       try {
-        await pipeline(body, createWriteStream(temporary, { flags: 'wx' }));
+        await pipeline(body, out);
         await fs.rename(temporary, target);
       } catch (error) {
+        // The stream opens its file asynchronously: removing it before the stream has closed
+        // could run before the file exists, and leave it behind.
+        if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
         await fs.rm(temporary, { force: true });
         throw error;
       }

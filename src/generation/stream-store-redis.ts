@@ -49,9 +49,19 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
         const merger = new ReplayMerger(after);
         // Live events that arrive before the log is read wait here, then go through the merger.
         let early: StreamEvent[] | undefined = [];
+        let rereading = false;
         const deliver = (batch: StreamEvent[]) => {
           for (const event of merger.accept(batch)) void push(event);
           if (merger.finished) stop();
+          else if (merger.waitingForGap && !rereading) {
+            rereading = true;
+            void readLog(id)
+              .then((log) => {
+                rereading = false;
+                deliver(log);
+              })
+              .catch(() => (rereading = false));
+          }
         };
         const subscription = await pubsub.subscribe<StreamEvent>(channel(id), (event) => {
           if (early) early.push(event);

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { StreamEvent } from './events.ts';
 import type { StreamStore } from './stream-store.ts';
@@ -93,3 +94,25 @@ function contract(name: string, make: () => StreamStore) {
 
 contract('in-process', () => createMemoryStreamStore(60_000));
 contract('Redis', () => createRedisStreamStore({ url: 'redis://127.0.0.1:6379', ttlSeconds: 60, prefix: `gptql-test-${process.pid}:` }));
+
+describe('Redis stream store after a worker died mid-append', () => {
+  it('fills a gap left by an event that reached the log but was never published', async () => {
+    const prefix = `gptql-test-gap-${process.pid}:`;
+    const store = createRedisStreamStore({ url: 'redis://127.0.0.1:6379', ttlSeconds: 60, prefix });
+    const redis = new Redis('redis://127.0.0.1:6379');
+    try {
+      const g = crypto.randomUUID();
+      await store.append(g, token(1));
+      const seen = drain(store.subscribe(g, 0));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Event 2 is in the log only, as when its worker was killed between RPUSH and PUBLISH.
+      await redis.rpush(`${prefix}gen:${g}:events`, JSON.stringify(token(2)));
+      for (const i of range(3, 5)) await store.append(g, token(i));
+      await store.append(g, completed(6));
+      expect(await seen).toEqual(range(1, 6));
+    } finally {
+      redis.disconnect();
+      await store.close();
+    }
+  });
+});

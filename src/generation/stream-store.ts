@@ -25,10 +25,12 @@ export interface StreamStore {
 /**
  * Merges a replayed log with live events that may overlap it or arrive while it is being read:
  * only events beyond the last one yielded get through, so there is no duplicate and no gap.
+ * Events past a gap wait here until the gap is filled.
  */
 export class ReplayMerger {
   private last: number;
   private done = false;
+  private readonly early = new Map<number, StreamEvent>();
 
   constructor(after: number) {
     this.last = after;
@@ -38,17 +40,25 @@ export class ReplayMerger {
     return this.done;
   }
 
-  /** The events of `batch` to deliver now, in order. */
+  /**
+   * Events are held past a gap. Live delivery leaves one only when a worker died between
+   * appending an event to the log and publishing it: the log has it, so read the log again.
+   */
+  get waitingForGap(): boolean {
+    return !this.done && this.early.size > 0;
+  }
+
+  /** The events of `batch` (and any held ones) to deliver now, in order. */
   accept(batch: readonly StreamEvent[]): StreamEvent[] {
+    for (const event of batch) if (event.index > this.last) this.early.set(event.index, event);
     const out: StreamEvent[] = [];
-    for (const event of [...batch].sort((a, b) => a.index - b.index)) {
-      if (this.done || event.index <= this.last) continue;
-      // A gap means an event is still on its way through the other path: wait for it.
-      if (event.index !== this.last + 1) break;
-      out.push(event);
-      this.last = event.index;
-      if (event.kind !== 'token') this.done = true;
+    for (let next = this.early.get(this.last + 1); next && !this.done; next = this.early.get(this.last + 1)) {
+      this.early.delete(next.index);
+      out.push(next);
+      this.last = next.index;
+      if (next.kind !== 'token') this.done = true;
     }
+    if (this.done) this.early.clear();
     return out;
   }
 }

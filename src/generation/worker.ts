@@ -70,13 +70,15 @@ export class GenerationWorker {
   private async handle({ job, attempt, ack }: DeliveredJob): Promise<void> {
     const { streams, logger } = this.deps;
     const id = job.generationId;
-    const history = await streams.history(id);
-    if (history.some((event) => event.kind !== 'token')) return ack(); // finished before; its ack was lost
-    if (attempt > 1) logger.warn({ generationId: id, attempt, streamed: history.length }, 'resuming a redelivered generation');
-
+    // Redelivered to this same worker while it still runs it (a heartbeat came late): the
+    // running copy will finish and acknowledge; a second one would stream the reply twice.
+    if (this.running.has(id)) return;
     const controller = new AbortController();
     this.running.set(id, controller);
     try {
+      const history = await streams.history(id);
+      if (history.some((event) => event.kind !== 'token')) return await ack(); // finished before; its ack was lost
+      if (attempt > 1) logger.warn({ generationId: id, attempt, streamed: history.length }, 'resuming a redelivered generation');
       if (await streams.isCancelRequested(id)) controller.abort();
       await streams.setStatus(id, 'RUNNING');
       await this.run(job, history, controller.signal);
