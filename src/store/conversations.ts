@@ -1,15 +1,9 @@
-import {
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-  BatchGetCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { batchGetAll } from './batch-get.ts';
 import type { Dynamo } from './dynamo.ts';
 import { newId } from './ids.ts';
-import { decodeCursor, encodeCursor, pageSize, type Page, type PageRequest } from './pagination.ts';
+import { encodeCursor, queryPage, type Page, type PageRequest } from './pagination.ts';
 import type { MessageRepository } from './messages.ts';
 
 export interface ConversationRecord {
@@ -27,9 +21,6 @@ export interface ConversationKey {
   userId: string;
   conversationId: string;
 }
-
-/** BatchGetItem takes at most 100 keys. */
-const BATCH_GET_LIMIT = 100;
 
 export class ConversationRepository {
   constructor(
@@ -66,37 +57,28 @@ export class ConversationRepository {
 
   /** For the per-request DataLoader: results in the order of `keys`, undefined where absent. */
   async getMany(keys: readonly ConversationKey[]): Promise<(ConversationRecord | undefined)[]> {
-    const found = new Map<string, ConversationRecord>();
-    for (let start = 0; start < keys.length; start += BATCH_GET_LIMIT) {
-      let request: Record<string, { Keys: Record<string, unknown>[] }> | undefined = {
-        [this.table]: { Keys: keys.slice(start, start + BATCH_GET_LIMIT).map((k) => ({ ...k })) },
-      };
-      while (request && Object.keys(request).length > 0) {
-        const result = await this.db.doc.send(new BatchGetCommand({ RequestItems: request }));
-        for (const item of (result.Responses?.[this.table] ?? []) as ConversationRecord[]) {
-          found.set(`${item.userId}/${item.conversationId}`, item);
-        }
-        request = result.UnprocessedKeys as typeof request;
-      }
-    }
+    const items = await batchGetAll<ConversationRecord>(
+      this.db.doc,
+      this.table,
+      keys.map(({ userId, conversationId }) => ({ userId, conversationId })),
+    );
+    const found = new Map(items.map((item) => [`${item.userId}/${item.conversationId}`, item]));
     return keys.map((k) => found.get(`${k.userId}/${k.conversationId}`));
   }
 
   /** Newest first: ULID keys read in descending order. */
   async list(userId: string, page: PageRequest): Promise<Page<ConversationRecord>> {
-    const limit = pageSize(page.first);
-    const start = page.after ? decodeCursor(page.after, ['conversationId']) : undefined;
-    const { Items = [] } = await this.db.doc.send(
-      new QueryCommand({
+    return queryPage<ConversationRecord>(
+      this.db.doc,
+      {
         TableName: this.table,
         KeyConditionExpression: 'userId = :userId',
         ExpressionAttributeValues: { ':userId': userId },
         ScanIndexForward: false,
-        Limit: limit + 1,
-        ExclusiveStartKey: start ? { userId, conversationId: start.conversationId } : undefined,
-      }),
+      },
+      page,
+      { fields: ['conversationId'], startKey: ({ conversationId }) => ({ userId, conversationId }) },
     );
-    return { items: Items.slice(0, limit) as ConversationRecord[], hasNextPage: Items.length > limit };
   }
 
   static cursorOf(record: ConversationRecord): string {

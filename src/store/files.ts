@@ -3,9 +3,10 @@
  * simply not found. The bytes are in the file storage under `storageKey`.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGetAll } from './batch-get.ts';
 import type { Dynamo } from './dynamo.ts';
-import { decodeCursor, encodeCursor, pageSize, type Page, type PageRequest } from './pagination.ts';
+import { encodeCursor, queryPage, type Page, type PageRequest } from './pagination.ts';
 
 export interface FileRecord {
   userId: string;
@@ -18,8 +19,6 @@ export interface FileRecord {
   storageKey: string;
   createdAt: string;
 }
-
-const BATCH_GET_LIMIT = 100;
 
 export class FileRepository {
   constructor(private readonly db: Dynamo) {}
@@ -39,36 +38,24 @@ export class FileRepository {
 
   /** One user's files by id, in the order asked; undefined where absent. */
   async getMany(userId: string, fileIds: readonly string[]): Promise<(FileRecord | undefined)[]> {
-    const found = new Map<string, FileRecord>();
-    const unique = [...new Set(fileIds)];
-    for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
-      let request: Record<string, { Keys: Record<string, unknown>[] }> | undefined = {
-        [this.table]: { Keys: unique.slice(start, start + BATCH_GET_LIMIT).map((fileId) => ({ userId, fileId })) },
-      };
-      while (request && Object.keys(request).length > 0) {
-        const result = await this.db.doc.send(new BatchGetCommand({ RequestItems: request }));
-        for (const item of (result.Responses?.[this.table] ?? []) as FileRecord[]) found.set(item.fileId, item);
-        request = result.UnprocessedKeys as typeof request;
-      }
-    }
+    const keys = [...new Set(fileIds)].map((fileId) => ({ userId, fileId }));
+    const found = new Map((await batchGetAll<FileRecord>(this.db.doc, this.table, keys)).map((item) => [item.fileId, item]));
     return fileIds.map((id) => found.get(id));
   }
 
   /** Newest first (ULID keys read descending). */
   async list(userId: string, page: PageRequest): Promise<Page<FileRecord>> {
-    const limit = pageSize(page.first);
-    const start = page.after ? decodeCursor(page.after, ['fileId']) : undefined;
-    const { Items = [] } = await this.db.doc.send(
-      new QueryCommand({
+    return queryPage<FileRecord>(
+      this.db.doc,
+      {
         TableName: this.table,
         KeyConditionExpression: 'userId = :userId',
         ExpressionAttributeValues: { ':userId': userId },
         ScanIndexForward: false,
-        Limit: limit + 1,
-        ExclusiveStartKey: start ? { userId, fileId: start.fileId } : undefined,
-      }),
+      },
+      page,
+      { fields: ['fileId'], startKey: ({ fileId }) => ({ userId, fileId }) },
     );
-    return { items: Items.slice(0, limit) as FileRecord[], hasNextPage: Items.length > limit };
   }
 
   static cursorOf(record: FileRecord): string {

@@ -3,7 +3,7 @@ import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sd
 import { MESSAGE_INDEX } from './tables.ts';
 import type { Dynamo } from './dynamo.ts';
 import { newId } from './ids.ts';
-import { decodeCursor, encodeCursor, pageSize, type Page, type PageRequest } from './pagination.ts';
+import { encodeCursor, queryPage, type Page, type PageRequest } from './pagination.ts';
 
 export type MessageRole = 'system' | 'user' | 'assistant';
 
@@ -104,19 +104,17 @@ export class MessageRepository {
 
   /** Chronological: ULID keys read in ascending order. */
   async list(conversationId: string, page: PageRequest): Promise<Page<MessageRecord>> {
-    const limit = pageSize(page.first);
-    const start = page.after ? decodeCursor(page.after, ['messageId']) : undefined;
-    const { Items = [] } = await this.db.doc.send(
-      new QueryCommand({
+    return queryPage<MessageRecord>(
+      this.db.doc,
+      {
         TableName: this.table,
         KeyConditionExpression: 'conversationId = :c',
         ExpressionAttributeValues: { ':c': conversationId },
         ScanIndexForward: true,
-        Limit: limit + 1,
-        ExclusiveStartKey: start ? { conversationId, messageId: start.messageId } : undefined,
-      }),
+      },
+      page,
+      { fields: ['messageId'], startKey: ({ messageId }) => ({ conversationId, messageId }) },
     );
-    return { items: Items.slice(0, limit) as MessageRecord[], hasNextPage: Items.length > limit };
   }
 
   static cursorOf(record: MessageRecord): string {

@@ -2,6 +2,7 @@
  * Cursor pagination over DynamoDB Query: cursors are opaque base64url strings of the last
  * item's key, so a page is one Query from `ExclusiveStartKey`, never a Scan or an offset.
  */
+import { QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { badInput } from '../errors.ts';
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -45,4 +46,20 @@ export function decodeCursor(cursor: string, fields: readonly string[]): Record<
     throw invalid();
   }
   return record as Record<string, string>;
+}
+
+/**
+ * One page of a Query from the cursor on: it reads one item more than asked, which is how it
+ * knows whether another page follows. `startKey` turns the decoded cursor into the table's key.
+ */
+export async function queryPage<T = Record<string, unknown>>(
+  doc: DynamoDBDocumentClient,
+  query: Omit<QueryCommandInput, 'Limit' | 'ExclusiveStartKey'>,
+  page: PageRequest,
+  cursor: { fields: readonly string[]; startKey(decoded: Record<string, string>): Record<string, unknown> },
+): Promise<Page<T>> {
+  const limit = pageSize(page.first);
+  const start = page.after ? cursor.startKey(decodeCursor(page.after, cursor.fields)) : undefined;
+  const { Items = [] } = await doc.send(new QueryCommand({ ...query, Limit: limit + 1, ExclusiveStartKey: start }));
+  return { items: Items.slice(0, limit) as T[], hasNextPage: Items.length > limit };
 }

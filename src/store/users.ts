@@ -2,7 +2,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Role } from '../auth/identity.ts';
 import type { Dynamo } from './dynamo.ts';
-import { decodeCursor, encodeCursor, pageSize, type Page, type PageRequest } from './pagination.ts';
+import { encodeCursor, queryPage, type Page, type PageRequest } from './pagination.ts';
 import { TTL_ATTRIBUTE, USER_INDEX } from './tables.ts';
 
 export type UserStatus = 'UNCONFIRMED' | 'CONFIRMED' | 'DISABLED';
@@ -143,22 +143,22 @@ export class UserRepository {
 
   /** Newest first, through the createdAt index. */
   async list(page: PageRequest): Promise<Page<UserRecord>> {
-    const limit = pageSize(page.first);
-    const start = page.after ? decodeCursor(page.after, ['createdAt', 'userId']) : undefined;
-    const { Items = [] } = await this.db.doc.send(
-      new QueryCommand({
+    const result = await queryPage(
+      this.db.doc,
+      {
         TableName: this.table,
         IndexName: USER_INDEX.byCreatedAt,
         KeyConditionExpression: 'listKey = :k',
         ExpressionAttributeValues: { ':k': LIST_KEY },
         ScanIndexForward: false,
-        Limit: limit + 1,
-        ExclusiveStartKey: start
-          ? { listKey: LIST_KEY, createdAt: start.createdAt, userId: start.userId, sk: PROFILE }
-          : undefined,
-      }),
+      },
+      page,
+      {
+        fields: ['createdAt', 'userId'],
+        startKey: ({ createdAt, userId }) => ({ listKey: LIST_KEY, createdAt, userId, sk: PROFILE }),
+      },
     );
-    return { items: Items.slice(0, limit).map(toUser), hasNextPage: Items.length > limit };
+    return { items: result.items.map(toUser), hasNextPage: result.hasNextPage };
   }
 
   static cursorOf(user: UserRecord): string {
