@@ -3,7 +3,7 @@
  * Each worker announces its model under a key that expires unless renewed, so a stopped
  * worker's model disappears by itself. Embedded: the models of this process.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 export interface ModelInfo {
   name: string;
@@ -33,8 +33,8 @@ export function createMemoryModelDirectory(): ModelDirectory {
 
 const ANNOUNCE_TTL_SECONDS = 30;
 
-export function createRedisModelDirectory(url: string, prefix = 'gptql:'): ModelDirectory {
-  const redis = new Redis(url, { maxRetriesPerRequest: 2 });
+/** On a client the caller owns and closes. */
+export function createRedisModelDirectory(redis: Redis, prefix = 'gptql:'): ModelDirectory {
   const key = (worker: string) => `${prefix}models:${worker}`;
   return {
     async announce(worker, model) {
@@ -59,8 +59,6 @@ export function createRedisModelDirectory(url: string, prefix = 'gptql:'): Model
       const values = await redis.mget(keys);
       return uniqueByName(values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as ModelInfo));
     },
-    async close() {
-      redis.disconnect();
-    },
+    async close() {},
   };
 }

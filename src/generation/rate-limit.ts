@@ -7,7 +7,7 @@
  * timestamps, which lets concurrent processes both pass the last slot, and its limits are fixed
  * per field, with no way to give roles different ones.)
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Role } from '../auth/identity.ts';
 import { AppError, ErrorCode } from '../errors.ts';
@@ -24,18 +24,18 @@ export interface RateLimitState {
 export interface GenerationRateLimiter {
   /** Counts one request; RATE_LIMITED (with retryAfter and the state) when over the limit. Undefined for admins. */
   consume(userId: string, roles: readonly Role[]): Promise<RateLimitState | undefined>;
-  close(): Promise<void>;
 }
 
 export interface RateLimitOptions {
   perMinute: number;
   premiumPerMinute: number;
-  redisUrl?: string;
+  /** Count in this Redis (a client the caller owns), so that every process shares the count. */
+  redis?: Redis;
   prefix?: string;
 }
 
 export function createGenerationRateLimiter(options: RateLimitOptions): GenerationRateLimiter {
-  const redis = options.redisUrl ? new Redis(options.redisUrl, { maxRetriesPerRequest: 2 }) : undefined;
+  const { redis } = options;
   const prefix = options.prefix ?? 'gptql:';
   const make = (role: string, points: number): RateLimiterAbstract => {
     const settings = { keyPrefix: `${prefix}rl:generate:${role}`, points, duration: 60 };
@@ -65,9 +65,6 @@ export function createGenerationRateLimiter(options: RateLimitOptions): Generati
           rateLimit: limited,
         });
       }
-    },
-    async close() {
-      redis?.disconnect();
     },
   };
 }

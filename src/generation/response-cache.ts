@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { FinishReason, Usage } from '../inference/protocol.ts';
 
 export interface CachedReply {
@@ -38,8 +38,8 @@ export function createMemoryResponseCache(ttlSeconds: number, maxEntries = 1000)
   };
 }
 
-export function createRedisResponseCache(url: string, ttlSeconds: number, prefix = 'gptql:'): ResponseCache {
-  const redis = new Redis(url, { maxRetriesPerRequest: 2 });
+/** On a client the caller owns and closes. */
+export function createRedisResponseCache(redis: Redis, ttlSeconds: number, prefix = 'gptql:'): ResponseCache {
   const key = (k: string) => `${prefix}reply:${k}`;
   return {
     async get(k) {
@@ -49,8 +49,6 @@ export function createRedisResponseCache(url: string, ttlSeconds: number, prefix
     async set(k, reply) {
       await redis.set(key(k), JSON.stringify(reply), 'EX', ttlSeconds);
     },
-    async close() {
-      redis.disconnect();
-    },
+    async close() {},
   };
 }

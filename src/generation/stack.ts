@@ -2,6 +2,7 @@
  * The generation pipeline's shared parts, chosen by configuration: queue, stream store,
  * response cache, rate limiter, model directory. API and worker processes build the same stack.
  */
+import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.ts';
 import type { Events } from '../events.ts';
@@ -44,24 +45,26 @@ export function createGenerationStack(
   deps: { conversations: ConversationRepository; messages: MessageRepository; files: FileService; events: Events; logger: Logger; registry: Registry },
 ): GenerationStack {
   const g = config.generation;
-  const redisUrl = config.redis?.url;
   const prefix = config.redisPrefix;
+  // One command connection for the queue, stream store, cache, limiter and model directory;
+  // only subscribing and blocking reads need connections of their own.
+  const redis = config.redis ? new Redis(config.redis.url, { maxRetriesPerRequest: 2 }) : undefined;
   const queue = createQueue({
     visibilityTimeoutMs: g.visibilityTimeoutMs,
     maxDeliveries: g.maxDeliveries,
     logger: deps.logger,
     ...(config.sqsQueueUrl ? { sqs: { queueUrl: config.sqsQueueUrl, region: config.region } } : {}),
-    ...(redisUrl ? { redis: redisUrl, redisStreamKey: jobStreamKey(prefix) } : {}),
+    ...(redis ? { redis, redisStreamKey: jobStreamKey(prefix) } : {}),
   });
-  const streams = redisUrl ? createRedisStreamStore({ url: redisUrl, ttlSeconds: g.ttlSeconds, prefix }) : createMemoryStreamStore(g.ttlSeconds * 1000);
-  const cache = g.cacheTtlSeconds === 0 ? noCache : redisUrl ? createRedisResponseCache(redisUrl, g.cacheTtlSeconds, prefix) : createMemoryResponseCache(g.cacheTtlSeconds);
+  const streams = redis ? createRedisStreamStore({ redis, ttlSeconds: g.ttlSeconds, prefix }) : createMemoryStreamStore(g.ttlSeconds * 1000);
+  const cache = g.cacheTtlSeconds === 0 ? noCache : redis ? createRedisResponseCache(redis, g.cacheTtlSeconds, prefix) : createMemoryResponseCache(g.cacheTtlSeconds);
   const limiter = createGenerationRateLimiter({
     perMinute: g.rateLimitPerMinute,
     premiumPerMinute: g.premiumRateLimitPerMinute,
-    redisUrl,
+    redis,
     prefix,
   });
-  const models = redisUrl ? createRedisModelDirectory(redisUrl, prefix) : createMemoryModelDirectory();
+  const models = redis ? createRedisModelDirectory(redis, prefix) : createMemoryModelDirectory();
   const metrics = createGenerationMetrics(deps.registry, () => queue.depth());
   const service = new GenerationService({
     queue,
@@ -84,7 +87,8 @@ export function createGenerationStack(
     metrics,
     async close() {
       await queue.close();
-      await Promise.all([streams.close(), cache.close(), limiter.close(), models.close()]);
+      await Promise.all([streams.close(), cache.close(), models.close()]);
+      redis?.disconnect();
     },
   };
 }

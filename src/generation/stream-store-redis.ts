@@ -5,7 +5,8 @@ import type { GenerationMeta, GenerationStatus, StreamEvent } from './events.ts'
 import { ReplayMerger, type StreamStore } from './stream-store.ts';
 
 export interface RedisStreamStoreOptions {
-  url: string;
+  /** Commands and publishing go through this client, which the caller owns and closes. */
+  redis: Redis;
   ttlSeconds: number;
   /** Key and channel prefix, so that deployments (and tests) sharing a Redis stay apart. */
   prefix?: string;
@@ -14,8 +15,10 @@ export interface RedisStreamStoreOptions {
 export function createRedisStreamStore(options: RedisStreamStoreOptions): StreamStore {
   const prefix = options.prefix ?? 'gptql:';
   const ttl = options.ttlSeconds;
-  const redis = new Redis(options.url, { maxRetriesPerRequest: 2 });
-  const pubsub = new RedisPubSub({ publisher: new Redis(options.url), subscriber: new Redis(options.url) });
+  const { redis } = options;
+  // A subscribing connection can do nothing else, so this one is the store's own.
+  const subscriber = redis.duplicate();
+  const pubsub = new RedisPubSub({ publisher: redis, subscriber });
   const metaKey = (id: string) => `${prefix}gen:${id}:meta`;
   const logKey = (id: string) => `${prefix}gen:${id}:events`;
   const cancelKey = (id: string) => `${prefix}gen:${id}:cancel`;
@@ -91,8 +94,8 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
       return async () => pubsub.unsubscribe(subscription);
     },
     async close() {
-      await pubsub.close();
-      redis.disconnect();
+      // Not pubsub.close(): that would also quit the shared publishing client.
+      subscriber.disconnect();
     },
   };
 }

@@ -93,13 +93,15 @@ function contract(name: string, make: () => StreamStore) {
 }
 
 contract('in-process', () => createMemoryStreamStore(60_000));
-contract('Redis', () => createRedisStreamStore({ url: 'redis://127.0.0.1:6379', ttlSeconds: 60, prefix: `gptql-test-${process.pid}:` }));
+const shared = new Redis('redis://127.0.0.1:6379');
+afterAll(() => shared.disconnect());
+contract('Redis', () => createRedisStreamStore({ redis: shared, ttlSeconds: 60, prefix: `gptql-test-${process.pid}:` }));
 
 describe('Redis stream store after a worker died mid-append', () => {
   it('fills a gap left by an event that reached the log but was never published', async () => {
     const prefix = `gptql-test-gap-${process.pid}:`;
-    const store = createRedisStreamStore({ url: 'redis://127.0.0.1:6379', ttlSeconds: 60, prefix });
     const redis = new Redis('redis://127.0.0.1:6379');
+    const store = createRedisStreamStore({ redis, ttlSeconds: 60, prefix });
     try {
       const g = crypto.randomUUID();
       await store.append(g, token(1));
@@ -111,8 +113,8 @@ describe('Redis stream store after a worker died mid-append', () => {
       await store.append(g, completed(6));
       expect(await seen).toEqual(range(1, 6));
     } finally {
-      redis.disconnect();
       await store.close();
+      redis.disconnect();
     }
   });
 });
