@@ -62,6 +62,18 @@ export async function postGraphQL<T>(url: string, body: unknown, token?: string)
   return { status: response.status, ...json };
 }
 
+/** Signs up on a local-auth server, confirms with the code from its outbox and logs in. */
+export async function signUpUser(url: string, dataDir: string, email = uniqueEmail(), password = 'correct-horse-9') {
+  const gql = <T, V>(document: TypedDocumentNode<T, V>, variables: V) => postGraphQL<T>(url, { query: print(document), variables });
+  const signUp = await gql(SignUpDocument, { email, password });
+  if (!signUp.data) throw new Error(JSON.stringify(signUp.errors));
+  const code = await readOutboxCode(dataDir, email, 'confirm-sign-up');
+  await gql(ConfirmSignUpDocument, { email, code });
+  const logIn = await gql(LogInDocument, { email, password });
+  if (!logIn.data) throw new Error(JSON.stringify(logIn.errors));
+  return { email, password, userId: signUp.data.signUp.userId, ...logIn.data.logIn };
+}
+
 export async function startTestApp(env: Record<string, string> = {}, dataDir?: string, logger?: Logger): Promise<TestApp> {
   const dir = dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'gptql-test-')));
   // ROLE=api unless a test asks for `all`: most tests need no model, and the worker's engine
@@ -80,15 +92,7 @@ export async function startTestApp(env: Record<string, string> = {}, dataDir?: s
     worker,
     gql: (document, variables, token) => postGraphQL(url, { query: print(document), variables }, token),
     readCode: (email, purpose) => readOutboxCode(dir, email, purpose),
-    async newUser(email = uniqueEmail(), password = 'correct-horse-9') {
-      const signUp = await harness.gql(SignUpDocument, { email, password });
-      if (!signUp.data) throw new Error(JSON.stringify(signUp.errors));
-      const code = await harness.readCode(email, 'confirm-sign-up');
-      await harness.gql(ConfirmSignUpDocument, { email, code });
-      const logIn = await harness.gql(LogInDocument, { email, password });
-      if (!logIn.data) throw new Error(JSON.stringify(logIn.errors));
-      return { email, password, userId: signUp.data.signUp.userId, ...logIn.data.logIn };
-    },
+    newUser: (email, password) => signUpUser(url, dir, email, password),
     async stop() {
       await worker?.stop();
       await app.stop();
