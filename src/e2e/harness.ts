@@ -48,9 +48,10 @@ export async function readOutboxCode(dataDir: string, email: string, purpose: 'c
 let counter = 0;
 export const uniqueEmail = (prefix = 'user') => `${prefix}-${process.pid}-${Date.now()}-${counter++}@example.com`;
 
-export async function postGraphQL<T>(url: string, body: unknown, token?: string): Promise<GraphQLResponse<T>> {
+export async function postGraphQL<T>(url: string, body: unknown, token?: string, signal?: AbortSignal): Promise<GraphQLResponse<T>> {
   const response = await fetch(`${url}/graphql`, {
     method: 'POST',
+    signal,
     headers: {
       'content-type': 'application/json',
       accept: 'application/graphql-response+json',
