@@ -3,7 +3,8 @@
  * `Me`, `Conversations(first: 20)` and `Conversation(id) { messages(first: 50) }` on gptql with
  * embedded storage and with Redis (REDIS_URL), each divided by a bare graphql-yoga answering
  * `{ __typename }` measured in the same run: the ratio is what our stack costs per request.
- * One server runs at a time, so that servers do not compete for the cores. Every response must
+ * Server CPU time per request is beside throughput: on a busy machine it moves far less. One
+ * server runs at a time, so that servers do not compete for the cores. Every response must
  * be a 200 whose body has data and no errors; a run with any other says so and exits 1.
  * One run, not a test.
  *
@@ -50,6 +51,8 @@ interface Workload {
 
 interface Measured {
   requestsPerSecond: number;
+  /** Server CPU time per answered request (ms). */
+  cpuPerRequest: number;
   p50: number;
   p99: number;
   total: number;
@@ -59,10 +62,10 @@ interface Measured {
 
 const body = (document: DocumentNode, variables: Record<string, unknown> = {}) => JSON.stringify({ query: print(document), variables });
 
-async function measure(url: string, workload: Pick<Workload, 'body'>, token?: string): Promise<Measured> {
+async function measure(server: BenchServer, workload: Pick<Workload, 'body'>, token?: string): Promise<Measured> {
   const run = (seconds: number) =>
     autocannon({
-      url: `${url}/graphql`,
+      url: `${server.url}/graphql`,
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: workload.body,
@@ -72,12 +75,15 @@ async function measure(url: string, workload: Pick<Workload, 'body'>, token?: st
       verifyBody: (text) => typeof text === 'string' && text.startsWith('{"data":') && !text.includes('"errors":'),
     });
   if (warmup > 0) await run(warmup);
+  const cpuBefore = await server.cpuTime();
   const result = await run(duration);
   // autocannon drops its connections with requests still in flight; let the server finish them
   // before anything stops it (a stop closes the database under running requests).
   await setTimeout(500);
+  const cpu = (await server.cpuTime()) - cpuBefore;
   return {
     requestsPerSecond: result.requests.average,
+    cpuPerRequest: cpu / 1000 / result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     total: result.requests.total,
@@ -154,8 +160,21 @@ const modes = [
 
 console.log(`\n${machineLine(`${connections} connections, ${duration} s per figure after ${warmup} s warm-up`)}\n`);
 
-const bare = await withServer(startBenchServer('bare-yoga'), (server) => measure(server.url, { body: JSON.stringify({ query: '{ __typename }' }) }));
-const rows: (string | number)[][] = [['bare yoga', '–', '{ __typename }', bare.requestsPerSecond.toFixed(0), ms(bare.p50), ms(bare.p99), '1.00×', '1.00×', bare.failures]];
+const bare = await withServer(startBenchServer('bare-yoga'), (server) => measure(server, { body: JSON.stringify({ query: '{ __typename }' }) }));
+const row = (server: string, storage: string, query: string, m: Measured) => [
+  server,
+  storage,
+  query,
+  m.requestsPerSecond.toFixed(0),
+  ms(m.p50),
+  ms(m.p99),
+  ms(m.cpuPerRequest, 2),
+  ratio(m.requestsPerSecond, bare.requestsPerSecond),
+  ratio(m.p50, bare.p50),
+  ratio(m.cpuPerRequest, bare.cpuPerRequest),
+  m.failures,
+];
+const rows = [row('bare yoga', '–', '{ __typename }', bare)];
 let failures = bare.failures;
 
 const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'gptql-bench-api-'));
@@ -171,19 +190,9 @@ try {
         if (first.status !== 200 || first.errors || !first.data || !workload.check(first.data)) {
           throw new Error(`${mode.name} ${workload.name}: unexpected answer ${JSON.stringify(first)}`);
         }
-        const result = await measure(server.url, workload, token);
+        const result = await measure(server, workload, token);
         failures += result.failures;
-        rows.push([
-          'gptql',
-          mode.name,
-          workload.name,
-          result.requestsPerSecond.toFixed(0),
-          ms(result.p50),
-          ms(result.p99),
-          ratio(result.requestsPerSecond, bare.requestsPerSecond),
-          ratio(result.p50, bare.p50),
-          result.failures,
-        ]);
+        rows.push(row('gptql', mode.name, workload.name, result));
       }
     });
   }
@@ -192,7 +201,9 @@ try {
   await fs.rm(tmp, { recursive: true, force: true });
 }
 
-console.log(table(['server', 'storage', 'query', 'req/s', 'p50 (ms)', 'p99 (ms)', 'req/s vs bare', 'p50 vs bare', 'failed'], rows));
+console.log(
+  table(['server', 'storage', 'query', 'req/s', 'p50 (ms)', 'p99 (ms)', 'server CPU/req (ms)', 'req/s vs bare', 'p50 vs bare', 'CPU/req vs bare', 'failed'], rows),
+);
 if (profileDir) console.log(`\nCPU profiles of the gptql servers: ${profileDir}`);
 if (failures > 0) {
   console.error(`\n*** ${failures} requests failed (non-2xx, connection errors, timeouts or GraphQL errors): these figures do not count. ***`);
