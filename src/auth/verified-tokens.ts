@@ -11,7 +11,10 @@
 import { LRUCache } from 'lru-cache';
 import type { Identity, IdentityProvider } from './identity.ts';
 
-/** Tokens remembered at most; past it, the least recently used are verified again. */
+/**
+ * Tokens remembered at most (about 1 KiB each, with the identity); past it, the least recently
+ * used are verified again.
+ */
 export const VERIFIED_TOKENS_MAX = 10_000;
 
 export function cacheVerifiedTokens(provider: IdentityProvider, maxEntries = VERIFIED_TOKENS_MAX): IdentityProvider {
