@@ -3,7 +3,7 @@
  * either gptql (the real `startProcess`, configured from the environment like `src/main.ts`)
  * or a bare graphql-yoga answering `{ __typename }`, the baseline the API benchmark divides by.
  * Over IPC it reports its memory after a full collection, which a benchmark cannot read from
- * outside (RSS alone includes garbage not yet collected).
+ * outside (RSS alone includes garbage not yet collected), and the CPU time it has used.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -47,6 +47,9 @@ process.on('message', (request: ServerRequest) => {
     collectGarbage();
     const { heapUsed, rss, external, arrayBuffers } = process.memoryUsage();
     send({ type: 'memory', heapUsed, rss, external, arrayBuffers, resources: countResources() });
+  } else if (request.type === 'cpu') {
+    const { user, system } = process.cpuUsage();
+    send({ type: 'cpu', microseconds: user + system });
   } else if (request.type === 'stop') {
     void running.stop().then(() => process.exit(0));
   }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 export type ServerKind = 'gptql' | 'bare-yoga';
 
-export type ServerRequest = { type: 'memory' } | { type: 'stop' };
+export type ServerRequest = { type: 'memory' } | { type: 'cpu' } | { type: 'stop' };
 export interface MemorySample {
   heapUsed: number;
   rss: number;
@@ -13,13 +13,18 @@ export interface MemorySample {
   /** process.getActiveResourcesInfo(), counted by kind (Timeout, TCPSocketWrap, …). */
   resources: Record<string, number>;
 }
-export type ServerReply = { type: 'ready'; url: string } | ({ type: 'memory' } & MemorySample);
+export type ServerReply = { type: 'ready'; url: string } | ({ type: 'memory' } & MemorySample) | { type: 'cpu'; microseconds: number };
 
 export interface BenchServer {
   url: string;
   pid: number;
   /** Memory after a full garbage collection in the server process. */
   memory(): Promise<MemorySample>;
+  /**
+   * CPU time the server process has used (user + system, all threads), in microseconds. Per
+   * request, it is a cost that other load on the machine hardly moves, unlike throughput.
+   */
+  cpuTime(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -44,11 +49,12 @@ function nextReply<T extends ServerReply['type']>(child: ChildProcess, type: T):
 
 /**
  * `env` configures gptql as its environment variables do (REDIS_URL, DATA_DIR, …); the server
- * listens on a free loopback port and logs nothing unless LOG_LEVEL says so.
+ * listens on a free loopback port and logs nothing unless LOG_LEVEL says so. `nodeOptions` go
+ * to the server's node (e.g. `--cpu-prof`, to see where a benchmark's time goes).
  */
-export async function startBenchServer(kind: ServerKind, env: Record<string, string> = {}): Promise<BenchServer> {
+export async function startBenchServer(kind: ServerKind, env: Record<string, string> = {}, nodeOptions: readonly string[] = []): Promise<BenchServer> {
   const child = fork(entry, [], {
-    execArgv: ['--expose-gc', '--import', 'tsx'],
+    execArgv: ['--expose-gc', ...nodeOptions, '--import', 'tsx'],
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', NODE_ENV: 'production', ...env, BENCH_SERVER: kind },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -61,6 +67,11 @@ export async function startBenchServer(kind: ServerKind, env: Record<string, str
       child.send({ type: 'memory' } satisfies ServerRequest);
       const { type: _type, ...sample } = await reply;
       return sample;
+    },
+    async cpuTime() {
+      const reply = nextReply(child, 'cpu');
+      child.send({ type: 'cpu' } satisfies ServerRequest);
+      return (await reply).microseconds;
     },
     async stop() {
       if (child.exitCode !== null) return;

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConversationsDocument } from '../generated/graphql.ts';
+import { upload } from './files-helpers.ts';
 import { errorCodes, postGraphQL, startTestApp, type TestApp } from './harness.ts';
 
 let t: TestApp;
@@ -90,6 +91,19 @@ describe('HTTP protections', () => {
     });
     expect(response.status).toBe(413);
     expect(errorCodes((await response.json()) as { errors: [] })).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('lets UPLOAD_MAX_BYTES alone decide how large an upload may be: yoga adds no 25 MB cap', async () => {
+    const big = await startTestApp({ UPLOAD_MAX_BYTES: String(32 * 1024 * 1024) });
+    try {
+      const owner = await big.newUser();
+      const bytes = Buffer.alloc(26 * 1024 * 1024, 'all work and no play. ');
+      const response = await upload(big, owner.accessToken, bytes, 'long.txt', 'text/plain');
+      expect(response.errors).toBeUndefined();
+      expect(response.data?.uploadFile.size).toBe(bytes.length);
+    } finally {
+      await big.stop();
+    }
   });
 
   it('refuses a chunked body that does not declare its length', async () => {

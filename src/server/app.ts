@@ -92,6 +92,11 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     logging: false,
     maskedErrors: { maskError: createErrorMasker(logger) },
     parserAndValidationCache: boundedParserCache(),
+    // bodyLimitPlugin refuses bodies by their Content-Length and refuses chunked ones, which is
+    // all the HTTP parser will ever read. Yoga's own limit piped every request body through a
+    // counting stream and copied the request (a cost per request that bought nothing), and
+    // capped uploads at 25 MB whatever UPLOAD_MAX_BYTES said.
+    maxRequestBodySize: false,
     batching: config.graphql.maxBatch > 0 ? { limit: config.graphql.maxBatch } : false,
     cors: corsOptions(config.http.corsOrigins),
     // yoga's own fetch implementation, with limits on multipart bodies (uploads).

@@ -5,6 +5,7 @@ import { createAttemptLimiter } from '../auth/attempt-limiter.ts';
 import type { IdentityProvider } from '../auth/identity.ts';
 import { createLocalProvider } from '../auth/local.ts';
 import { createOutboxMailer } from '../auth/mailer.ts';
+import { cacheVerifiedTokens } from '../auth/verified-tokens.ts';
 import { loadOrCreateSigningKeys } from '../auth/signing-keys.ts';
 import { createEvents } from '../events.ts';
 import { createAuditLog } from '../observability/audit.ts';
@@ -46,6 +47,8 @@ export async function createServices(config: Config, logger: Logger, registry: R
       logger,
     });
   }
+
+  identity = cacheVerifiedTokens(identity);
 
   const events = createEvents(config.redis?.url);
   const generation = createGenerationStack(config, { conversations, messages, files, events: events.pubsub, logger, registry });
