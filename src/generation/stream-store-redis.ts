@@ -24,6 +24,7 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
   const cancelKey = (id: string) => `${prefix}gen:${id}:cancel`;
   const channel = (id: string) => `${prefix}gen:${id}`;
   const cancelChannel = `${prefix}gen:cancel`;
+  let active = 0;
 
   async function readLog(id: string): Promise<StreamEvent[]> {
     return (await redis.lrange(logKey(id), 0, -1)).map((item) => JSON.parse(item) as StreamEvent);
@@ -70,6 +71,7 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
           if (early) early.push(event);
           else deliver([event]);
         });
+        active++;
         try {
           // Subscribed first, then read: an event is either in the log already or arrives live.
           const log = await readLog(id);
@@ -79,6 +81,7 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
           await stop;
         } finally {
           pubsub.unsubscribe(subscription);
+          active--;
         }
       });
     },
@@ -93,6 +96,7 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
       const subscription = await pubsub.subscribe<string>(cancelChannel, handler);
       return async () => pubsub.unsubscribe(subscription);
     },
+    activeSubscriptions: () => active,
     async close() {
       // Not pubsub.close(): that would also quit the shared publishing client.
       subscriber.disconnect();

@@ -79,6 +79,21 @@ function contract(name: string, make: () => StreamStore) {
       expect((await iterator.next()).done).toBe(true);
     });
 
+    it('counts subscriptions while they listen for live events', async () => {
+      const g = id();
+      const before = store.activeSubscriptions();
+      const left = store.subscribe(g, 0)[Symbol.asyncIterator]();
+      const ended = drain(store.subscribe(g, 0));
+      const pending = left.next();
+      await expect.poll(() => store.activeSubscriptions()).toBe(before + 2);
+      await store.append(g, token(1));
+      await pending;
+      await left.return?.();
+      await store.append(g, completed(2));
+      await ended;
+      await expect.poll(() => store.activeSubscriptions()).toBe(before);
+    });
+
     it('passes cancellation requests to listening workers', async () => {
       const g = id();
       const heard: string[] = [];

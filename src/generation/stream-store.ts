@@ -19,6 +19,8 @@ export interface StreamStore {
   isCancelRequested(generationId: string): Promise<boolean>;
   /** Calls `handler` with the id of every generation whose cancellation is requested from now on. */
   onCancel(handler: (generationId: string) => void): Promise<() => Promise<void>>;
+  /** Subscriptions listening for live events in this process now (`api_subscriptions_active`). */
+  activeSubscriptions(): number;
   close(): Promise<void>;
 }
 
