@@ -1,6 +1,6 @@
 import { Repeater } from '@repeaterjs/repeater';
 import type { GenerationMeta, GenerationStatus, StreamEvent } from './events.ts';
-import { ReplayMerger, type StreamStore } from './stream-store.ts';
+import { ReplayMerger, subscriptionBuffer, type StreamStore } from './stream-store.ts';
 
 interface Entry {
   meta?: GenerationMeta;
@@ -63,7 +63,7 @@ export function createMemoryStreamStore(ttlMs: number): StreamStore {
         await stop;
         found.listeners.delete(listener);
         active--;
-      });
+      }, subscriptionBuffer());
     },
     async requestCancel(id) {
       entry(id).cancelRequested = true;

@@ -2,7 +2,7 @@ import { Repeater } from '@repeaterjs/repeater';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Redis } from 'ioredis';
 import type { GenerationMeta, GenerationStatus, StreamEvent } from './events.ts';
-import { ReplayMerger, type StreamStore } from './stream-store.ts';
+import { ReplayMerger, subscriptionBuffer, type StreamStore } from './stream-store.ts';
 
 export interface RedisStreamStoreOptions {
   /** Commands and publishing go through this client, which the caller owns and closes. */
@@ -83,7 +83,7 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
           pubsub.unsubscribe(subscription);
           active--;
         }
-      });
+      }, subscriptionBuffer());
     },
     async requestCancel(id) {
       await redis.set(cancelKey(id), '1', 'EX', ttl);
