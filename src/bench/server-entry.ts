@@ -44,10 +44,12 @@ const send = (reply: ServerReply) => process.send!(reply);
 const running = process.env.BENCH_SERVER === 'bare-yoga' ? await startBareYoga() : await startGptql();
 process.on('message', (request: ServerRequest) => {
   if (request.type === 'memory') {
-    const { user, system } = process.cpuUsage();
     collectGarbage();
     const { heapUsed, rss, external, arrayBuffers } = process.memoryUsage();
-    send({ type: 'memory', heapUsed, rss, external, arrayBuffers, resources: countResources(), cpuMicros: user + system });
+    send({ type: 'memory', heapUsed, rss, external, arrayBuffers, resources: countResources() });
+  } else if (request.type === 'cpu') {
+    const { user, system } = process.cpuUsage();
+    send({ type: 'cpu', micros: user + system });
   } else if (request.type === 'stop') {
     void running.stop().then(() => process.exit(0));
   }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 export type ServerKind = 'gptql' | 'bare-yoga';
 
-export type ServerRequest = { type: 'memory' } | { type: 'stop' };
+export type ServerRequest = { type: 'memory' } | { type: 'cpu' } | { type: 'stop' };
 export interface MemorySample {
   heapUsed: number;
   rss: number;
@@ -12,16 +12,16 @@ export interface MemorySample {
   arrayBuffers: number;
   /** process.getActiveResourcesInfo(), counted by kind (Timeout, TCPSocketWrap, …). */
   resources: Record<string, number>;
-  /** CPU time (user + system) the process has used, read before the collection. */
-  cpuMicros: number;
 }
-export type ServerReply = { type: 'ready'; url: string } | ({ type: 'memory' } & MemorySample);
+export type ServerReply = { type: 'ready'; url: string } | ({ type: 'memory' } & MemorySample) | { type: 'cpu'; micros: number };
 
 export interface BenchServer {
   url: string;
   pid: number;
   /** Memory after a full garbage collection in the server process. */
   memory(): Promise<MemorySample>;
+  /** CPU time (user + system) the server process has used so far, in µs; no collection first. */
+  cpuMicros(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -64,6 +64,11 @@ export async function startBenchServer(kind: ServerKind, env: Record<string, str
       child.send({ type: 'memory' } satisfies ServerRequest);
       const { type: _type, ...sample } = await reply;
       return sample;
+    },
+    async cpuMicros() {
+      const reply = nextReply(child, 'cpu');
+      child.send({ type: 'cpu' } satisfies ServerRequest);
+      return (await reply).micros;
     },
     async stop() {
       if (child.exitCode !== null) return;
