@@ -151,7 +151,7 @@ async function withServer<T>(server: Promise<BenchServer>, use: (server: BenchSe
 
 const profileDir = args['cpu-prof'] ? path.resolve(args['cpu-prof']) : undefined;
 // A folder per server: node writes one profile per thread (tsx's module loader runs in its own).
-const profileOptions = (name: string) => (profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(profileDir, name)] : []);
+const profileOptions = (name: string) => ({ profileDir: profileDir && path.join(profileDir, name) });
 const redisPrefix = `gptql-bench-api-${process.pid}-${Date.now()}:`;
 const modes = [
   { name: 'embedded', env: {} as Record<string, string> },

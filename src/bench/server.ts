@@ -49,12 +49,12 @@ function nextReply<T extends ServerReply['type']>(child: ChildProcess, type: T):
 
 /**
  * `env` configures gptql as its environment variables do (REDIS_URL, DATA_DIR, …); the server
- * listens on a free loopback port and logs nothing unless LOG_LEVEL says so. `nodeOptions` go
- * to the server's node (e.g. `--cpu-prof`, to see where a benchmark's time goes).
+ * listens on a free loopback port and logs nothing unless LOG_LEVEL says so. With `profileDir`,
+ * the server writes a CPU profile there when it stops (`--cpu-prof`, which NODE_OPTIONS refuses).
  */
-export async function startBenchServer(kind: ServerKind, env: Record<string, string> = {}, nodeOptions: readonly string[] = []): Promise<BenchServer> {
+export async function startBenchServer(kind: ServerKind, env: Record<string, string> = {}, { profileDir }: { profileDir?: string } = {}): Promise<BenchServer> {
   const child = fork(entry, [], {
-    execArgv: ['--expose-gc', ...nodeOptions, '--import', 'tsx'],
+    execArgv: ['--expose-gc', '--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', NODE_ENV: 'production', ...env, BENCH_SERVER: kind },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

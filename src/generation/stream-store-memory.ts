@@ -1,6 +1,6 @@
 import { Repeater } from '@repeaterjs/repeater';
 import type { GenerationMeta, GenerationStatus, StreamEvent } from './events.ts';
-import { ReplayMerger, type StreamStore } from './stream-store.ts';
+import { ReplayMerger, subscriptionBuffer, type StreamStore } from './stream-store.ts';
 
 interface Entry {
   meta?: GenerationMeta;
@@ -14,6 +14,7 @@ interface Entry {
 export function createMemoryStreamStore(ttlMs: number): StreamStore {
   const entries = new Map<string, Entry>();
   const cancelHandlers = new Set<(id: string) => void>();
+  let active = 0;
 
   function entry(id: string): Entry {
     let found = entries.get(id);
@@ -57,10 +58,12 @@ export function createMemoryStreamStore(ttlMs: number): StreamStore {
         };
         const listener = (event: StreamEvent) => deliver([event]);
         found.listeners.add(listener);
+        active++;
         deliver(found.events);
         await stop;
         found.listeners.delete(listener);
-      });
+        active--;
+      }, subscriptionBuffer());
     },
     async requestCancel(id) {
       entry(id).cancelRequested = true;
@@ -73,6 +76,7 @@ export function createMemoryStreamStore(ttlMs: number): StreamStore {
       cancelHandlers.add(handler);
       return async () => void cancelHandlers.delete(handler);
     },
+    activeSubscriptions: () => active,
     async close() {
       for (const found of entries.values()) clearTimeout(found.expiry);
       entries.clear();

@@ -2,7 +2,7 @@ import { Repeater } from '@repeaterjs/repeater';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Redis } from 'ioredis';
 import type { GenerationMeta, GenerationStatus, StreamEvent } from './events.ts';
-import { ReplayMerger, type StreamStore } from './stream-store.ts';
+import { ReplayMerger, subscriptionBuffer, type StreamStore } from './stream-store.ts';
 
 export interface RedisStreamStoreOptions {
   /** Commands and publishing go through this client, which the caller owns and closes. */
@@ -24,6 +24,7 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
   const cancelKey = (id: string) => `${prefix}gen:${id}:cancel`;
   const channel = (id: string) => `${prefix}gen:${id}`;
   const cancelChannel = `${prefix}gen:cancel`;
+  let active = 0;
 
   async function readLog(id: string): Promise<StreamEvent[]> {
     return (await redis.lrange(logKey(id), 0, -1)).map((item) => JSON.parse(item) as StreamEvent);
@@ -70,6 +71,7 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
           if (early) early.push(event);
           else deliver([event]);
         });
+        active++;
         try {
           // Subscribed first, then read: an event is either in the log already or arrives live.
           const log = await readLog(id);
@@ -79,8 +81,9 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
           await stop;
         } finally {
           pubsub.unsubscribe(subscription);
+          active--;
         }
-      });
+      }, subscriptionBuffer());
     },
     async requestCancel(id) {
       await redis.set(cancelKey(id), '1', 'EX', ttl);
@@ -93,6 +96,7 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
       const subscription = await pubsub.subscribe<string>(cancelChannel, handler);
       return async () => pubsub.unsubscribe(subscription);
     },
+    activeSubscriptions: () => active,
     async close() {
       // Not pubsub.close(): that would also quit the shared publishing client.
       subscriber.disconnect();

@@ -79,6 +79,33 @@ function contract(name: string, make: () => StreamStore) {
       expect((await iterator.next()).done).toBe(true);
     });
 
+    it('replays a generation longer than 1,024 events, and streams it to a reader that has not read yet', async () => {
+      const g = id();
+      const waiting = store.subscribe(g, 0)[Symbol.asyncIterator]();
+      const first = waiting.next();
+      for (const i of range(1, 1500)) await store.append(g, token(i));
+      await store.append(g, completed(1501));
+      expect(await drain(store.subscribe(g, 0))).toEqual(range(1, 1501));
+      const seen = [(await first).value!.index];
+      for (let next = await waiting.next(); !next.done; next = await waiting.next()) seen.push(next.value.index);
+      expect(seen).toEqual(range(1, 1501));
+    });
+
+    it('counts subscriptions while they listen for live events', async () => {
+      const g = id();
+      const before = store.activeSubscriptions();
+      const left = store.subscribe(g, 0)[Symbol.asyncIterator]();
+      const ended = drain(store.subscribe(g, 0));
+      const pending = left.next();
+      await expect.poll(() => store.activeSubscriptions()).toBe(before + 2);
+      await store.append(g, token(1));
+      await pending;
+      await left.return?.();
+      await store.append(g, completed(2));
+      await ended;
+      await expect.poll(() => store.activeSubscriptions()).toBe(before);
+    });
+
     it('passes cancellation requests to listening workers', async () => {
       const g = id();
       const heard: string[] = [];

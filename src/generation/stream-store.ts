@@ -4,6 +4,7 @@
  * Redis in production (graphql-redis-subscriptions for live events, a list per generation for
  * replay, both with a TTL); in-process when embedded. Same interface, same contract tests.
  */
+import { FixedBuffer } from '@repeaterjs/repeater';
 import type { GenerationMeta, GenerationStatus, StreamEvent } from './events.ts';
 
 export interface StreamStore {
@@ -19,8 +20,17 @@ export interface StreamStore {
   isCancelRequested(generationId: string): Promise<boolean>;
   /** Calls `handler` with the id of every generation whose cancellation is requested from now on. */
   onCancel(handler: (generationId: string) => void): Promise<() => Promise<void>>;
+  /** Subscriptions listening for live events in this process now (`api_subscriptions_active`). */
+  activeSubscriptions(): number;
   close(): Promise<void>;
 }
+
+/**
+ * The buffer of a subscription's Repeater. Without one, Repeater refuses a 1,025th event waiting
+ * for its reader, and one generation can have more: a long reply replayed at once, or a client
+ * that reads slowly. A generation's events are bounded (its maxTokens + 1), so this buffer is too.
+ */
+export const subscriptionBuffer = () => new FixedBuffer(Infinity);
 
 /**
  * Merges a replayed log with live events that may overlap it or arrive while it is being read:

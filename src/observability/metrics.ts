@@ -34,6 +34,25 @@ export function createMetrics() {
     registers: [registry],
   });
 
+  // Read when scraped, from the sources the app hands over once it has built them.
+  let live: LiveSources | undefined;
+  new Gauge({
+    name: 'api_subscriptions_active',
+    help: 'Generation event streams this process follows: subscriptions (graphql-ws, SSE) and generate calls awaiting their result.',
+    registers: [registry],
+    collect() {
+      if (live) this.set(live.subscriptions());
+    },
+  });
+  new Gauge({
+    name: 'api_websocket_connections',
+    help: 'Open graphql-ws connections on this process.',
+    registers: [registry],
+    collect() {
+      if (live) this.set(live.webSockets());
+    },
+  });
+
   const knownNames = new Set<string>();
   function operationLabel(name: string | null | undefined): string {
     if (!name) return 'anonymous';
@@ -55,7 +74,16 @@ export function createMetrics() {
     countError(code: string) {
       errors.inc({ code });
     },
+    observeLive(sources: LiveSources) {
+      live = sources;
+    },
   };
+}
+
+/** What the process is serving right now, for gauges. */
+export interface LiveSources {
+  subscriptions(): number;
+  webSockets(): number;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,3 +1,4 @@
+import { mapAsyncIterator } from 'graphql-yoga';
 import type { Context } from '../context.ts';
 import { AppError, ErrorCode, unauthenticated } from '../errors.ts';
 import type { GenerationMeta, StreamEvent } from '../generation/events.ts';
@@ -230,22 +231,31 @@ builder.mutationFields((t) => ({
   }),
 }));
 
+// These wrap the stream with mapAsyncIterator, not an async generator: a generator's return()
+// waits for its pending next(), that is for the generation's next event, so a client that left
+// a generation with no event coming (queued, stalled) stayed subscribed to it in Redis.
+
 /** Adds the conversation id that `GenerationCompleted.message` needs to load the message. */
-async function* withConversation(events: AsyncIterable<StreamEvent>, conversationId: string | undefined): AsyncGenerator<EventShape> {
-  for await (const event of events) yield { ...event, conversationId };
+function withConversation(events: AsyncIterable<StreamEvent>, conversationId: string | undefined): AsyncIterableIterator<EventShape> {
+  return mapAsyncIterator(events, (event) => ({ ...event, conversationId }));
 }
 
-/** Cancels a stateless generation whose client stopped listening before it ended. */
-async function* cancelIfAbandoned(events: AsyncIterable<StreamEvent>, cancel: () => Promise<void>): AsyncGenerator<EventShape> {
+/** Cancels a stateless generation whose client stopped listening (or whose stream failed) before it ended. */
+function cancelIfAbandoned(events: AsyncIterable<StreamEvent>, cancel: () => Promise<void>): AsyncIterableIterator<EventShape> {
   let ended = false;
-  try {
-    for await (const event of events) {
+  const cancelUnlessEnded = () => (ended ? undefined : cancel());
+  return mapAsyncIterator(
+    events,
+    (event) => {
       ended = event.kind !== 'token';
-      yield event;
-    }
-  } finally {
-    if (!ended) await cancel();
-  }
+      return event;
+    },
+    async (error: unknown) => {
+      await cancelUnlessEnded();
+      throw error;
+    },
+    cancelUnlessEnded,
+  );
 }
 
 // `subscribe` checks everything before it returns the stream, so that a refusal is an ordinary

@@ -134,6 +134,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
 
   const server = createServer(yoga);
   const websocket = attachWebSocket(server, yoga as never, { services, errorShaping, clientIp, limits: config.websocket });
+  metrics.observeLive({ subscriptions: () => services.streams.activeSubscriptions(), webSockets: websocket.connections });
 
   const app: App = {
     services,

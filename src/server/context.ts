@@ -6,14 +6,24 @@ import type { Context, Loaders } from '../context.ts';
 import { AppError, ErrorCode } from '../errors.ts';
 import type { Services } from '../services.ts';
 
+/**
+ * Made on first use: most operations use neither, and a context lives as long as its operation,
+ * which for a subscription is as long as the client follows it (thousands at once per process).
+ */
 function createLoaders(services: Services, identity: Identity | null): Loaders {
+  let conversation: Loaders['conversation'] | undefined;
+  let user: Loaders['user'] | undefined;
   return {
-    conversation: new DataLoader(async (ids) =>
-      identity
-        ? services.conversations.getMany(ids.map((conversationId) => ({ userId: identity.userId, conversationId })))
-        : ids.map(() => undefined),
-    ),
-    user: new DataLoader(async (ids) => Promise.all(ids.map((id) => services.users.getById(id)))),
+    get conversation() {
+      return (conversation ??= new DataLoader(async (ids) =>
+        identity
+          ? services.conversations.getMany(ids.map((conversationId) => ({ userId: identity.userId, conversationId })))
+          : ids.map(() => undefined),
+      ));
+    },
+    get user() {
+      return (user ??= new DataLoader(async (ids) => Promise.all(ids.map((id) => services.users.getById(id)))));
+    },
   };
 }
 

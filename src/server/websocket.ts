@@ -148,6 +148,8 @@ export function attachWebSocket(server: Server, yoga: AnyYoga, options: WebSocke
   );
 
   return {
+    /** Open graphql-ws connections (`api_websocket_connections`). */
+    connections: () => wsServer.clients.size,
     async close() {
       await disposable.dispose();
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
