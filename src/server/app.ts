@@ -68,6 +68,18 @@ function rateLimitHeadersPlugin(contexts: WeakMap<Request, Context>): Plugin {
   };
 }
 
+/**
+ * How long stop() waits for requests in progress (an SSE stream lasts as long as its
+ * generation); past it, their connections are closed. Kubernetes allows 30 s by default.
+ */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled(promises), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -132,7 +144,13 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     ],
   });
 
-  const server = createServer(yoga);
+  // Requests being answered, so that stop() can let them finish before it closes the stores
+  // under them (a request still reading from a closed database fails, or crashes the process).
+  const inFlight = new Set<Promise<unknown>>();
+  const server = createServer((request, response) => {
+    const handling: Promise<unknown> = Promise.resolve(yoga(request, response)).finally(() => inFlight.delete(handling));
+    inFlight.add(handling);
+  });
   const websocket = attachWebSocket(server, yoga as never, { services, errorShaping, clientIp, limits: config.websocket });
   metrics.observeLive({ subscriptions: () => services.streams.activeSubscriptions(), webSockets: websocket.connections });
 
@@ -153,8 +171,13 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     },
     async stop() {
       await websocket.close();
+      // No new connections or requests; those in progress finish, within the grace period.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await settleWithin([...inFlight], SHUTDOWN_GRACE_MS);
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closed;
+      await settleWithin([...inFlight], SHUTDOWN_GRACE_MS);
       await closeServices(services);
       await redisCheck?.close();
     },
