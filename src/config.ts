@@ -88,6 +88,7 @@ export const CONFIG_VARIABLES = {
   MODEL_SIZE: { schema: z.string().regex(/^(tiny|10m|small|124m|355m|774m|1\.5b|2\.7b)$/, 'expected a size preset: tiny, 10m, small, 124m, 355m, 774m, 1.5b, 2.7b'), description: 'Without `MODEL_PATH`: serve this size preset with random weights (built once under `DATA_DIR/models`), for load tests.' },
   DEVICE: { schema: z.enum(['cpu', 'cuda']), default: 'cpu', description: 'ONNX Runtime execution provider for the worker. `cuda` fails at start-up if the CUDA provider is not installed.' },
   INFERENCE_THREADS: { schema: z.coerce.number().int().min(1).max(256), description: 'ONNX Runtime threads per operator. Default: one per core.' },
+  INFERENCE_SPIN_WAIT: { schema: bool, default: 'false', description: 'Let ONNX Runtime threads spin between operators instead of sleeping: about 10% faster decoding of a single stream on cores nothing else needs, but CPU taken from the API and from batched decoding on shared ones.' },
   MAX_BATCH_SIZE: { schema: z.coerce.number().int().min(1).max(256), default: '8', description: 'Sequences decoded together in one step (continuous batching).' },
   MAX_QUEUED_REQUESTS: { schema: z.coerce.number().int().min(0).max(100_000), default: '64', description: 'Generations allowed to wait for a batch slot; one more is refused at once with `OVERLOADED`.' },
   GRAPHQL_INTROSPECTION: { schema: bool, security: true, description: 'Answer introspection queries. Default: on unless `NODE_ENV=production`. Off also hides field suggestions ("Did you mean …") in errors.' },
@@ -219,6 +220,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     model: { path: v.MODEL_PATH, size: v.MODEL_SIZE, device: v.DEVICE! },
     inference: {
       threads: v.INFERENCE_THREADS,
+      spinWait: v.INFERENCE_SPIN_WAIT!,
       maxBatchSize: v.MAX_BATCH_SIZE!,
       maxQueuedRequests: v.MAX_QUEUED_REQUESTS!,
     },

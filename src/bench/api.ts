@@ -23,10 +23,10 @@ import { print, type DocumentNode } from 'graphql';
 import { Redis } from 'ioredis';
 import { postGraphQL, signUpUser } from '../e2e/harness.ts';
 import { ConversationDocument, ConversationsDocument, CreateConversationDocument, ImportConversationDocument, MeDocument } from '../generated/graphql.ts';
+import { deleteKeys, REDIS_URL } from './redis-keys.ts';
 import { machineLine, ms, ratio, table } from './report.ts';
 import { startBenchServer, type BenchServer } from './server.ts';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CONVERSATIONS = 24;
 const MESSAGES = 60;
 
@@ -129,17 +129,6 @@ async function seed(url: string, dataDir: string): Promise<{ token: string; work
   };
 }
 
-async function deleteKeys(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  try {
-    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 500 }) as AsyncIterable<string[]>) {
-      if (keys.length > 0) await redis.del(...keys);
-    }
-  } finally {
-    redis.disconnect();
-  }
-}
-
 async function withServer<T>(server: Promise<BenchServer>, use: (server: BenchServer) => Promise<T>): Promise<T> {
   const running = await server;
   try {
@@ -197,7 +186,9 @@ try {
     });
   }
 } finally {
-  await deleteKeys(redisPrefix);
+  const redis = new Redis(REDIS_URL);
+  await deleteKeys(redis, redisPrefix);
+  redis.disconnect();
   await fs.rm(tmp, { recursive: true, force: true });
 }
 

@@ -33,6 +33,7 @@ import { ulid } from 'ulid';
 import { signUpUser } from '../e2e/harness.ts';
 import { followGeneration, newReceipts, type FanoutClient, type Receipts } from './fanout-client.ts';
 import { startPublisher } from './fanout-publisher.ts';
+import { deleteKeys, REDIS_URL } from './redis-keys.ts';
 import { kib, machineLine, ms, percentile, table } from './report.ts';
 import { startBenchServer, type MemorySample } from './server.ts';
 
@@ -40,7 +41,6 @@ const sizes = (process.env.FANOUT_SIZES ?? '1000,5000,10000').split(',').map(Num
 const rate = Number(process.env.FANOUT_RATE ?? 2000);
 const seconds = Number(process.env.FANOUT_SECONDS ?? 10);
 const userCount = Number(process.env.FANOUT_USERS ?? 20);
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const GOAL_SIZE = 5000;
 const GOAL_P99_MS = 100;
 const GOAL_BYTES_PER_CONNECTION = 50_000;
@@ -178,11 +178,7 @@ const meetsGoal = (round: Round) =>
 
 async function cleanUp() {
   await Promise.all([publisher.stop(), server.stop()]);
-  for (let cursor = '0'; ; ) {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length) await redis.del(...keys);
-    if ((cursor = next) === '0') break;
-  }
+  await deleteKeys(redis, prefix);
   redis.disconnect();
   await fs.rm(dataDir, { recursive: true, force: true });
 }

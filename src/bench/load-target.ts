@@ -8,9 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { signUpUser } from '../e2e/harness.ts';
+import { deleteKeys, REDIS_URL } from './redis-keys.ts';
 import { startBenchServer, type BenchServer } from './server.ts';
-
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export interface LoadTarget {
   server: BenchServer;
@@ -19,13 +18,6 @@ export interface LoadTarget {
   /** Channels with this run's prefix that the server is subscribed to in Redis. */
   subscribedChannels(): Promise<string[]>;
   stop(): Promise<void>;
-}
-
-/** Deletes every key under `prefix` (SCAN, not KEYS, so a shared Redis is not blocked). */
-export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 500 }) as AsyncIterable<string[]>) {
-    if (keys.length > 0) await redis.unlink(...keys);
-  }
 }
 
 export async function startLoadTarget(users: number): Promise<LoadTarget> {

@@ -17,6 +17,7 @@ export interface EngineOptions {
   modelPath: string;
   device?: 'cpu' | 'cuda';
   intraOpThreads?: number;
+  spinWait?: boolean;
   maxBatchSize?: number;
   /** Requests allowed to wait for a batch slot; one more fails at once with OVERLOADED. */
   maxQueuedRequests?: number;
@@ -98,6 +99,7 @@ export class InferenceEngine {
       modelPath: options.modelPath,
       device: options.device ?? 'cpu',
       intraOpThreads: options.intraOpThreads ?? defaultInferenceThreads(),
+      spinWait: options.spinWait ?? false,
       maxBatchSize: options.maxBatchSize ?? 8,
     };
     const worker = spawnWorker(config);

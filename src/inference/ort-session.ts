@@ -12,6 +12,8 @@ export interface SessionOptions {
   device: 'cpu' | 'cuda';
   /** Threads inside one operator; 0 lets ONNX Runtime choose. */
   intraOpThreads: number;
+  /** Threads spin while waiting for work (ONNX Runtime's default) rather than sleep. */
+  spinWait?: boolean;
 }
 
 /** Where onnxruntime-node keeps its native libraries, and so where the CUDA provider must be. */
@@ -40,5 +42,8 @@ export async function createSession(modelPath: string, options: SessionOptions):
     graphOptimizationLevel: 'all',
     ...(options.intraOpThreads > 0 ? { intraOpNumThreads: options.intraOpThreads } : {}),
     interOpNumThreads: 1,
+    // Measured with `npm run load` (API and worker in one process on 2 cores): without spinning,
+    // API latencies roughly halve and batched decoding is a little faster.
+    extra: { session: { intra_op: { allow_spinning: options.spinWait ? '1' : '0' } } },
   });
 }

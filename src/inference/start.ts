@@ -27,6 +27,7 @@ export async function startEngine(config: Config, registry: Registry, logger?: L
     modelPath,
     device: config.model.device,
     intraOpThreads: config.inference.threads,
+    spinWait: config.inference.spinWait,
     maxBatchSize: config.inference.maxBatchSize,
     maxQueuedRequests: config.inference.maxQueuedRequests,
     registry,
