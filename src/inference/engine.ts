@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { Repeater } from '@repeaterjs/repeater';
+import { FixedBuffer, Repeater } from '@repeaterjs/repeater';
 import type { Registry } from 'prom-client';
 import { AppError, ErrorCode } from '../errors.ts';
 import { createInferenceMetrics, type InferenceMetrics } from '../observability/metrics.ts';
@@ -150,7 +150,10 @@ export class InferenceEngine {
       this.listeners.delete(id);
       this.queued.delete(id);
       request.signal?.removeEventListener('abort', cancel);
-    });
+      // Buffered: unbuffered, Repeater throws (in the worker's message handler, so the process
+      // dies) once 1,024 events wait for a slow reader, and a long context makes more than that.
+      // A generation's events are bounded by its context window, so the buffer is too.
+    }, new FixedBuffer(Infinity));
   }
 
   private onMessage(message: FromWorker) {
