@@ -16,6 +16,7 @@ import {
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import type { Config } from '../config.ts';
+import { closeDynaliteIterators } from './dynalite-iterators.ts';
 import { tableDefinitions, type TableNames } from './tables.ts';
 
 export interface Dynamo {
@@ -29,6 +30,7 @@ export interface Dynamo {
 async function startEmbedded(dataDir: string): Promise<{ endpoint: string; server: Server }> {
   const dir = path.join(dataDir, 'dynamodb');
   await fs.mkdir(dir, { recursive: true });
+  closeDynaliteIterators();
   const server: Server = dynalite({ path: dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
