@@ -16,10 +16,11 @@ import type { MemorySample } from './server.ts';
 const SAMPLE_EVERY_MS = 15_000;
 const MAX_ERROR_RATE = 0.01;
 const MiB = 2 ** 20;
-// Limits on growth through the second half. RSS gets more room: the allocator keeps pages it
-// has used, so it moves in steps even when the heap is flat.
+// Limits on growth through the second half. RSS gets more room: it swings by tens of MiB between
+// samples (the model's thread allocates per step, the allocator keeps pages), so only a larger,
+// steady native leak shows in it; a JavaScript leak shows in the heap, which is steady to 1 MiB.
 const MAX_HEAP_GROWTH_PER_MINUTE = 1 * MiB;
-const MAX_RSS_GROWTH_PER_MINUTE = 4 * MiB;
+const MAX_RSS_GROWTH_PER_MINUTE = 6 * MiB;
 
 const { values } = parseArgs({ options: { users: { type: 'string', default: '20' }, duration: { type: 'string', default: '600' } } });
 const users = Number(values.users);
