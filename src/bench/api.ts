@@ -16,7 +16,6 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { print, type DocumentNode } from 'graphql';
@@ -77,9 +76,6 @@ async function measure(server: BenchServer, workload: Pick<Workload, 'body'>, to
   if (warmup > 0) await run(warmup);
   const cpuBefore = await server.cpuTime();
   const result = await run(duration);
-  // autocannon drops its connections with requests still in flight; let the server finish them
-  // before anything stops it (a stop closes the database under running requests).
-  await setTimeout(500);
   const cpu = (await server.cpuTime()) - cpuBefore;
   return {
     requestsPerSecond: result.requests.average,
