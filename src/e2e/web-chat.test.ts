@@ -21,7 +21,7 @@ const SCREENSHOT = path.resolve('docs/screenshot.png');
  * this much later, as a larger model on a slower machine would, so that the page can be watched
  * (and stopped, and reloaded) mid-reply.
  */
-const TOKEN_DELAY_MS = 40;
+let tokenDelayMs = 40;
 
 /**
  * The engine is patched rather than the stream store because it computes ahead and buffers: a
@@ -36,7 +36,7 @@ function slowEngine() {
     return (async function* () {
       for await (const event of events) {
         if (event.type === 'token') {
-          await new Promise((resolve) => setTimeout(resolve, TOKEN_DELAY_MS));
+          if (!request.signal?.aborted) await new Promise((resolve) => setTimeout(resolve, tokenDelayMs));
           if (request.signal?.aborted) continue;
         }
         yield event.type === 'done' && request.signal?.aborted ? { ...event, finishReason: 'cancelled' as const } : event;
@@ -131,6 +131,9 @@ describe.skipIf(!existsSync(CHROMIUM))('web chat page in Chromium', () => {
   });
 
   it('resumes a reply after a reload, then stops it and marks it interrupted', async () => {
+    // Slower still: the reply must outlast a reload on a busy machine, and the model may end it
+    // on its own at any token, so the fewer tokens a reload takes, the surer the test.
+    tokenDelayMs = 150;
     await page.getByLabel('Max tokens', { exact: true }).fill('100000');
     await page.getByLabel('Message', { exact: true }).fill('Now tell me a very long story.');
     await page.getByRole('button', { name: 'Send' }).click();
