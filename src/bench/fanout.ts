@@ -37,7 +37,7 @@ import { deleteKeys, REDIS_URL } from './redis-keys.ts';
 import { kib, machineLine, ms, percentile, table } from './report.ts';
 import { startBenchServer, type MemorySample } from './server.ts';
 
-const sizes = (process.env.FANOUT_SIZES ?? '1000,5000,10000').split(',').map(Number);
+const requestedSizes = (process.env.FANOUT_SIZES ?? '1000,5000,10000').split(',').map(Number);
 const rate = Number(process.env.FANOUT_RATE ?? 2000);
 const seconds = Number(process.env.FANOUT_SECONDS ?? 10);
 const userCount = Number(process.env.FANOUT_USERS ?? 20);
@@ -51,9 +51,11 @@ const INIT_TIMEOUT_SECONDS = 5;
 
 const prefix = `bench-fanout-${process.pid}-${Date.now()}:`;
 const fdLimit = Number(execSync('ulimit -n', { shell: '/bin/bash' }).toString());
-if (Math.max(...sizes) + 1000 > fdLimit) {
-  console.error(`ulimit -n is ${fdLimit}: too few file descriptors for ${Math.max(...sizes)} connections (raise it or lower FANOUT_SIZES)`);
-  process.exit(1);
+// Each client socket takes a descriptor here (the server's are in its own process), plus spares.
+const sizes = requestedSizes.filter((size) => size + 1000 <= fdLimit);
+if (sizes.length < requestedSizes.length) {
+  console.error(`ulimit -n is ${fdLimit}: sizes over ${fdLimit - 1000} skipped (raise it with \`ulimit -n\` to run them)`);
+  if (sizes.length === 0) process.exit(1);
 }
 
 const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gptql-bench-fanout-'));
