@@ -7,7 +7,7 @@
  */
 import { Redis } from 'ioredis';
 import { createRedisStreamStore } from '../generation/stream-store-redis.ts';
-import type { StreamEvent } from '../generation/events.ts';
+import { completedEvent } from '../generation/testing/stream-events.ts';
 import type { PublisherReply, PublisherRequest } from './fanout-publisher.ts';
 
 // The rate is kept by publishing, every tick, the events due since the start; a shorter tick
@@ -51,18 +51,6 @@ async function publish(rate: number, seconds: number): Promise<{ published: numb
   return { published, seconds: (performance.now() - start) / 1000 };
 }
 
-const completed = (index: number): StreamEvent => ({
-  kind: 'completed',
-  index,
-  messageId: null,
-  text: '',
-  usage: { promptTokens: 0, completionTokens: index - 1 },
-  finishReason: 'length',
-  timings: { queueSeconds: 0, timeToFirstTokenSeconds: 0, tokensPerSecond: 0 },
-  model: 'bench',
-  cached: false,
-});
-
 process.on('message', async (request: PublisherRequest) => {
   switch (request.type) {
     case 'create': {
@@ -74,7 +62,7 @@ process.on('message', async (request: PublisherRequest) => {
     case 'publish':
       return send({ type: 'published', ...(await publish(request.rate, request.seconds)) });
     case 'complete':
-      await Promise.all([...generations].map(([id, last]) => store.append(id, completed(last + 1))));
+      await Promise.all([...generations].map(([id, last]) => store.append(id, completedEvent(last + 1))));
       return send({ type: 'completed' });
     case 'stop':
       await store.close();

@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { StreamEvent } from '../generation/events.ts';
+import { completedEvent } from '../generation/testing/stream-events.ts';
 import { startTestApp, type TestApp } from './harness.ts';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -81,18 +81,6 @@ async function gauges(): Promise<{ subscriptions: number; webSockets: number }> 
 const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
 const serverListeners = () => Object.fromEntries(t.app.server.eventNames().map((name) => [String(name), t.app.server.listenerCount(name)]));
 
-const completed = (index: number): StreamEvent => ({
-  kind: 'completed',
-  index,
-  messageId: null,
-  text: '',
-  usage: { promptTokens: 1, completionTokens: index - 1 },
-  finishReason: 'length',
-  timings: { queueSeconds: 0, timeToFirstTokenSeconds: 0, tokensPerSecond: 0 },
-  model: 'm',
-  cached: false,
-});
-
 describe('1,000 generation subscriptions opened and closed', () => {
   it('leave no Redis subscription, stream-store subscription, socket, timer or listener behind', async () => {
     const { streams } = t.app.services;
@@ -120,7 +108,7 @@ describe('1,000 generation subscriptions opened and closed', () => {
     const byGeneration = connections.slice(67);
     operations.slice(0, 34).flat().forEach((operation) => operation.complete());
     dropped.forEach((connection) => connection.socket.terminate());
-    await Promise.all(generations.slice(67 * OPERATIONS).map((id) => streams.append(id, completed(2))));
+    await Promise.all(generations.slice(67 * OPERATIONS).map((id) => streams.append(id, completedEvent(2))));
     await Promise.all(operations.slice(67).flat().map((operation) => operation.ended));
     // Operations ended on a connection that stays open must be gone too, not only closed sockets.
     await expect.poll(async () => (await gauges()).subscriptions, { timeout: 10_000 }).toBe(0);

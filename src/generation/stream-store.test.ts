@@ -5,19 +5,9 @@ import type { StreamEvent } from './events.ts';
 import type { StreamStore } from './stream-store.ts';
 import { createMemoryStreamStore } from './stream-store-memory.ts';
 import { createRedisStreamStore } from './stream-store-redis.ts';
+import { completedEvent } from './testing/stream-events.ts';
 
 const token = (index: number): StreamEvent => ({ kind: 'token', index, delta: `t${index} ` });
-const completed = (index: number): StreamEvent => ({
-  kind: 'completed',
-  index,
-  messageId: null,
-  text: '',
-  usage: { promptTokens: 1, completionTokens: index - 1 },
-  finishReason: 'length',
-  timings: { queueSeconds: 0, timeToFirstTokenSeconds: 0, tokensPerSecond: 0 },
-  model: 'm',
-  cached: false,
-});
 
 async function drain(events: AsyncIterable<StreamEvent>): Promise<number[]> {
   const seen: number[] = [];
@@ -47,7 +37,7 @@ function contract(name: string, make: () => StreamStore) {
       const subscribers = [0, 2, 5].map((after) => drain(store.subscribe(g, after)));
       // Live events race the replay reads.
       for (const i of range(6, 40)) await store.append(g, token(i));
-      await store.append(g, completed(41));
+      await store.append(g, completedEvent(41));
       const [all, fromTwo, fromFive] = await Promise.all(subscribers);
       expect(all).toEqual(range(1, 41));
       expect(fromTwo).toEqual(range(3, 41));
@@ -64,7 +54,7 @@ function contract(name: string, make: () => StreamStore) {
         await store.append(g, token(i));
         if (i % 6 === 0) joined.push(drain(store.subscribe(g, i - 3)));
       }
-      await store.append(g, completed(61));
+      await store.append(g, completedEvent(61));
       const results = await Promise.all(joined);
       results.forEach((seen, k) => expect(seen).toEqual(range((k + 1) * 6 - 2, 61)));
     });
@@ -84,7 +74,7 @@ function contract(name: string, make: () => StreamStore) {
       const waiting = store.subscribe(g, 0)[Symbol.asyncIterator]();
       const first = waiting.next();
       for (const i of range(1, 1500)) await store.append(g, token(i));
-      await store.append(g, completed(1501));
+      await store.append(g, completedEvent(1501));
       expect(await drain(store.subscribe(g, 0))).toEqual(range(1, 1501));
       const seen = [(await first).value!.index];
       for (let next = await waiting.next(); !next.done; next = await waiting.next()) seen.push(next.value.index);
@@ -101,7 +91,7 @@ function contract(name: string, make: () => StreamStore) {
       await store.append(g, token(1));
       await pending;
       await left.return?.();
-      await store.append(g, completed(2));
+      await store.append(g, completedEvent(2));
       await ended;
       await expect.poll(() => store.activeSubscriptions()).toBe(before);
     });
@@ -137,7 +127,7 @@ describe('Redis stream store after a worker died mid-append', () => {
       // Event 2 is in the log only, as when its worker was killed between RPUSH and PUBLISH.
       await redis.rpush(`${prefix}gen:${g}:events`, JSON.stringify(token(2)));
       for (const i of range(3, 5)) await store.append(g, token(i));
-      await store.append(g, completed(6));
+      await store.append(g, completedEvent(6));
       expect(await seen).toEqual(range(1, 6));
     } finally {
       await store.close();
