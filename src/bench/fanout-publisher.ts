@@ -1,6 +1,7 @@
 /** Starts the fan-out benchmark's publisher process (`fanout-publisher-entry.ts`) and drives it over IPC. */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { reply, stopChild } from './ipc.ts';
 
 export type PublisherRequest =
   | { type: 'create'; generations: { generationId: string; userId: string }[] }
@@ -15,23 +16,9 @@ export type PublisherReply =
 
 const entry = fileURLToPath(new URL('./fanout-publisher-entry.ts', import.meta.url));
 
-function request<T extends PublisherReply['type']>(child: ChildProcess, message: PublisherRequest | null, type: T) {
-  return new Promise<Extract<PublisherReply, { type: T }>>((resolve, reject) => {
-    const onMessage = (reply: PublisherReply) => {
-      if (reply.type !== type) return;
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      resolve(reply as Extract<PublisherReply, { type: T }>);
-    };
-    const onExit = (code: number | null) => {
-      child.off('message', onMessage);
-      reject(new Error(`publisher exited (${code})`));
-    };
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-    if (message) child.send(message);
-  });
-}
+/** Sends `message` and waits for the reply of type `type`. */
+const request = <T extends PublisherReply['type']>(child: ChildProcess, message: PublisherRequest | undefined, type: T) =>
+  reply<PublisherReply, T>(child, type, message);
 
 export interface Publisher {
   /** Stream-store generations owned by the given users, replacing the previous round's. */
@@ -45,7 +32,7 @@ export interface Publisher {
 
 export async function startPublisher(env: { REDIS_URL: string; REDIS_KEY_PREFIX: string }): Promise<Publisher> {
   const child = fork(entry, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  await request(child, null, 'ready');
+  await request(child, undefined, 'ready');
   return {
     create: async (generations) => void (await request(child, { type: 'create', generations }, 'created')),
     publish: async (rate, seconds) => {
@@ -53,11 +40,6 @@ export async function startPublisher(env: { REDIS_URL: string; REDIS_KEY_PREFIX:
       return { published, seconds: took };
     },
     complete: async () => void (await request(child, { type: 'complete' }, 'completed')),
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.send({ type: 'stop' } satisfies PublisherRequest);
-      await exited;
-    },
+    stop: () => stopChild(child, { type: 'stop' } satisfies PublisherRequest),
   };
 }

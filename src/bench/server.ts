@@ -1,6 +1,7 @@
 /** Starts a benchmark server process (see `server-entry.ts`) and talks to it over IPC. */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { reply, stopChild } from './ipc.ts';
 
 export type ServerKind = 'gptql' | 'bare-yoga';
 
@@ -30,23 +31,6 @@ export interface BenchServer {
 
 const entry = fileURLToPath(new URL('./server-entry.ts', import.meta.url));
 
-function nextReply<T extends ServerReply['type']>(child: ChildProcess, type: T): Promise<Extract<ServerReply, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (reply: ServerReply) => {
-      if (reply.type !== type) return;
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      resolve(reply as Extract<ServerReply, { type: T }>);
-    };
-    const onExit = (code: number | null) => {
-      child.off('message', onMessage);
-      reject(new Error(`benchmark server exited (${code})`));
-    };
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
-}
-
 /**
  * `env` configures gptql as its environment variables do (REDIS_URL, DATA_DIR, …); the server
  * listens on a free loopback port and logs nothing unless LOG_LEVEL says so. With `profileDir`,
@@ -58,26 +42,17 @@ export async function startBenchServer(kind: ServerKind, env: Record<string, str
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', NODE_ENV: 'production', ...env, BENCH_SERVER: kind },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const { url } = await nextReply(child, 'ready');
+  const { url } = await reply<ServerReply, 'ready'>(child, 'ready');
   return {
     url,
     pid: child.pid!,
     async memory() {
-      const reply = nextReply(child, 'memory');
-      child.send({ type: 'memory' } satisfies ServerRequest);
-      const { type: _type, ...sample } = await reply;
+      const { type: _type, ...sample } = await reply<ServerReply, 'memory'>(child, 'memory', { type: 'memory' } satisfies ServerRequest);
       return sample;
     },
     async cpuTime() {
-      const reply = nextReply(child, 'cpu');
-      child.send({ type: 'cpu' } satisfies ServerRequest);
-      return (await reply).microseconds;
+      return (await reply<ServerReply, 'cpu'>(child, 'cpu', { type: 'cpu' } satisfies ServerRequest)).microseconds;
     },
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.send({ type: 'stop' } satisfies ServerRequest);
-      await exited;
-    },
+    stop: () => stopChild(child, { type: 'stop' } satisfies ServerRequest),
   };
 }
