@@ -33,7 +33,7 @@ import { ulid } from 'ulid';
 import { signUpUser } from '../e2e/harness.ts';
 import { followGeneration, newReceipts, type FanoutClient, type Receipts } from './fanout-client.ts';
 import { startPublisher } from './fanout-publisher.ts';
-import { deleteKeys, REDIS_URL } from './redis-keys.ts';
+import { clientChannels, deleteKeys, REDIS_URL } from './redis-keys.ts';
 import { kib, machineLine, ms, percentile, table } from './report.ts';
 import { startBenchServer, type MemorySample } from './server.ts';
 
@@ -94,11 +94,8 @@ async function openWebSockets(): Promise<number> {
   return Number(/^api_websocket_connections (\d+)$/m.exec(metrics)?.[1]);
 }
 
-/** Channels of generations the api process is subscribed to in Redis (the cancel channel aside). */
-async function subscribedGenerations(): Promise<number> {
-  const channels = (await redis.pubsub('CHANNELS', `${prefix}gen:*`)) as string[];
-  return channels.filter((channel) => channel !== `${prefix}gen:cancel`).length;
-}
+/** Channels the api process listens to in Redis for its clients: one per followed generation. */
+const subscribedGenerations = async () => (await clientChannels(redis, prefix)).length;
 
 async function until(condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;

@@ -8,15 +8,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { signUpUser } from '../e2e/harness.ts';
-import { deleteKeys, REDIS_URL } from './redis-keys.ts';
+import { clientChannels, deleteKeys, REDIS_URL } from './redis-keys.ts';
 import { startBenchServer, type BenchServer } from './server.ts';
 
 export interface LoadTarget {
   server: BenchServer;
   prefix: string;
   accounts: { email: string; password: string }[];
-  /** Channels with this run's prefix that the server is subscribed to in Redis. */
-  subscribedChannels(): Promise<string[]>;
+  /** Channels the server listens to in Redis for its clients (redis-keys.ts). */
+  clientChannels(): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -44,7 +44,7 @@ export async function startLoadTarget(users: number): Promise<LoadTarget> {
       server,
       prefix,
       accounts,
-      subscribedChannels: () => redis.pubsub('CHANNELS', `${prefix}*`) as Promise<string[]>,
+      clientChannels: () => clientChannels(redis, prefix),
       async stop() {
         await server.stop();
         await deleteKeys(redis, prefix);

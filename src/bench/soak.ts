@@ -5,16 +5,14 @@
  * Redis subscriptions or timers are left behind once the clients are gone, or when more than
  * 1% of operations fail.
  */
-import { parseArgs } from 'node:util';
 import { judgeGrowth, type Sample } from './growth.ts';
-import { loadTable } from './load-report.ts';
+import { errorRateLine, loadArgs, loadHeading, loadTable, MAX_ERROR_RATE } from './load-report.ts';
 import { startLoadTarget } from './load-target.ts';
 import { LoadRecorder, runMixedLoad } from './mixed-load.ts';
-import { machineLine, mib, table } from './report.ts';
+import { mib, table } from './report.ts';
 import type { MemorySample } from './server.ts';
 
 const SAMPLE_EVERY_MS = 15_000;
-const MAX_ERROR_RATE = 0.01;
 const MiB = 2 ** 20;
 // Limits on growth through the second half. RSS gets more room: it swings by tens of MiB between
 // samples (the model's thread allocates per step, the allocator keeps pages), so only a larger,
@@ -22,18 +20,12 @@ const MiB = 2 ** 20;
 const MAX_HEAP_GROWTH_PER_MINUTE = 1 * MiB;
 const MAX_RSS_GROWTH_PER_MINUTE = 6 * MiB;
 
-const { values } = parseArgs({ options: { users: { type: 'string', default: '20' }, duration: { type: 'string', default: '600' } } });
-const users = Number(values.users);
-const seconds = Number(values.duration);
-if (!(Number.isInteger(users) && users > 0 && users <= 500 && seconds >= 120 && seconds <= 7200)) {
-  console.error('--users takes 1 to 500 and --duration 120 to 7200 seconds (growth needs at least 6 samples per half)');
-  process.exit(2);
-}
+const { users, seconds } = loadArgs(600, 120, 7200, ' (growth needs at least 6 samples per half)');
 
 const target = await startLoadTarget(users);
 const failures: string[] = [];
 try {
-  console.log(`\n${machineLine(`${users} virtual users, ${seconds} s, one gptql process (ROLE=all, Redis), default model`)}\n`);
+  console.log(loadHeading(users, seconds));
   const baseline = await target.server.memory();
   const heap: Sample[] = [];
   const rss: Sample[] = [];
@@ -70,12 +62,12 @@ try {
   // The clients are gone: what they opened must be gone too.
   await new Promise((resolve) => setTimeout(resolve, 2000));
   const after: MemorySample = await target.server.memory();
-  const channels = (await target.subscribedChannels()).filter((name) => !name.endsWith('gen:cancel'));
+  const channels = await target.clientChannels();
   const timers = (after.resources.Timeout ?? 0) - (baseline.resources.Timeout ?? 0);
   console.log(`after the clients left: ${channels.length} generation channels subscribed in Redis, timers ${baseline.resources.Timeout ?? 0} → ${after.resources.Timeout ?? 0}, sockets ${baseline.resources.TCPSocketWrap ?? 0} → ${after.resources.TCPSocketWrap ?? 0}`);
   if (channels.length > 0) failures.push(`Redis subscriptions left behind: ${channels.slice(0, 5).join(', ')}`);
   if (timers > 0) failures.push(`${timers} timers left behind`);
-  console.log(`\n${recorder.total} operations, error rate ${(recorder.errorRate * 100).toFixed(2)}% (limit ${MAX_ERROR_RATE * 100}%)`);
+  console.log(errorRateLine(recorder));
   if (recorder.errorRate > MAX_ERROR_RATE) failures.push('error rate over the limit');
 } finally {
   await target.stop();
