@@ -15,8 +15,6 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY model ./model
-COPY scripts ./scripts
-COPY schema ./schema
 RUN npm run build \
  # DEFAULT_MODEL_DIR resolves next to the compiled model/index.js, so the shipped model goes there.
  && cp -r model/default dist/model/default \

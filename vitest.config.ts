@@ -7,7 +7,7 @@ export default defineConfig({
     alias: { graphql: 'graphql/index.js' },
   },
   test: {
-    include: ['src/**/*.test.ts', 'model/**/*.test.ts', 'scripts/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'model/**/*.test.ts', 'scripts/**/*.test.ts', 'test/**/*.test.ts', 'bench/**/*.test.ts'],
     // Tests start real servers (dynalite, cognito-local, Redis clients); 2-core CI needs headroom.
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -17,7 +17,7 @@ export interface Services {
   registry: import('prom-client').Registry;
   generation: import('./generation/service.ts').GenerationService;
   generationStack: import('./generation/stack.ts').GenerationStack;
-  streams: import('./generation/stream-store.ts').StreamStore;
+  streams: import('./streams/stream-store.ts').StreamStore;
   models: import('./generation/model-directory.ts').ModelDirectory;
   config: Config;
   logger: Logger;

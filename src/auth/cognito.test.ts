@@ -13,7 +13,7 @@ import { SignJWT, decodeJwt, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCognitoProvider } from './cognito.ts';
 import type { IdentityProvider } from './identity.ts';
-import { startCognitoLocal, type CognitoLocal } from './testing/cognito-local.ts';
+import { startCognitoLocal, type CognitoLocal } from '../../test/support/cognito-local.ts';
 
 const PASSWORD = 'Correct-Horse-42';
 const NEW_PASSWORD = 'Battery-Staple-43';

@@ -13,10 +13,10 @@ import { isId, newId } from '../store/ids.ts';
 import type { MessageRecord, MessageRepository } from '../store/messages.ts';
 import type { FileService } from '../files/service.ts';
 import { titleFrom } from './conversation-context.ts';
-import type { GenerationMeta, StreamEvent } from './events.ts';
-import type { JobQueue } from './queue.ts';
+import type { GenerationMeta, StreamEvent } from '../streams/events.ts';
+import type { JobQueue } from '../queue/queue.ts';
 import type { GenerationRateLimiter, RateLimitState } from './rate-limit.ts';
-import type { StreamStore } from './stream-store.ts';
+import type { StreamStore } from '../streams/stream-store.ts';
 import type { GenerationPayload } from './worker.ts';
 
 /** Ranges checked here are model-independent; the worker checks the rest against its model. */

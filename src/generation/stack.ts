@@ -12,14 +12,14 @@ import type { ConversationRepository } from '../store/conversations.ts';
 import type { MessageRepository } from '../store/messages.ts';
 import type { FileService } from '../files/service.ts';
 import { createMemoryModelDirectory, createRedisModelDirectory, type ModelDirectory } from './model-directory.ts';
-import type { JobQueue } from './queue.ts';
-import { createQueue } from './queue-factory.ts';
+import type { JobQueue } from '../queue/queue.ts';
+import { createQueue } from '../queue/queue-factory.ts';
 import { createGenerationRateLimiter, type GenerationRateLimiter } from './rate-limit.ts';
 import { createMemoryResponseCache, createRedisResponseCache, type ResponseCache } from './response-cache.ts';
 import { GenerationService } from './service.ts';
-import type { StreamStore } from './stream-store.ts';
-import { createMemoryStreamStore } from './stream-store-memory.ts';
-import { createRedisStreamStore } from './stream-store-redis.ts';
+import type { StreamStore } from '../streams/stream-store.ts';
+import { createMemoryStreamStore } from '../streams/stream-store-memory.ts';
+import { createRedisStreamStore } from '../streams/stream-store-redis.ts';
 
 export interface GenerationStack {
   queue: JobQueue;

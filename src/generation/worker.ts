@@ -18,10 +18,10 @@ import type { MessageRecord, MessageRepository } from '../store/messages.ts';
 import type { FileService } from '../files/service.ts';
 import { isTextType } from '../files/sniff.ts';
 import { attachmentBlock, branchMessages, branchRecords, type AttachedFile } from './conversation-context.ts';
-import type { StreamEvent } from './events.ts';
-import type { Consumer, DeliveredJob, GenerationJob, JobQueue } from './queue.ts';
+import type { StreamEvent } from '../streams/events.ts';
+import type { Consumer, DeliveredJob, GenerationJob, JobQueue } from '../queue/queue.ts';
 import { cacheKey, isDeterministic, type ResponseCache } from './response-cache.ts';
-import type { StreamStore } from './stream-store.ts';
+import type { StreamStore } from '../streams/stream-store.ts';
 
 /** The job payload the API puts on the queue. */
 export interface GenerationPayload {

@@ -8,8 +8,8 @@ import { InferenceEngine } from './engine.ts';
 import { readModelFolder, textCodec } from './model-folder.ts';
 import { cudaProviderInstalled, CUDA_INSTALL_HELP } from './ort-session.ts';
 import { argmax } from './sampler.ts';
-import { collect } from './testing/collect.ts';
-import { buildTinyModel, type TinyModel } from './testing/tiny-model.ts';
+import { collect } from '../../test/support/collect.ts';
+import { buildTinyModel, type TinyModel } from '../../test/support/tiny-model.ts';
 
 let tiny: TinyModel;
 let engine: InferenceEngine;

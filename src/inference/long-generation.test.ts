@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InferenceEngine } from './engine.ts';
-import { buildTinyModel } from './testing/tiny-model.ts';
+import { buildTinyModel } from '../../test/support/tiny-model.ts';
 
 describe('a long generation whose reader pauses', () => {
   it('keeps every event for the reader, past the 1,024 that may wait unbuffered', async () => {

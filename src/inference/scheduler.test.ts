@@ -6,7 +6,7 @@ import { PromptBuilder } from './prompt.ts';
 import type { EngineEvent } from './protocol.ts';
 import { Scheduler } from './scheduler.ts';
 import { describeSession } from './session-io.ts';
-import { buildTinyModel, type TinyModel } from './testing/tiny-model.ts';
+import { buildTinyModel, type TinyModel } from '../../test/support/tiny-model.ts';
 
 let tiny: TinyModel;
 let session: InferenceSession;

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL_DIR } from '../../model/index.ts';
 import { loadConfig } from '../config.ts';
 import { modelPathFor, startEngine } from './start.ts';
-import { collect } from './testing/collect.ts';
+import { collect } from '../../test/support/collect.ts';
 
 describe('engine from configuration', () => {
   it('serves the shipped model when nothing is set', () => {

@@ -1,7 +1,7 @@
 import { mapAsyncIterator } from 'graphql-yoga';
 import type { Context } from '../context.ts';
 import { AppError, ErrorCode, unauthenticated } from '../errors.ts';
-import type { GenerationMeta, StreamEvent } from '../generation/events.ts';
+import type { GenerationMeta, StreamEvent } from '../streams/events.ts';
 import type { StatelessInput } from '../generation/service.ts';
 import type { GenerationParams } from '../inference/params.ts';
 import type { ChatRole } from '../inference/prompt.ts';

@@ -1,7 +1,7 @@
 /** The chat page as HTTP serves it: headers, caching, and the size of its script. */
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../e2e/harness.ts';
+import { startTestApp, type TestApp } from '../../test/support/harness.ts';
 import { buildWebAssets } from './assets.ts';
 
 let t: TestApp;

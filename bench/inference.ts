@@ -1,0 +1,103 @@
+/**
+ * `npm run bench:inference`: decode speed of the engine against a bare session.run loop and
+ * against @huggingface/transformers on the same folder, and aggregate throughput with 1, 4, 8
+ * and 16 concurrent streams. One run, figures and ratios side by side; not a test.
+ *
+ * Decode rate = (N − 1) / (time for N new tokens − time for 1 new token): the same formula for
+ * every contender, so that prompt processing and start-up cost count for none of them.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { AutoModelForCausalLM, AutoTokenizer, env, type Tensor } from '@huggingface/transformers';
+import { DEFAULT_MODEL_DIR, GptSession, argmax, preset, randomWeights, writeModelFolder } from '../model/index.ts';
+import { InferenceEngine } from '../src/inference/engine.ts';
+import { readModelFolder, textCodec } from '../src/inference/model-folder.ts';
+import { collect } from '../test/support/collect.ts';
+
+const PROMPT = 'In the beginning God created the heavens and the earth.';
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const start = performance.now();
+  const value = await fn();
+  return [value, (performance.now() - start) / 1000];
+}
+
+/** Decode tokens/s from two runs of `generate(n)` that return how many tokens they made. */
+async function decodeRate(generate: (n: number) => Promise<number>, n: number): Promise<number> {
+  await generate(4); // warm-up
+  const [, one] = await timed(() => generate(1));
+  const [made, many] = await timed(() => generate(n));
+  return (made - 1) / (many - one);
+}
+
+async function benchFolder(label: string, dir: string, newTokens: number) {
+  const codec = textCodec(readModelFolder(dir).tokenizer);
+  const promptIds = codec.encode(PROMPT);
+
+  const engine = await InferenceEngine.start({ modelPath: dir, maxBatchSize: 16, maxQueuedRequests: 64 });
+  const engineRun = async (n: number) =>
+    (await collect(engine.generate({ input: { prompt: PROMPT }, params: { maxTokens: n, temperature: 0 } }))).done.usage.completionTokens;
+  const engineRate = await decodeRate(engineRun, newTokens);
+
+  const bare = await GptSession.fromFolder(dir);
+  const bareRate = await decodeRate(async (n) => (await bare.generate(promptIds, n, argmax)).length, newTokens);
+  await bare.release();
+
+  env.localModelPath = path.dirname(dir);
+  env.allowRemoteModels = false;
+  const name = path.basename(dir);
+  const tokenizer = await AutoTokenizer.from_pretrained(name);
+  const hf = await AutoModelForCausalLM.from_pretrained(name, { dtype: 'fp32' });
+  const { input_ids } = tokenizer(PROMPT) as { input_ids: Tensor };
+  const hfRate = await decodeRate(async (n) => {
+    const out = (await hf.generate({ input_ids, max_new_tokens: n, min_new_tokens: n, do_sample: false })) as Tensor;
+    return out.dims[1]! - input_ids.dims[1]!;
+  }, newTokens);
+  await hf.dispose();
+
+  const aggregate: { streams: number; tokensPerSecond: number }[] = [];
+  for (const streams of [1, 4, 8, 16]) {
+    const [results, seconds] = await timed(() =>
+      Promise.all(
+        Array.from({ length: streams }, (_, i) =>
+          collect(engine.generate({ input: { prompt: `${PROMPT} ${i}` }, params: { maxTokens: newTokens, seed: i } })),
+        ),
+      ),
+    );
+    const tokens = results.reduce((sum, r) => sum + r.done.usage.completionTokens, 0);
+    aggregate.push({ streams, tokensPerSecond: tokens / seconds });
+  }
+  await engine.close();
+  return { label, engineRate, bareRate, hfRate, aggregate };
+}
+
+function print(results: Awaited<ReturnType<typeof benchFolder>>[]) {
+  const f = (n: number) => n.toFixed(1);
+  console.log(`\nmachine: ${os.cpus()[0]?.model} × ${os.availableParallelism()}, node ${process.version}, ${new Date().toISOString().slice(0, 10)}\n`);
+  console.log('| model | engine tok/s | bare session.run tok/s | engine / bare | transformers.js tok/s | engine / transformers.js |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const r of results) {
+    console.log(`| ${r.label} | ${f(r.engineRate)} | ${f(r.bareRate)} | ${(r.engineRate / r.bareRate).toFixed(2)}× | ${f(r.hfRate)} | ${(r.engineRate / r.hfRate).toFixed(2)}× |`);
+  }
+  console.log('\n| model | 1 stream tok/s | 4 streams | 8 streams | 16 streams | 8 streams / 1 stream |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const r of results) {
+    const at = (n: number) => r.aggregate.find((a) => a.streams === n)!.tokensPerSecond;
+    console.log(`| ${r.label} | ${f(at(1))} | ${f(at(4))} | ${f(at(8))} | ${f(at(16))} | ${(at(8) / at(1)).toFixed(2)}× |`);
+  }
+}
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gptql-bench-'));
+try {
+  const results = [await benchFolder('default (10m, trained)', DEFAULT_MODEL_DIR, 128)];
+  if (!process.argv.includes('--quick')) {
+    const dir = path.join(root, '124m');
+    console.log('building 124m with random weights…');
+    writeModelFolder(dir, randomWeights(preset('124m'), { seed: 1 }), { flavour: 'optimized', dtype: 'fp32' });
+    results.push(await benchFolder('124m (random weights)', dir, 64));
+  }
+  print(results);
+} finally {
+  fs.rmSync(root, { recursive: true, force: true });
+}

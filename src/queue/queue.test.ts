@@ -1,0 +1,281 @@
+/**
+ * Runs the shared JobQueue contract against each adapter on a real backend: in-process, the Redis
+ * on 127.0.0.1:6379, and fauxqs (an SQS emulator speaking the AWS JSON 1.0 protocol the current
+ * SDK uses) started in this process on 127.0.0.1. Then what only one adapter has.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { buildApp } from 'fauxqs';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GenerationJob, QueueOptions } from './queue.ts';
+import { jobQueueContract, makeJob, waitFor, type QueueHarness } from '../../test/contracts/queue.contract.ts';
+import { createQueue } from './queue-factory.ts';
+import { MemoryJobQueue } from './queue-memory.ts';
+import { RedisJobQueue } from './queue-redis.ts';
+import { decodeJob } from './queue-runtime.ts';
+import { SqsJobQueue } from './queue-sqs.ts';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+// ---------------------------------------------------------------- in-process
+
+jobQueueContract('memory', async () => {
+  const options: QueueOptions = { visibilityTimeoutMs: 300, maxDeliveries: 3 };
+  const queue = new MemoryJobQueue(options);
+  return { queue, options, deadLetters: async () => queue.deadLetters(), cleanup: async () => {} };
+});
+
+// ---------------------------------------------------------------- Redis Streams
+
+let redis: Redis;
+beforeAll(() => {
+  redis = new Redis(REDIS_URL);
+});
+afterAll(async () => {
+  await redis?.quit();
+});
+
+/** Every key a test made starts with its prefix, so parallel runs don't collide and cleanup finds them all. */
+async function deleteKeys(prefix: string): Promise<void> {
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+}
+
+function redisHarness(options: QueueOptions): QueueHarness & { queue: RedisJobQueue; prefix: string } {
+  const prefix = `test:queue:${randomUUID()}:`;
+  const queue = new RedisJobQueue({ ...options, redis: REDIS_URL, streamKey: `${prefix}jobs`, group: 'workers' });
+  return {
+    queue,
+    options,
+    prefix,
+    deadLetters: async () => (await queue.deadLetters()).map((dead) => dead.job),
+    cleanup: () => deleteKeys(prefix),
+  };
+}
+
+jobQueueContract('redis', async () => redisHarness({ visibilityTimeoutMs: 500, maxDeliveries: 3 }));
+
+describe.concurrent('RedisJobQueue', () => {
+  it('keeps the stream small: acked entries are deleted, dead ones moved with their delivery count', async () => {
+    const harness = redisHarness({ visibilityTimeoutMs: 300, maxDeliveries: 1 });
+    const { queue, prefix } = harness;
+    try {
+      const good = makeJob();
+      const poison = makeJob();
+      const seen: string[] = [];
+      const consumer = queue.consume(
+        async (delivery) => {
+          seen.push(delivery.job.generationId);
+          if (delivery.job.generationId === good.generationId) await delivery.ack();
+        },
+        { concurrency: 2, consumerName: 'w1' },
+      );
+      await queue.enqueue(good);
+      await queue.enqueue(poison);
+      await waitFor(async () => (await queue.deadLetters()).length === 1);
+      await consumer.stop();
+      expect(seen.sort()).toEqual([good.generationId, poison.generationId].sort());
+      expect(await redis.xlen(queue.streamKey)).toBe(0);
+      const [dead] = await queue.deadLetters();
+      expect(dead?.job).toStrictEqual(poison);
+      expect(dead?.deliveries).toBe(2);
+      expect((await redis.keys(`${prefix}*`)).sort()).toEqual([queue.deadKey, queue.streamKey].sort());
+    } finally {
+      await queue.close();
+      await harness.cleanup();
+    }
+  });
+
+  it('leaves the caller’s client open on close and ends a blocked read promptly on stop', async () => {
+    const prefix = `test:queue:${randomUUID()}:`;
+    const client = new Redis(REDIS_URL);
+    const queue = new RedisJobQueue({ visibilityTimeoutMs: 30_000, maxDeliveries: 3, redis: client, streamKey: `${prefix}jobs` });
+    try {
+      const consumer = queue.consume(async () => {}, { concurrency: 1, consumerName: 'idle' });
+      await waitFor(async () => (await redis.exists(`${prefix}jobs`)) === 1);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const started = Date.now();
+      await consumer.stop();
+      // BLOCK would be 5 s at this visibility timeout; disconnecting ends it now.
+      expect(Date.now() - started).toBeLessThan(1_000);
+      // A stopped consumer holding nothing is removed from the group.
+      expect(await redis.xinfo('CONSUMERS', `${prefix}jobs`, 'workers')).toEqual([]);
+      await queue.close();
+      expect(await client.ping()).toBe('PONG');
+    } finally {
+      await client.quit();
+      await deleteKeys(prefix);
+    }
+  });
+});
+
+// ---------------------------------------------------------------- SQS
+
+let sqsServer: ReturnType<typeof buildApp>;
+let sqsEndpoint: string;
+/** Test-side client (create/delete queues, look into the DLQ); each adapter gets its own. */
+let sqsAdmin: SQSClient;
+const sqsClientConfig = () => ({ endpoint: sqsEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+
+beforeAll(async () => {
+  sqsServer = buildApp({ logger: false });
+  await sqsServer.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = sqsServer.server.address() as AddressInfo;
+  sqsEndpoint = `http://127.0.0.1:${port}`;
+  sqsAdmin = new SQSClient(sqsClientConfig());
+});
+afterAll(async () => {
+  sqsAdmin?.destroy();
+  await sqsServer?.close();
+});
+
+async function createSqsQueues(maxReceiveCount: number | undefined) {
+  const name = `test-${randomUUID()}`;
+  const dlq = await sqsAdmin.send(new CreateQueueCommand({ QueueName: `${name}-dead` }));
+  const dlqUrl = dlq.QueueUrl as string;
+  const { Attributes } = await sqsAdmin.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }));
+  const attributes: Record<string, string> = {};
+  if (maxReceiveCount !== undefined) {
+    attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: Attributes?.QueueArn, maxReceiveCount: String(maxReceiveCount) });
+  }
+  const main = await sqsAdmin.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+  const queueUrl = main.QueueUrl as string;
+  return {
+    queueUrl,
+    dlqUrl,
+    /** Peeks: VisibilityTimeout 0 leaves the messages where they are. */
+    async deadLetters(): Promise<GenerationJob[]> {
+      const { Messages = [] } = await sqsAdmin.send(
+        new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0, WaitTimeSeconds: 0 }),
+      );
+      return Messages.map((message) => decodeJob(message.Body ?? ''));
+    },
+    async cleanup() {
+      await sqsAdmin.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+      await sqsAdmin.send(new DeleteQueueCommand({ QueueUrl: dlqUrl }));
+    },
+  };
+}
+
+jobQueueContract('sqs', async () => {
+  // SQS counts visibility in whole seconds; 1 s is the least it can do.
+  const options: QueueOptions = { visibilityTimeoutMs: 1_000, maxDeliveries: 3 };
+  const queues = await createSqsQueues(options.maxDeliveries);
+  const queue = new SqsJobQueue({ ...options, queueUrl: queues.queueUrl, client: sqsClientConfig(), waitTimeSeconds: 1 });
+  return { queue, options, deadLetters: queues.deadLetters, cleanup: queues.cleanup };
+});
+
+describe.concurrent('SqsJobQueue', () => {
+  it('sends the documented requests and reads the attempt from ApproximateReceiveCount', async () => {
+    const queues = await createSqsQueues(3);
+    const client = new SQSClient(sqsClientConfig());
+    const sent: Array<{ command: string; input: Record<string, unknown> }> = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        sent.push({ command: String(context.commandName), input: args.input as Record<string, unknown> });
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordCommands' },
+    );
+    const queue = new SqsJobQueue({ visibilityTimeoutMs: 1_500, maxDeliveries: 3, queueUrl: queues.queueUrl, client, waitTimeSeconds: 1 });
+    try {
+      const job = makeJob();
+      const attempts: number[] = [];
+      const consumer = queue.consume(
+        async (delivery) => {
+          attempts.push(delivery.attempt);
+          // Outlives one visibility timeout, so at least one heartbeat goes out.
+          await new Promise((resolve) => setTimeout(resolve, 1_100));
+          await delivery.ack();
+        },
+        { concurrency: 4, consumerName: 'w1' },
+      );
+      await queue.enqueue(job);
+      await waitFor(() => sent.some((s) => s.command === 'DeleteMessageCommand'));
+      await consumer.stop();
+      expect(await queue.depth()).toBe(0);
+      expect(attempts).toEqual([1]);
+
+      const byCommand = (name: string) => sent.filter((s) => s.command === name).map((s) => s.input);
+      expect(byCommand('SendMessageCommand')).toEqual([{ QueueUrl: queues.queueUrl, MessageBody: JSON.stringify(job) }]);
+      expect(byCommand('ReceiveMessageCommand')[0]).toEqual({
+        QueueUrl: queues.queueUrl,
+        MaxNumberOfMessages: 4,
+        WaitTimeSeconds: 1,
+        VisibilityTimeout: 2,
+        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+      });
+      const visibility = byCommand('ChangeMessageVisibilityCommand');
+      expect(visibility.length).toBeGreaterThan(0);
+      expect(visibility[0]).toEqual({ QueueUrl: queues.queueUrl, ReceiptHandle: expect.any(String), VisibilityTimeout: 2 });
+      expect(byCommand('DeleteMessageCommand')).toEqual([{ QueueUrl: queues.queueUrl, ReceiptHandle: visibility[0]?.ReceiptHandle }]);
+      expect(byCommand('GetQueueAttributesCommand')).toEqual([{ QueueUrl: queues.queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }]);
+    } finally {
+      await queue.close();
+      client.destroy();
+      await queues.cleanup();
+    }
+  });
+
+  it('dead-letters itself when the queue has no redrive policy but a deadLetterQueueUrl is given', async () => {
+    const queues = await createSqsQueues(undefined);
+    const queue = new SqsJobQueue({
+      visibilityTimeoutMs: 1_000,
+      maxDeliveries: 2,
+      queueUrl: queues.queueUrl,
+      deadLetterQueueUrl: queues.dlqUrl,
+      client: sqsClientConfig(),
+      waitTimeSeconds: 1,
+    });
+    try {
+      const job = makeJob();
+      const attempts: number[] = [];
+      queue.consume(
+        async (delivery) => {
+          attempts.push(delivery.attempt);
+        },
+        { concurrency: 1, consumerName: 'w1' },
+      );
+      await queue.enqueue(job);
+      await waitFor(async () => (await queues.deadLetters()).length === 1);
+      expect(attempts).toEqual([1, 2]);
+      expect(await queues.deadLetters()).toStrictEqual([job]);
+      expect(await queue.depth()).toBe(0);
+    } finally {
+      await queue.close();
+      await queues.cleanup();
+    }
+  });
+});
+
+// ---------------------------------------------------------------- factory
+
+describe('createQueue', () => {
+  const base: QueueOptions = { visibilityTimeoutMs: 1_000, maxDeliveries: 3 };
+
+  it('chooses SQS when a queue URL is set, even with Redis configured', async () => {
+    const queue = createQueue({ ...base, sqs: { queueUrl: `${sqsEndpoint}/000000000000/x`, region: 'us-east-1' }, redis: REDIS_URL });
+    expect(queue).toBeInstanceOf(SqsJobQueue);
+    await queue.close();
+  });
+
+  it('chooses Redis Streams when Redis is configured', async () => {
+    const queue = createQueue({ ...base, redis: REDIS_URL, redisStreamKey: `test:queue:${randomUUID()}:jobs` });
+    expect(queue.kind).toBe('redis');
+    await queue.close();
+  });
+
+  it('falls back to the in-process queue', async () => {
+    const queue = createQueue(base);
+    expect(queue.kind).toBe('memory');
+    await queue.close();
+  });
+});

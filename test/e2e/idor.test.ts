@@ -1,0 +1,135 @@
+/**
+ * IDOR sweep: every field that takes an id, called by user B with user A's id, answers
+ * NOT_FOUND (FORBIDDEN for admin-only fields) and changes nothing. The list of fields comes from
+ * the schema, so a new id-taking field without a case here fails the sweep.
+ *
+ * HTTP routes that take an id (`/files/:id`, `/conversations/:id/export`) answer 404 the same way.
+ */
+import { getNamedType, isObjectType, print, type GraphQLFormattedError } from 'graphql';
+import { createClient } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import {
+  CancelGenerationDocument,
+  GenerationEventsDocument,
+  RegenerateDocument,
+  SendMessageDocument,
+  ConversationDocument,
+  ConversationEventsDocument,
+  CreateConversationDocument,
+  DeleteConversationDocument,
+  DisableUserDocument,
+  MeDocument,
+  RenameConversationDocument,
+  SetUserRoleDocument,
+  DeleteFileDocument,
+  FileDocument,
+  FilesDocument,
+} from '../../src/generated/graphql.ts';
+import { download, upload } from '../support/files-helpers.ts';
+import { schema } from '../../src/schema/index.ts';
+import { errorCodes, startTestApp, type TestApp } from '../support/harness.ts';
+
+type User = Awaited<ReturnType<TestApp['newUser']>>;
+let t: TestApp;
+let alice: User;
+let bob: User;
+let aliceConversationId: string;
+let aliceGeneration: { id: string; userMessageId: string };
+let aliceFileId: string;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  [alice, bob] = [await t.newUser(), await t.newUser()];
+  aliceConversationId = (await t.gql(CreateConversationDocument, { input: { title: 'alice only' } }, alice.accessToken)).data!.createConversation.id;
+  await t.app.services.messages.add({ conversationId: aliceConversationId, userId: alice.userId, role: 'user', content: 'secret' });
+  // No worker runs here: the generation stays queued, which is all the sweep needs.
+  const sent = (await t.gql(SendMessageDocument, { input: { conversationId: aliceConversationId, content: 'more secret' } }, alice.accessToken)).data!.sendMessage;
+  aliceGeneration = { id: sent.id, userMessageId: sent.userMessage!.id };
+  aliceFileId = (await upload(t, alice.accessToken, Buffer.from('alice’s notes'), 'notes.txt')).data!.uploadFile.id;
+});
+afterAll(() => t.stop());
+
+/** `Type.field` for every field, on any type, with an argument of type ID. */
+function idTakingFields(): string[] {
+  const fields: string[] = [];
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isObjectType(type) || type.name.startsWith('__')) continue;
+    for (const field of Object.values(type.getFields())) {
+      if (field.args.some((arg) => getNamedType(arg.type).name === 'ID')) fields.push(`${type.name}.${field.name}`);
+    }
+  }
+  return fields.sort();
+}
+
+/** First result of a subscription over graphql-ws, as user B. */
+async function subscribeAsBob(query: string, variables: Record<string, unknown>): Promise<readonly GraphQLFormattedError[]> {
+  const client = createClient({ url: `${t.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { accessToken: bob.accessToken }, retryAttempts: 0 });
+  try {
+    return await new Promise((resolve, reject) => {
+      client.subscribe(
+        { query, variables },
+        {
+          next: (value) => resolve(value.errors ?? []),
+          // A refused subscription ends with its GraphQL errors; anything else is a broken test.
+          error: (error) => (Array.isArray(error) ? resolve(error as GraphQLFormattedError[]) : reject(error)),
+          complete: () => resolve([]),
+        },
+      );
+    });
+  } finally {
+    await client.dispose();
+  }
+}
+
+/** What B sees for each id-taking field when it uses A's ids. */
+const SWEEP: Record<string, () => Promise<readonly GraphQLFormattedError[] | undefined>> = {
+  'Query.conversation': async () => (await t.gql(ConversationDocument, { id: aliceConversationId }, bob.accessToken)).errors,
+  'Mutation.renameConversation': async () => (await t.gql(RenameConversationDocument, { id: aliceConversationId, title: 'bob was here' }, bob.accessToken)).errors,
+  'Mutation.deleteConversation': async () => (await t.gql(DeleteConversationDocument, { id: aliceConversationId }, bob.accessToken)).errors,
+  'Subscription.conversationEvents': () => subscribeAsBob(print(ConversationEventsDocument), { id: aliceConversationId }),
+  'Subscription.generation': () => subscribeAsBob(print(GenerationEventsDocument), { id: aliceGeneration.id, after: 0 }),
+  'Mutation.cancelGeneration': async () => (await t.gql(CancelGenerationDocument, { id: aliceGeneration.id }, bob.accessToken)).errors,
+  'Mutation.regenerate': async () => (await t.gql(RegenerateDocument, { messageId: aliceGeneration.userMessageId }, bob.accessToken)).errors,
+  'Query.file': async () => (await t.gql(FileDocument, { id: aliceFileId }, bob.accessToken)).errors,
+  'Mutation.deleteFile': async () => (await t.gql(DeleteFileDocument, { id: aliceFileId }, bob.accessToken)).errors,
+  // An input field, not an argument: not found by the schema walk, listed by hand.
+  'SendMessageInput.fileIds': async () => (await t.gql(SendMessageDocument, { input: { content: 'summarise', fileIds: [aliceFileId] } }, bob.accessToken)).errors,
+  // Admin-only: a user id is not a resource its owner may act on, so B is refused outright.
+  'Mutation.setUserRole': async () => (await t.gql(SetUserRoleDocument, { userId: alice.userId, role: 'ADMIN' }, bob.accessToken)).errors,
+  'Mutation.disableUser': async () => (await t.gql(DisableUserDocument, { userId: alice.userId }, bob.accessToken)).errors,
+};
+const ADMIN_ONLY = new Set(['Mutation.setUserRole', 'Mutation.disableUser']);
+
+describe('IDOR sweep', () => {
+  it('has a case for every field that takes an id', () => {
+    expect(Object.keys(SWEEP).filter((field) => !field.endsWith('Input.fileIds')).sort()).toEqual(idTakingFields());
+  });
+
+  for (const [field, attempt] of Object.entries(SWEEP)) {
+    it(`${field}: user B with user A's id is refused`, async () => {
+      expect(errorCodes({ errors: await attempt() })).toEqual([ADMIN_ONLY.has(field) ? 'FORBIDDEN' : 'NOT_FOUND']);
+    });
+  }
+
+  it('HTTP routes: B gets 404 for A\'s file and conversation export, and B\'s file list is empty', async () => {
+    expect((await download(t, aliceFileId, bob.accessToken)).status).toBe(404);
+    for (const format of ['json', 'md', 'pdf']) {
+      const response = await fetch(`${t.url}/conversations/${aliceConversationId}/export?format=${format}`, { headers: { authorization: `Bearer ${bob.accessToken}` } });
+      expect(response.status).toBe(404);
+      expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('NOT_FOUND');
+    }
+    expect((await t.gql(FilesDocument, {}, bob.accessToken)).data!.files.edges).toEqual([]);
+  });
+
+  it("leaves user A's data as it was", async () => {
+    expect((await t.gql(FileDocument, { id: aliceFileId }, alice.accessToken)).data!.file.name).toBe('notes.txt');
+    expect(Buffer.from(await (await download(t, aliceFileId, alice.accessToken)).arrayBuffer()).toString()).toBe('alice’s notes');
+    const conversation = (await t.gql(ConversationDocument, { id: aliceConversationId }, alice.accessToken)).data!.conversation;
+    expect(conversation.title).toBe('alice only');
+    expect(conversation.messages.edges.map((edge) => edge.node.content)).toEqual(['secret', 'more secret']);
+    expect(await t.app.services.streams.get(aliceGeneration.id)).toMatchObject({ status: 'QUEUED' });
+    expect(await t.app.services.streams.isCancelRequested(aliceGeneration.id)).toBe(false);
+    expect((await t.gql(MeDocument, {}, alice.accessToken)).data!.me).toMatchObject({ role: 'USERS', status: 'CONFIRMED' });
+  });
+});
