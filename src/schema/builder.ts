@@ -21,6 +21,9 @@ export const builder = new SchemaBuilder<{
   plugins: [ScopeAuthPlugin, RelayPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
+    // Subscriptions are checked when they start, before their `subscribe` looks anything up:
+    // without it an anonymous caller got the lookup's NOT_FOUND instead of UNAUTHENTICATED.
+    authorizeOnSubscribe: true,
     authScopes: (context) => ({
       authenticated: context.identity !== null,
       admin: context.identity !== null && isAdmin(context.identity.roles),

@@ -15,6 +15,7 @@ import { createMetrics } from '../observability/metrics.ts';
 import { schema } from '../schema/index.ts';
 import type { Services } from '../services.ts';
 import { clientIpResolver } from './client-ip.ts';
+import { answerHealth } from './health.ts';
 import { bearerToken, createContext } from './context.ts';
 import { closeServices, createServices } from './create-services.ts';
 import { createErrorMasker, withErrorCodes, type ErrorShaping } from './errors.ts';
@@ -148,6 +149,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
   // under them (a request still reading from a closed database fails, or crashes the process).
   const inFlight = new Set<Promise<unknown>>();
   const server = createServer((request, response) => {
+    if (answerHealth(request, response)) return;
     const handling: Promise<unknown> = Promise.resolve(yoga(request, response)).finally(() => inFlight.delete(handling));
     inFlight.add(handling);
   });

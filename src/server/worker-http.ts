@@ -4,14 +4,15 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { Services } from '../services.ts';
+import { answerHealth } from './health.ts';
 
 export async function startWorkerHttp(services: Services, host: string, port: number): Promise<{ server: Server; stop(): Promise<void> }> {
   const server = createServer((request, response) => {
+    if (answerHealth(request, response)) return;
     const reply = (status: number, body: string, type = 'application/json') => {
       response.writeHead(status, { 'content-type': type });
       response.end(body);
     };
-    if (request.url === '/health') return reply(200, '{"status":"ok"}');
     if (request.url === '/ready') {
       return void services.dynamo.ping().then(
         () => reply(200, '{"status":"ready"}'),

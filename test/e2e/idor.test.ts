@@ -25,6 +25,7 @@ import {
   DeleteFileDocument,
   FileDocument,
   FilesDocument,
+  GenerateStreamDocument,
 } from '../../src/generated/graphql.ts';
 import { download, upload } from '../support/files-helpers.ts';
 import { schema } from '../../src/schema/index.ts';
@@ -62,9 +63,9 @@ function idTakingFields(): string[] {
   return fields.sort();
 }
 
-/** First result of a subscription over graphql-ws, as user B. */
-async function subscribeAsBob(query: string, variables: Record<string, unknown>): Promise<readonly GraphQLFormattedError[]> {
-  const client = createClient({ url: `${t.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { accessToken: bob.accessToken }, retryAttempts: 0 });
+/** First result of a subscription over graphql-ws, as user B (or without a token). */
+async function subscribeAs(accessToken: string | undefined, query: string, variables: Record<string, unknown>): Promise<readonly GraphQLFormattedError[]> {
+  const client = createClient({ url: `${t.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: accessToken ? { accessToken } : {}, retryAttempts: 0 });
   try {
     return await new Promise((resolve, reject) => {
       client.subscribe(
@@ -81,6 +82,8 @@ async function subscribeAsBob(query: string, variables: Record<string, unknown>)
     await client.dispose();
   }
 }
+
+const subscribeAsBob = (query: string, variables: Record<string, unknown>) => subscribeAs(bob.accessToken, query, variables);
 
 /** What B sees for each id-taking field when it uses A's ids. */
 const SWEEP: Record<string, () => Promise<readonly GraphQLFormattedError[] | undefined>> = {
@@ -109,6 +112,34 @@ describe('IDOR sweep', () => {
   for (const [field, attempt] of Object.entries(SWEEP)) {
     it(`${field}: user B with user A's id is refused`, async () => {
       expect(errorCodes({ errors: await attempt() })).toEqual([ADMIN_ONLY.has(field) ? 'FORBIDDEN' : 'NOT_FOUND']);
+    });
+  }
+
+  // Every subscription field, called without a token over graphql-ws and SSE, is refused as
+  // UNAUTHENTICATED before it looks anything up (a lookup would answer NOT_FOUND). The fields come
+  // from the schema, so a new subscription without a case fails here.
+  const ANONYMOUS: Record<string, { query: string; variables: Record<string, unknown> }> = {
+    conversationEvents: { query: print(ConversationEventsDocument), variables: { id: '01J0000000000000000000000Z' } },
+    generation: { query: print(GenerationEventsDocument), variables: { id: '01J0000000000000000000000Z', after: 0 } },
+    generateStream: { query: print(GenerateStreamDocument), variables: { input: { prompt: 'hello' } } },
+  };
+
+  it('has an anonymous case for every subscription field', () => {
+    expect(Object.keys(ANONYMOUS).sort()).toEqual(Object.keys(schema.getSubscriptionType()!.getFields()).sort());
+  });
+
+  for (const [field, { query, variables }] of Object.entries(ANONYMOUS)) {
+    it(`Subscription.${field} without a token is UNAUTHENTICATED over graphql-ws and SSE`, async () => {
+      expect(errorCodes({ errors: await subscribeAs(undefined, query, variables) })).toEqual(['UNAUTHENTICATED']);
+      const response = await fetch(`${t.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ query, variables }),
+      });
+      const text = await response.text();
+      const next = /event: next\ndata: (.*)\n/.exec(text);
+      expect(next, text).not.toBeNull();
+      expect(errorCodes(JSON.parse(next![1]!) as { errors?: GraphQLFormattedError[] })).toEqual(['UNAUTHENTICATED']);
     });
   }
 

@@ -12,6 +12,8 @@ describe('operational endpoints', () => {
   it('answers /health and /ready', async () => {
     const health = await fetch(`${t.url}/health`);
     expect(health.status).toBe(200);
+    expect(health.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await health.json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${t.url}/ready`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready', checks: { database: 'ok' } });
