@@ -11,6 +11,9 @@ export interface Loaders {
   user: DataLoader<string, UserRecord | undefined>;
 }
 
+/** The context of a field that requires a signed-in user (scope-auth's `withAuth` narrows to it). */
+export type AuthenticatedContext = Context & { identity: Identity; accessToken: string };
+
 export interface Context {
   identity: Identity | null;
   /** The bearer token the identity came from (logOut revokes its session). */

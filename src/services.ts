@@ -1,34 +1,36 @@
 /**
- * Everything a request needs, built once per process: storage, identity, pub/sub.
+ * What the API's resolvers and routes reach through their context: built once per API process
+ * by `createApi` from the shared infrastructure and the API's own parts (identity, limits).
  */
-import type { Logger } from 'pino';
-import type { Config } from './config.ts';
+import type { Registry } from 'prom-client';
+import type { AttemptLimiter } from './auth/attempt-limiter.ts';
 import type { IdentityProvider } from './auth/identity.ts';
+import type { Config } from './config.ts';
+import type { ConversationService } from './conversations/service.ts';
+import type { FileService } from './files/service.ts';
+import type { ModelDirectory } from './generation/model-directory.ts';
+import type { GenerationService } from './generation/service.ts';
+import type { AuditLog } from './observability/audit.ts';
+import type { Logger } from './observability/logger.ts';
 import type { Dynamo } from './store/dynamo.ts';
-import type { ConversationRepository } from './store/conversations.ts';
 import type { MessageRepository } from './store/messages.ts';
 import type { UserRepository } from './store/users.ts';
-import type { Events } from './events.ts';
-import type { AttemptLimiter } from './auth/attempt-limiter.ts';
-import type { AuditLog } from './observability/audit.ts';
+import type { StreamStore } from './streams/stream-store.ts';
 
 export interface Services {
-  /** The process's Prometheus registry (served at /metrics). */
-  registry: import('prom-client').Registry;
-  generation: import('./generation/service.ts').GenerationService;
-  generationStack: import('./generation/stack.ts').GenerationStack;
-  streams: import('./streams/stream-store.ts').StreamStore;
-  models: import('./generation/model-directory.ts').ModelDirectory;
   config: Config;
   logger: Logger;
+  /** The process's Prometheus registry (served at /metrics). */
+  registry: Registry;
   dynamo: Dynamo;
   users: UserRepository;
-  conversations: ConversationRepository;
+  conversations: ConversationService;
   messages: MessageRepository;
-  files: import('./files/service.ts').FileService;
+  files: FileService;
+  generation: GenerationService;
+  streams: StreamStore;
+  models: ModelDirectory;
   identity: IdentityProvider;
-  events: Events;
-  closeEvents(): Promise<void>;
   authLimiter: AttemptLimiter;
   audit: AuditLog;
   /** Public JWKS of the local provider, served at /.well-known/jwks.json. */

@@ -8,11 +8,10 @@
  * answers the same for every email and no address is stored in Redis.
  */
 import crypto from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config.ts';
 import { AppError, ErrorCode } from '../errors.ts';
-import type { Logger } from '../observability/logger.ts';
 
 export interface AttemptLimiter {
   /** Counts an attempt from `ip`; RATE_LIMITED when the IP, or the account if given, is over its limit. */
@@ -21,7 +20,6 @@ export interface AttemptLimiter {
   failed(email: string): Promise<void>;
   /** A successful sign-in: the account's failures start over. */
   succeeded(email: string): Promise<void>;
-  close(): Promise<void>;
 }
 
 const accountKey = (email: string) => crypto.createHash('sha256').update(email.trim().toLowerCase()).digest('hex');
@@ -30,23 +28,19 @@ function rateLimited(msBeforeNext: number, message: string): AppError {
   return new AppError(ErrorCode.RATE_LIMITED, message, { retryAfter: Math.max(1, Math.ceil(msBeforeNext / 1000)) });
 }
 
-export async function createAttemptLimiter(config: Config, logger: Logger): Promise<AttemptLimiter> {
-  const limits = config.authLimits;
-  let redis: Redis | undefined;
-  if (config.redis) {
-    // No offline queue: while Redis is away, calls fail at once and the in-memory insurance
-    // limiter answers instead of requests hanging.
-    redis = new Redis(config.redis.url, { enableOfflineQueue: false, lazyConnect: true, maxRetriesPerRequest: 1 });
-    redis.on('error', (error: Error) => logger.warn({ err: error }, 'rate-limit store: Redis error'));
-    await redis.connect().catch((error: unknown) => logger.warn({ err: error }, 'rate-limit store: Redis unreachable, counting in memory'));
-  }
+/**
+ * `redis` must fail at once while Redis is away (no offline queue): the in-memory insurance
+ * limiter then answers instead of requests hanging.
+ */
+export function createAttemptLimiter(options: { limits: Config['authLimits']; prefix: string; redis?: Redis }): AttemptLimiter {
+  const { limits, redis } = options;
   const limiter = (keyPrefix: string, points: number, duration: number): RateLimiterAbstract => {
-    const options = { keyPrefix, points, duration };
-    if (!redis) return new RateLimiterMemory(options);
-    return new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: new RateLimiterMemory(options) });
+    const settings = { keyPrefix, points, duration };
+    if (!redis) return new RateLimiterMemory(settings);
+    return new RateLimiterRedis({ ...settings, storeClient: redis, insuranceLimiter: new RateLimiterMemory(settings) });
   };
-  const byIp = limiter(`${config.redisPrefix}auth:ip`, limits.perIp, limits.windowSeconds);
-  const failures = limiter(`${config.redisPrefix}auth:failed`, limits.maxFailedAttempts, limits.lockoutSeconds);
+  const byIp = limiter(`${options.prefix}auth:ip`, limits.perIp, limits.windowSeconds);
+  const failures = limiter(`${options.prefix}auth:failed`, limits.maxFailedAttempts, limits.lockoutSeconds);
 
   return {
     async attempt(ip, email) {
@@ -74,9 +68,6 @@ export async function createAttemptLimiter(config: Config, logger: Logger): Prom
     },
     async succeeded(email) {
       await failures.delete(accountKey(email));
-    },
-    async close() {
-      redis?.disconnect();
     },
   };
 }

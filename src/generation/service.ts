@@ -5,19 +5,19 @@
  */
 import type { Identity } from '../auth/identity.ts';
 import { AppError, ErrorCode, badInput, notFound } from '../errors.ts';
-import type { Events } from '../events.ts';
 import { resolveParams, type GenerationParams } from '../inference/params.ts';
 import type { ChatMessage } from '../inference/prompt.ts';
-import type { ConversationRecord, ConversationRepository } from '../store/conversations.ts';
+import type { ConversationService } from '../conversations/service.ts';
+import type { ConversationRecord } from '../store/conversations.ts';
 import { isId, newId } from '../store/ids.ts';
 import type { MessageRecord, MessageRepository } from '../store/messages.ts';
 import type { FileService } from '../files/service.ts';
 import { titleFrom } from './conversation-context.ts';
 import type { GenerationMeta, StreamEvent } from '../streams/events.ts';
+import type { GenerationJob } from '../queue/job.ts';
 import type { JobQueue } from '../queue/queue.ts';
 import type { GenerationRateLimiter, RateLimitState } from './rate-limit.ts';
 import type { StreamStore } from '../streams/stream-store.ts';
-import type { GenerationPayload } from './worker.ts';
 
 /** Ranges checked here are model-independent; the worker checks the rest against its model. */
 const API_DEFAULTS = { maxTokens: 256, temperature: 0.8, topK: 0, topP: 1, repetitionPenalty: 1 };
@@ -28,10 +28,9 @@ export interface GenerationServiceDeps {
   queue: JobQueue;
   streams: StreamStore;
   limiter: GenerationRateLimiter;
-  conversations: ConversationRepository;
+  conversations: ConversationService;
   messages: MessageRepository;
   files: Pick<FileService, 'ownAll'>;
-  events: Events;
   maxMessageChars: number;
   onRateLimited?: () => void;
 }
@@ -58,7 +57,7 @@ export class GenerationService {
     const fileIds = await this.checkFiles(identity, input.fileIds);
     await this.limit(identity, onRateLimit);
     const { conversations, messages } = this.deps;
-    const existing = input.conversationId ? await this.ownConversation(identity, input.conversationId) : undefined;
+    const existing = input.conversationId ? await conversations.own(identity.userId, input.conversationId) : undefined;
     const conversation = existing ?? (await conversations.create(identity.userId, { title: titleFrom(content) }));
     const parentId = input.parentId
       ? (await this.ownMessage(identity, input.parentId, conversation.conversationId)).messageId
@@ -68,15 +67,9 @@ export class GenerationService {
     const userMessage = await messages.add({ conversationId: conversation.conversationId, userId: identity.userId, role: 'user', content, parentId, ...(fileIds.length > 0 ? { fileIds } : {}) });
     // The job goes out as soon as the message it answers is stored; the bookkeeping follows.
     const [meta, touched] = await Promise.all([
-      this.enqueue(identity, { params }, { conversationId: conversation.conversationId, parentMessageId: userMessage.messageId }),
-      conversations.touch(identity.userId, conversation.conversationId, 1).then((updated) => updated ?? conversation),
+      this.enqueueReply(identity, conversation.conversationId, userMessage.messageId, params),
+      conversations.messageAdded(identity.userId, conversation.conversationId, userMessage.messageId).then((updated) => updated ?? conversation),
     ]);
-    this.deps.events.publish('conversation', conversation.conversationId, {
-      kind: 'MESSAGE_ADDED',
-      conversationId: conversation.conversationId,
-      conversation: touched,
-      messageId: userMessage.messageId,
-    });
     return { meta, conversation: touched, userMessage };
   }
 
@@ -87,8 +80,8 @@ export class GenerationService {
     const userMessage = message.role === 'assistant' && message.parentId ? await this.deps.messages.get(message.conversationId, message.parentId) : message;
     if (!userMessage || userMessage.role !== 'user') throw badInput('Only replies to a user message can be regenerated', { argument: 'messageId' });
     await this.limit(identity, onRateLimit);
-    const conversation = await this.ownConversation(identity, message.conversationId);
-    const meta = await this.enqueue(identity, { params: checked }, { conversationId: conversation.conversationId, parentMessageId: userMessage.messageId });
+    const conversation = await this.deps.conversations.own(identity.userId, message.conversationId);
+    const meta = await this.enqueueReply(identity, conversation.conversationId, userMessage.messageId, checked);
     return { meta, conversation, userMessage };
   }
 
@@ -101,7 +94,7 @@ export class GenerationService {
     }
     const checked = checkParams(params);
     await this.limit(identity, onRateLimit);
-    return this.enqueue(identity, { params: checked, input }, {});
+    return this.enqueue({ kind: 'stateless', ...this.newJob(identity, checked), input });
   }
 
   /** The user's generation, or NOT_FOUND (also for someone else's). */
@@ -122,32 +115,28 @@ export class GenerationService {
     return this.deps.streams.subscribe(meta.generationId, after);
   }
 
-  private async enqueue(
-    identity: Identity,
-    payload: GenerationPayload,
-    target: { conversationId?: string; parentMessageId?: string },
-  ): Promise<GenerationMeta> {
-    const generationId = newId();
-    const replyMessageId = target.conversationId ? newId() : undefined;
+  private newJob(identity: Identity, params: GenerationParams) {
+    return { generationId: newId(), userId: identity.userId, enqueuedAt: new Date().toISOString(), params };
+  }
+
+  private enqueueReply(identity: Identity, conversationId: string, parentMessageId: string, params: GenerationParams) {
+    return this.enqueue({ kind: 'conversation-reply', ...this.newJob(identity, params), conversationId, parentMessageId, replyMessageId: newId() });
+  }
+
+  /** Records the generation (so that clients can follow it at once), then hands the job to a worker. */
+  private async enqueue(job: GenerationJob): Promise<GenerationMeta> {
+    const reply = job.kind === 'conversation-reply' ? job : undefined;
     const meta: GenerationMeta = {
-      generationId,
-      userId: identity.userId,
-      conversationId: target.conversationId,
-      userMessageId: target.parentMessageId,
-      replyMessageId,
+      generationId: job.generationId,
+      userId: job.userId,
+      conversationId: reply?.conversationId,
+      userMessageId: reply?.parentMessageId,
+      replyMessageId: reply?.replyMessageId,
       status: 'QUEUED',
-      createdAt: new Date().toISOString(),
+      createdAt: job.enqueuedAt,
     };
     await this.deps.streams.create(meta);
-    await this.deps.queue.enqueue({
-      generationId,
-      userId: identity.userId,
-      conversationId: target.conversationId,
-      replyMessageId,
-      parentMessageId: target.parentMessageId,
-      enqueuedAt: meta.createdAt,
-      payload: payload as unknown as Record<string, unknown>,
-    });
+    await this.deps.queue.enqueue(job);
     return meta;
   }
 
@@ -178,12 +167,6 @@ export class GenerationService {
       throw badInput(`${argument} must be at most ${this.deps.maxMessageChars} characters`, { argument });
     }
     return value;
-  }
-
-  private async ownConversation(identity: Identity, conversationId: string): Promise<ConversationRecord> {
-    const conversation = isId(conversationId) ? await this.deps.conversations.get(identity.userId, conversationId) : undefined;
-    if (!conversation) throw notFound('Conversation');
-    return conversation;
   }
 
   private async ownMessage(identity: Identity, messageId: string, conversationId?: string): Promise<MessageRecord> {

@@ -8,27 +8,19 @@
  */
 import type { Logger } from 'pino';
 import { AppError, ErrorCode } from '../errors.ts';
-import type { Events } from '../events.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
-import type { GenerationParams } from '../inference/params.ts';
 import type { ChatMessage, PromptInput } from '../inference/prompt.ts';
 import type { DoneEvent } from '../inference/protocol.ts';
-import type { ConversationRepository } from '../store/conversations.ts';
+import type { ConversationService } from '../conversations/service.ts';
 import type { MessageRecord, MessageRepository } from '../store/messages.ts';
 import type { FileService } from '../files/service.ts';
 import { isTextType } from '../files/sniff.ts';
 import { attachmentBlock, branchMessages, branchRecords, type AttachedFile } from './conversation-context.ts';
 import type { StreamEvent } from '../streams/events.ts';
-import type { Consumer, DeliveredJob, GenerationJob, JobQueue } from '../queue/queue.ts';
+import type { ConversationReplyJob, GenerationJob } from '../queue/job.ts';
+import type { Consumer, DeliveredJob, JobQueue } from '../queue/queue.ts';
 import { cacheKey, isDeterministic, type ResponseCache } from './response-cache.ts';
 import type { StreamStore } from '../streams/stream-store.ts';
-
-/** The job payload the API puts on the queue. */
-export interface GenerationPayload {
-  params: GenerationParams;
-  /** Stateless generations carry their input; conversation ones are read from the database. */
-  input?: { prompt: string } | { messages: ChatMessage[] };
-}
 
 export interface WorkerDeps {
   engine: InferenceEngine;
@@ -36,8 +28,7 @@ export interface WorkerDeps {
   streams: StreamStore;
   cache: ResponseCache;
   messages: MessageRepository;
-  conversations: ConversationRepository;
-  events: Events;
+  conversations: ConversationService;
   /** Attached files are read for the model's context; within `fileContextMaxChars` per message. */
   files?: Pick<FileService, 'existing' | 'readText'>;
   fileContextMaxChars?: number;
@@ -99,8 +90,7 @@ export class GenerationWorker {
   private async run(job: GenerationJob, history: StreamEvent[], signal: AbortSignal) {
     const { streams, engine, cache } = this.deps;
     const id = job.generationId;
-    const payload = job.payload as unknown as GenerationPayload;
-    const input = payload.input ?? (await this.conversationInput(job));
+    const input = job.kind === 'stateless' ? job.input : await this.conversationInput(job);
     const previous = history.map((event) => (event.kind === 'token' ? event.delta : '')).join('');
     let index = history.length;
     const deltas: string[] = [];
@@ -109,7 +99,7 @@ export class GenerationWorker {
       await streams.append(id, { kind: 'token', index: ++index, delta });
     };
 
-    const key = isDeterministic(payload.params) && history.length === 0 ? cacheKey(engine.model.name, input, payload.params) : undefined;
+    const key = isDeterministic(job.params) && history.length === 0 ? cacheKey(engine.model.name, input, job.params) : undefined;
     const cached = key ? await cache.get(key) : undefined;
     if (key) this.deps.onCacheLookup?.(cached !== undefined);
 
@@ -120,7 +110,7 @@ export class GenerationWorker {
     } else {
       const request: PromptInput = previous ? { ...input, continuation: previous } : input;
       let final: DoneEvent | undefined;
-      for await (const event of engine.generate({ input: request, params: payload.params, signal })) {
+      for await (const event of engine.generate({ input: request, params: job.params, signal })) {
         if (event.type === 'token') await publish(event.delta);
         else if (event.type === 'error') throw new AppError(ErrorCode.INTERNAL, `Generation failed: ${event.message}`);
         else final = event;
@@ -145,12 +135,11 @@ export class GenerationWorker {
     await streams.setStatus(id, done.finishReason === 'cancelled' ? 'CANCELLED' : 'COMPLETED');
   }
 
-  private async conversationInput(job: GenerationJob): Promise<{ messages: ChatMessage[] }> {
-    const conversation = await this.deps.conversations.get(job.userId, job.conversationId!);
-    if (!conversation) throw new AppError(ErrorCode.NOT_FOUND, 'Conversation not found');
+  private async conversationInput(job: ConversationReplyJob): Promise<{ messages: ChatMessage[] }> {
+    const conversation = await this.deps.conversations.own(job.userId, job.conversationId);
     const recent = await this.deps.messages.recent(conversation.conversationId);
-    const attachments = await this.attachmentTexts(job.userId, branchRecords(recent, job.parentMessageId!));
-    return { messages: branchMessages(conversation, recent, job.parentMessageId!, attachments) };
+    const attachments = await this.attachmentTexts(job.userId, branchRecords(recent, job.parentMessageId));
+    return { messages: branchMessages(conversation, recent, job.parentMessageId, attachments) };
   }
 
   /** Message id → its attached files as text for the model, each message within the budget. */
@@ -181,7 +170,7 @@ export class GenerationWorker {
 
   /** Stores the reply under the id fixed at enqueue time; returns it (null for stateless). */
   private async persist(job: GenerationJob, text: string, done: DoneEvent): Promise<string | null> {
-    if (!job.conversationId || !job.replyMessageId) return null;
+    if (job.kind !== 'conversation-reply') return null;
     const stored = await this.deps.messages.putOnce({
       conversationId: job.conversationId,
       messageId: job.replyMessageId,
@@ -198,17 +187,7 @@ export class GenerationWorker {
       timings: done.timings,
       createdAt: new Date().toISOString(),
     });
-    if (stored) {
-      const conversation = await this.deps.conversations.touch(job.userId, job.conversationId, 1);
-      if (conversation) {
-        this.deps.events.publish('conversation', job.conversationId, {
-          kind: 'MESSAGE_ADDED',
-          conversationId: job.conversationId,
-          conversation,
-          messageId: job.replyMessageId,
-        });
-      }
-    }
+    if (stored) await this.deps.conversations.messageAdded(job.userId, job.conversationId, job.replyMessageId);
     return job.replyMessageId;
   }
 }

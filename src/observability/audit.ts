@@ -4,7 +4,7 @@
  * known), the request and the client address.
  */
 import type { Logger } from 'pino';
-import type { Context } from '../context.ts';
+import type { AuthenticatedContext, Context } from '../context.ts';
 
 export type AuditEvent =
   | 'auth.sign_in'
@@ -33,6 +33,8 @@ export function createAuditLog(logger: Logger): AuditLog {
 }
 
 /** Who is acting in this request, as the audit trail records it. */
+export function actor(context: AuthenticatedContext): AuditFields & { userId: string };
+export function actor(context: Context): AuditFields;
 export function actor(context: Context): AuditFields {
   return { requestId: context.requestId, clientIp: context.clientIp, ...(context.identity ? { userId: context.identity.userId } : {}) };
 }

@@ -1,6 +1,6 @@
 /**
- * Prometheus metrics: every metric name is defined here and nowhere else. Each app instance
- * has its own registry so that several can live in one process (tests, `ROLE=all`).
+ * Prometheus metrics: every metric name is defined here and nowhere else. Each process has one
+ * registry (made by the composition root), so that several can live in one test process.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -10,9 +10,15 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 const MAX_OPERATION_NAMES = 200;
 
-export function createMetrics() {
+/** A process's registry, with Node's default metrics; each role adds its own metrics to it. */
+export function createRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/** The API role's metrics. */
+export function createMetrics(registry: Registry) {
   const labelNames = ['operation_name', 'operation_type'] as const;
   const requests = new Counter({
     name: 'api_requests_total',

@@ -18,10 +18,13 @@ export interface CreateQueueOptions extends QueueOptions {
     deadLetterQueueUrl?: string;
     waitTimeSeconds?: number;
   };
-  /** A Redis URL (the queue opens and closes its own connection) or a client the caller owns. */
-  redis?: Redis | string;
-  redisStreamKey?: string;
-  redisGroup?: string;
+  redis?: {
+    /** A Redis URL (the queue opens and closes its own connection) or a client the caller owns. */
+    connection: Redis | string;
+    /** The stream of jobs; the composition root names it (KEDA watches the same key). */
+    streamKey: string;
+    group?: string;
+  };
   logger?: QueueLogger;
 }
 
@@ -44,9 +47,9 @@ export function createQueue(options: CreateQueueOptions): JobQueue {
       visibilityTimeoutMs,
       maxDeliveries,
       logger,
-      redis: options.redis,
-      streamKey: options.redisStreamKey,
-      group: options.redisGroup,
+      redis: options.redis.connection,
+      streamKey: options.redis.streamKey,
+      group: options.redis.group,
     });
   }
   return new MemoryJobQueue({ visibilityTimeoutMs, maxDeliveries, logger });

@@ -3,13 +3,12 @@
  * (visibility timeout, redelivery, dead-lettering) so that code written against it behaves the
  * same in production; jobs do not survive the process.
  */
+import { encodeJob, parseJob } from './job.ts';
 import type { Consumer, ConsumeOptions, GenerationJob, JobHandler, JobQueue, QueueOptions } from './queue.ts';
 import {
   Slots,
   checkConcurrency,
   checkQueueOptions,
-  decodeJob,
-  encodeJob,
   heartbeatInterval,
   runDelivery,
   silentLogger,
@@ -69,7 +68,7 @@ export class MemoryJobQueue implements JobQueue {
         slots.take();
         const run = runDelivery({
           handler,
-          job: decodeJob(entry.body),
+          job: parseJob(entry.body),
           attempt,
           logger,
           heartbeatMs: heartbeatInterval(this.#options.visibilityTimeoutMs),
@@ -108,7 +107,7 @@ export class MemoryJobQueue implements JobQueue {
 
   /** Jobs that reached maxDeliveries without being acknowledged, oldest first. */
   deadLetters(): GenerationJob[] {
-    return this.#dead.map((entry) => decodeJob(entry.body));
+    return this.#dead.map((entry) => parseJob(entry.body));
   }
 
   async close(): Promise<void> {

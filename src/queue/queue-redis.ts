@@ -12,13 +12,12 @@
  *   (XCLAIM … JUSTID to itself) on a heartbeat.
  */
 import { Redis } from 'ioredis';
+import { encodeJob, parseJob } from './job.ts';
 import type { Consumer, ConsumeOptions, GenerationJob, JobHandler, JobQueue, QueueOptions } from './queue.ts';
 import {
   Slots,
   checkConcurrency,
   checkQueueOptions,
-  decodeJob,
-  encodeJob,
   heartbeatInterval,
   pause,
   runDelivery,
@@ -29,22 +28,24 @@ import {
 export interface RedisQueueOptions extends QueueOptions {
   /** A client the caller owns (left open on close), or a redis:// URL the queue connects to and closes. */
   redis: Redis | string;
-  /** Stream key; the dead-letter stream is `<streamKey>:dead`. */
-  streamKey?: string;
+  /** Stream key (the composition root names it; KEDA watches it); the dead-letter stream is `<streamKey>:dead`. */
+  streamKey: string;
   group?: string;
   /** Safety cap on the stream's length (approximate trim on XADD); acked entries are deleted anyway. */
   maxLength?: number;
   logger?: QueueLogger;
 }
 
-export const DEFAULT_STREAM_KEY = 'gptql:generation:jobs';
 export const DEFAULT_GROUP = 'workers';
 const DEFAULT_MAX_LENGTH = 1_000_000;
 const RETRY_DELAY_MS = 500;
 
 /** A dead-lettered job as kept in the `:dead` stream. */
 export interface DeadJob {
-  job: GenerationJob;
+  /** Undefined for a message that was never a job this worker could read. */
+  job: GenerationJob | undefined;
+  /** The message as it was enqueued. */
+  body: string;
   /** The entry id it had in the main stream. */
   entryId: string;
   deliveries: number;
@@ -93,7 +94,7 @@ export class RedisJobQueue implements JobQueue {
     checkQueueOptions(options);
     this.#ownsRedis = typeof options.redis === 'string';
     this.#redis = typeof options.redis === 'string' ? new Redis(options.redis) : options.redis;
-    this.streamKey = options.streamKey ?? DEFAULT_STREAM_KEY;
+    this.streamKey = options.streamKey;
     this.deadKey = `${this.streamKey}:dead`;
     this.group = options.group ?? DEFAULT_GROUP;
     this.#options = { visibilityTimeoutMs: options.visibilityTimeoutMs, maxDeliveries: options.maxDeliveries };
@@ -141,7 +142,8 @@ export class RedisJobQueue implements JobQueue {
     const entries = (await this.#redis.xrange(this.deadKey, '-', '+', 'COUNT', count)) as StreamEntry[];
     return entries.map(([, fields]) => {
       const info = pairs(fields ?? []);
-      return { job: decodeJob(String(info.get('job'))), entryId: String(info.get('entryId')), deliveries: Number(info.get('deliveries')) };
+      const body = String(info.get('job'));
+      return { job: readable(body), body, entryId: String(info.get('entryId')), deliveries: Number(info.get('deliveries')) };
     });
   }
 
@@ -334,10 +336,11 @@ class RedisConsumer {
   #start(entryId: string, body: string, attempt: number): boolean {
     let job: GenerationJob;
     try {
-      job = decodeJob(body);
+      job = parseJob(body);
     } catch (error) {
-      this.logger.error({ err: error, entryId }, 'unreadable generation job');
-      // Left pending: it is dead-lettered once it has been claimed maxDeliveries times.
+      // Another delivery would not make it readable: dead-lettered at once, kept for a look.
+      this.logger.error({ err: error, entryId }, 'unreadable generation job dead-lettered');
+      void this.queue.deadLetter(entryId, body, attempt).catch((failure: unknown) => this.logger.error({ err: failure, entryId }, 'dead-lettering failed'));
       return false;
     }
     this.#slots.take();
@@ -372,4 +375,12 @@ function pairs(flat: readonly unknown[]): Map<string, unknown> {
 function fieldValue(fields: readonly string[], name: string): string | undefined {
   const value = pairs(fields).get(name);
   return typeof value === 'string' ? value : undefined;
+}
+
+function readable(body: string): GenerationJob | undefined {
+  try {
+    return parseJob(body);
+  } catch {
+    return undefined;
+  }
 }

@@ -31,18 +31,6 @@ export function heartbeatInterval(visibilityTimeoutMs: number): number {
   return Math.max(1, Math.floor(visibilityTimeoutMs / 3));
 }
 
-export function encodeJob(job: GenerationJob): string {
-  return JSON.stringify(job);
-}
-
-export function decodeJob(body: string): GenerationJob {
-  const value: unknown = JSON.parse(body);
-  if (typeof value !== 'object' || value === null || typeof (value as { generationId?: unknown }).generationId !== 'string') {
-    throw new TypeError('queue message is not a generation job');
-  }
-  return value as GenerationJob;
-}
-
 /**
  * Counts the handlers a consumer runs at once. A consumer fetches only as many jobs as it has free
  * slots, so a job is never held by a consumer that cannot start it (it would burn visibility time).

@@ -20,13 +20,12 @@ import {
   type Message,
   type SQSClientConfig,
 } from '@aws-sdk/client-sqs';
+import { encodeJob, parseJob } from './job.ts';
 import type { Consumer, ConsumeOptions, GenerationJob, JobHandler, JobQueue, QueueOptions } from './queue.ts';
 import {
   Slots,
   checkConcurrency,
   checkQueueOptions,
-  decodeJob,
-  encodeJob,
   heartbeatInterval,
   pause,
   runDelivery,
@@ -207,21 +206,15 @@ class SqsConsumer {
 
   async #handle(message: Message, receiptHandle: string): Promise<void> {
     const attempt = Number(message.Attributes?.ApproximateReceiveCount ?? 1);
-    const { deadLetterQueueUrl, logger } = this.settings;
-    if (deadLetterQueueUrl && attempt > this.settings.maxDeliveries) {
-      // Sent before the delete: a crash in between duplicates the dead letter rather than losing the job.
-      await this.queue.client.send(new SendMessageCommand({ QueueUrl: deadLetterQueueUrl, MessageBody: message.Body ?? '' }));
-      await this.queue.delete(receiptHandle);
-      logger.warn({ messageId: message.MessageId, attempt }, 'generation job dead-lettered');
-      return;
-    }
+    const { logger, deadLetterQueueUrl, maxDeliveries } = this.settings;
+    if (deadLetterQueueUrl && attempt > maxDeliveries) return this.#deadLetter(message, receiptHandle, attempt);
     let job: GenerationJob;
     try {
-      job = decodeJob(message.Body ?? '');
+      job = parseJob(message.Body ?? '');
     } catch (error) {
-      // Left to time out: the redrive policy dead-letters it after maxDeliveries receives.
-      logger.error({ err: error, messageId: message.MessageId }, 'unreadable generation job');
-      return;
+      logger.error({ err: error, messageId: message.MessageId }, 'unreadable generation job dead-lettered');
+      // Without a dead-letter queue of ours, the redrive policy moves it after maxDeliveries receives.
+      return this.#deadLetter(message, receiptHandle, attempt);
     }
     this.#slots.take();
     const run = runDelivery({
@@ -237,5 +230,15 @@ class SqsConsumer {
       this.#slots.release();
     });
     this.#running.add(run);
+  }
+
+  /** Moves the message to our dead-letter queue when one is given; otherwise the redrive policy will. */
+  async #deadLetter(message: Message, receiptHandle: string, attempt: number): Promise<void> {
+    const { deadLetterQueueUrl, logger } = this.settings;
+    if (!deadLetterQueueUrl) return;
+    // Sent before the delete: a crash in between duplicates the dead letter rather than losing the job.
+    await this.queue.client.send(new SendMessageCommand({ QueueUrl: deadLetterQueueUrl, MessageBody: message.Body ?? '' }));
+    await this.queue.delete(receiptHandle);
+    logger.warn({ messageId: message.MessageId, attempt }, 'generation job dead-lettered');
   }
 }

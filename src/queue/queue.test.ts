@@ -20,7 +20,7 @@ import { jobQueueContract, makeJob, waitFor, type QueueHarness } from '../../tes
 import { createQueue } from './queue-factory.ts';
 import { MemoryJobQueue } from './queue-memory.ts';
 import { RedisJobQueue } from './queue-redis.ts';
-import { decodeJob } from './queue-runtime.ts';
+import { parseJob } from './job.ts';
 import { SqsJobQueue } from './queue-sqs.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -56,7 +56,7 @@ function redisHarness(options: QueueOptions): QueueHarness & { queue: RedisJobQu
     queue,
     options,
     prefix,
-    deadLetters: async () => (await queue.deadLetters()).map((dead) => dead.job),
+    deadLetters: async () => (await queue.deadLetters()).flatMap((dead) => (dead.job ? [dead.job] : [])),
     cleanup: () => deleteKeys(prefix),
   };
 }
@@ -64,6 +64,46 @@ function redisHarness(options: QueueOptions): QueueHarness & { queue: RedisJobQu
 jobQueueContract('redis', async () => redisHarness({ visibilityTimeoutMs: 500, maxDeliveries: 3 }));
 
 describe.concurrent('RedisJobQueue', () => {
+  it('dead-letters a job it cannot read at once, with a log line saying why, and never runs it', async () => {
+    const logged: { object: object; message: string }[] = [];
+    const logger = { warn: (object: object, message: string) => logged.push({ object, message }), error: (object: object, message: string) => logged.push({ object, message }) };
+    const prefix = `test:queue:${randomUUID()}:`;
+    const queue = new RedisJobQueue({ visibilityTimeoutMs: 60_000, maxDeliveries: 5, redis: REDIS_URL, streamKey: `${prefix}jobs`, logger });
+    const good = makeJob();
+    // What a newer API release or a broken producer might put on the stream.
+    const unknownKind = JSON.stringify({ ...makeJob(), kind: 'title' });
+    const malformed = JSON.stringify({ ...makeJob(), params: { temperature: 'hot' } });
+    const seen: string[] = [];
+    const consumer = queue.consume(
+      async (delivery) => {
+        seen.push(delivery.job.generationId);
+        await delivery.ack();
+      },
+      { concurrency: 2, consumerName: 'w1' },
+    );
+    try {
+      await redis.xadd(queue.streamKey, '*', 'job', unknownKind);
+      await redis.xadd(queue.streamKey, '*', 'job', malformed);
+      await queue.enqueue(good);
+      await waitFor(async () => (await queue.deadLetters()).length === 2 && seen.length === 1);
+      expect(seen).toEqual([good.generationId]);
+      const dead = await queue.deadLetters();
+      expect(dead.map((entry) => [entry.body, entry.job, entry.deliveries])).toEqual([
+        [unknownKind, undefined, 1],
+        [malformed, undefined, 1],
+      ]);
+      const refusals = logged.filter((line) => line.message === 'unreadable generation job dead-lettered');
+      expect(refusals.map((line) => String((line.object as { err: Error }).err.message))).toEqual([
+        expect.stringMatching(/^generation job refused: kind: /),
+        expect.stringMatching(/^generation job refused: params\.temperature: /),
+      ]);
+    } finally {
+      await consumer.stop();
+      await queue.close();
+      await deleteKeys(prefix);
+    }
+  });
+
   it('keeps the stream small: acked entries are deleted, dead ones moved with their delivery count', async () => {
     const harness = redisHarness({ visibilityTimeoutMs: 300, maxDeliveries: 1 });
     const { queue, prefix } = harness;
@@ -156,7 +196,7 @@ async function createSqsQueues(maxReceiveCount: number | undefined) {
       const { Messages = [] } = await sqsAdmin.send(
         new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0, WaitTimeSeconds: 0 }),
       );
-      return Messages.map((message) => decodeJob(message.Body ?? ''));
+      return Messages.map((message) => parseJob(message.Body ?? ''));
     },
     async cleanup() {
       await sqsAdmin.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
@@ -262,13 +302,13 @@ describe('createQueue', () => {
   const base: QueueOptions = { visibilityTimeoutMs: 1_000, maxDeliveries: 3 };
 
   it('chooses SQS when a queue URL is set, even with Redis configured', async () => {
-    const queue = createQueue({ ...base, sqs: { queueUrl: `${sqsEndpoint}/000000000000/x`, region: 'us-east-1' }, redis: REDIS_URL });
+    const queue = createQueue({ ...base, sqs: { queueUrl: `${sqsEndpoint}/000000000000/x`, region: 'us-east-1' }, redis: { connection: REDIS_URL, streamKey: `test:queue:${randomUUID()}:jobs` } });
     expect(queue).toBeInstanceOf(SqsJobQueue);
     await queue.close();
   });
 
   it('chooses Redis Streams when Redis is configured', async () => {
-    const queue = createQueue({ ...base, redis: REDIS_URL, redisStreamKey: `test:queue:${randomUUID()}:jobs` });
+    const queue = createQueue({ ...base, redis: { connection: REDIS_URL, streamKey: `test:queue:${randomUUID()}:jobs` } });
     expect(queue.kind).toBe('redis');
     await queue.close();
   });

@@ -5,20 +5,9 @@
  * makes that exactly-once in effect (the reply is persisted with a conditional write).
  */
 
-/** What a worker needs to run one generation; serialisable as JSON. */
-export interface GenerationJob {
-  generationId: string;
-  userId: string;
-  /** Absent for stateless `generate`/`generateStream`. */
-  conversationId?: string;
-  /** Id the assistant reply will be stored under, fixed at enqueue time (exactly-once persist). */
-  replyMessageId?: string;
-  /** The message the reply answers. */
-  parentMessageId?: string;
-  enqueuedAt: string;
-  /** Anything else the worker needs, opaque to the queue. */
-  payload: Record<string, unknown>;
-}
+import type { GenerationJob } from './job.ts';
+
+export type { GenerationJob } from './job.ts';
 
 export interface DeliveredJob {
   job: GenerationJob;

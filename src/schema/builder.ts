@@ -4,12 +4,14 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
 import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
 import { isAdmin } from '../auth/roles.ts';
-import type { Context } from '../context.ts';
+import type { AuthenticatedContext, Context } from '../context.ts';
 import { forbidden, unauthenticated } from '../errors.ts';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
   AuthScopes: { authenticated: boolean; admin: boolean };
+  // Fields built with `t.withAuth({ authenticated: true })` (or admin) see a signed-in identity.
+  AuthContexts: { authenticated: AuthenticatedContext; admin: AuthenticatedContext };
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
     /** An upload (GraphQL multipart request spec); yoga hands resolvers a WHATWG File. */

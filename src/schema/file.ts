@@ -20,16 +20,14 @@ const StoredFileConnection = builder.connectionObject({ type: StoredFileRef, nam
 const userIdOf = (context: Context) => context.identity!.userId;
 
 builder.queryFields((t) => ({
-  file: t.field({
+  file: t.withAuth({ authenticated: true }).field({
     type: StoredFileRef,
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, context) => context.services.files.own(userIdOf(context), String(args.id)),
   }),
-  files: t.field({
+  files: t.withAuth({ authenticated: true }).field({
     type: StoredFileConnection,
     description: 'The user’s files, newest first.',
-    authScopes: { authenticated: true },
     args: pageArgs,
     resolve: async (_root, args, context) =>
       toConnection(await context.services.files.list(userIdOf(context), args), FileRepository.cursorOf, args.after),
@@ -37,10 +35,9 @@ builder.queryFields((t) => ({
 }));
 
 builder.mutationFields((t) => ({
-  uploadFile: t.field({
+  uploadFile: t.withAuth({ authenticated: true }).field({
     type: StoredFileRef,
     description: `Stores a file (multipart request; at most UPLOAD_MAX_BYTES). Accepted: UTF-8 text, Markdown, JSON, CSV, PDF, PNG, JPEG, GIF, WebP.`,
-    authScopes: { authenticated: true },
     args: { file: t.arg({ type: 'File', required: true }) },
     resolve: async (_root, args, context) => {
       // yoga's File may be its own ponyfill, whose stream Readable.fromWeb refuses; every
@@ -51,9 +48,8 @@ builder.mutationFields((t) => ({
       return record;
     },
   }),
-  deleteFile: t.id({
+  deleteFile: t.withAuth({ authenticated: true }).id({
     description: 'Deletes the file’s bytes and record; returns its id.',
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, context) => {
       const id = String(args.id);

@@ -1,6 +1,6 @@
 import { mapAsyncIterator } from 'graphql-yoga';
 import type { Context } from '../context.ts';
-import { AppError, ErrorCode, unauthenticated } from '../errors.ts';
+import { AppError, ErrorCode } from '../errors.ts';
 import type { GenerationMeta, StreamEvent } from '../streams/events.ts';
 import type { StatelessInput } from '../generation/service.ts';
 import type { GenerationParams } from '../inference/params.ts';
@@ -164,10 +164,6 @@ const ModelRef = builder.objectRef<{ name: string; contextLength: number }>('Mod
   }),
 });
 
-function identityOf(context: Context) {
-  if (!context.identity) throw unauthenticated();
-  return context.identity;
-}
 const recordRateLimit = (context: Context) => (state: NonNullable<Context['response']['rateLimit']>) => {
   context.response.rateLimit = state;
 };
@@ -182,46 +178,41 @@ function statelessInput(input: { prompt?: string | null; messages?: { role: Chat
 const toParams = (params: GenerationParams | null | undefined) => params ?? undefined;
 
 builder.queryFields((t) => ({
-  models: t.field({
+  models: t.withAuth({ authenticated: true }).field({
     type: [ModelRef],
     description: 'Models the workers serve.',
-    authScopes: { authenticated: true },
     resolve: (_root, _args, context) => context.services.models.list(),
   }),
 }));
 
 builder.mutationFields((t) => ({
-  sendMessage: t.field({
+  sendMessage: t.withAuth({ authenticated: true }).field({
     type: GenerationRef,
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     resolve: async (_root, { input }, context) => ({
-      meta: (await context.services.generation.sendMessage(identityOf(context), { ...input, conversationId: input.conversationId?.toString(), parentId: input.parentId?.toString(), fileIds: input.fileIds?.map(String), params: toParams(input.params) }, recordRateLimit(context))).meta,
+      meta: (await context.services.generation.sendMessage(context.identity, { ...input, conversationId: input.conversationId?.toString(), parentId: input.parentId?.toString(), fileIds: input.fileIds?.map(String), params: toParams(input.params) }, recordRateLimit(context))).meta,
     }),
   }),
-  regenerate: t.field({
+  regenerate: t.withAuth({ authenticated: true }).field({
     type: GenerationRef,
     description: 'A new reply to the same user message, beside the old one (same parent).',
-    authScopes: { authenticated: true },
     args: { messageId: t.arg.id({ required: true }), params: t.arg({ type: GenerationParamsInput, required: false }) },
     resolve: async (_root, args, context) => ({
-      meta: (await context.services.generation.regenerate(identityOf(context), String(args.messageId), toParams(args.params), recordRateLimit(context))).meta,
+      meta: (await context.services.generation.regenerate(context.identity, String(args.messageId), toParams(args.params), recordRateLimit(context))).meta,
     }),
   }),
-  cancelGeneration: t.field({
+  cancelGeneration: t.withAuth({ authenticated: true }).field({
     type: GenerationRef,
     description: 'Stops a generation within one decode step; the partial reply is kept, marked interrupted.',
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, args, context) => ({ meta: await context.services.generation.cancel(identityOf(context), String(args.id)) }),
+    resolve: async (_root, args, context) => ({ meta: await context.services.generation.cancel(context.identity, String(args.id)) }),
   }),
-  generate: t.field({
+  generate: t.withAuth({ authenticated: true }).field({
     type: CompletionRef,
     description: 'A whole completion, outside any conversation; nothing is stored.',
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: GenerateInput, required: true }) },
     resolve: async (_root, { input }, context) => {
-      const meta = await context.services.generation.startStateless(identityOf(context), statelessInput(input), toParams(input.params), recordRateLimit(context));
+      const meta = await context.services.generation.startStateless(context.identity, statelessInput(input), toParams(input.params), recordRateLimit(context));
       for await (const event of context.services.generation.events(meta, 0)) {
         if (event.kind === 'completed') return event;
         if (event.kind === 'failed') throw new AppError(event.code as ErrorCode, event.message);
@@ -261,25 +252,23 @@ function cancelIfAbandoned(events: AsyncIterable<StreamEvent>, cancel: () => Pro
 // `subscribe` checks everything before it returns the stream, so that a refusal is an ordinary
 // GraphQL error (an async generator would only raise it once read, as a broken stream).
 builder.subscriptionFields((t) => ({
-  generation: t.field({
+  generation: t.withAuth({ authenticated: true }).field({
     type: GenerationEventUnion,
     description: 'Events of one generation: those after index `after` (0: all) are replayed, then live ones follow.',
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }), after: t.arg.int({ required: false, defaultValue: 0 }) },
     subscribe: async (_root, args, context) => {
-      const meta = await context.services.generation.own(identityOf(context), String(args.id));
+      const meta = await context.services.generation.own(context.identity, String(args.id));
       return withConversation(context.services.generation.events(meta, args.after ?? 0), meta.conversationId);
     },
     resolve: (event) => event,
   }),
-  generateStream: t.field({
+  generateStream: t.withAuth({ authenticated: true }).field({
     type: GenerationEventUnion,
     description: 'A stateless generation, streamed; it is cancelled if the client goes away.',
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: GenerateInput, required: true }) },
     subscribe: async (_root, { input }, context) => {
       const service = context.services.generation;
-      const meta = await service.startStateless(identityOf(context), statelessInput(input), toParams(input.params), recordRateLimit(context));
+      const meta = await service.startStateless(context.identity, statelessInput(input), toParams(input.params), recordRateLimit(context));
       return cancelIfAbandoned(service.events(meta, 0), () => context.services.streams.requestCancel(meta.generationId));
     },
     resolve: (event) => event,

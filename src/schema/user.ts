@@ -95,15 +95,13 @@ async function signIn(context: Context, email: string, password: string) {
 }
 
 builder.queryFields((t) => ({
-  me: t.field({
+  me: t.withAuth({ authenticated: true }).field({
     type: UserRef,
-    authScopes: { authenticated: true },
     resolve: (_root, _args, context) => currentUser(context),
   }),
-  users: t.field({
+  users: t.withAuth({ admin: true }).field({
     type: UserConnection,
     description: 'Every user, newest first. Admins only.',
-    authScopes: { admin: true },
     args: pageArgs,
     resolve: async (_root, args, context) =>
       toConnection(await context.services.users.list(args), UserRepository.cursorOf, args.after),
@@ -142,10 +140,9 @@ builder.mutationFields((t) => ({
     args: { refreshToken: t.arg.string({ required: true }) },
     resolve: (_root, args, context) => attempt(context, () => context.services.identity.refreshSession(args.refreshToken)),
   }),
-  logOut: t.boolean({
+  logOut: t.withAuth({ authenticated: true }).boolean({
     description:
       'Revokes the refresh token of the current session. Pass it: with Cognito, a log-out without it signs the user out everywhere.',
-    authScopes: { authenticated: true },
     args: { refreshToken: t.arg.string({ required: false }) },
     resolve: async (_root, args, context) => {
       await context.services.identity.logOut(context.accessToken!, args.refreshToken ?? undefined);
@@ -173,10 +170,9 @@ builder.mutationFields((t) => ({
         return true;
       }),
   }),
-  setUserRole: t.field({
+  setUserRole: t.withAuth({ admin: true }).field({
     type: UserRef,
     description: 'Admins only. Takes effect in the user’s next tokens.',
-    authScopes: { admin: true },
     args: { userId: t.arg.id({ required: true }), role: t.arg({ type: RoleEnum, required: true }) },
     resolve: async (_root, args, context) => {
       const userId = String(args.userId);
@@ -188,10 +184,9 @@ builder.mutationFields((t) => ({
       return user;
     },
   }),
-  disableUser: t.field({
+  disableUser: t.withAuth({ admin: true }).field({
     type: UserRef,
     description: 'Admins only. The user can no longer log in or refresh.',
-    authScopes: { admin: true },
     args: { userId: t.arg.id({ required: true }) },
     resolve: async (_root, args, context) => {
       const userId = String(args.userId);

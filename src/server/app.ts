@@ -1,28 +1,25 @@
 /**
- * The API role: graphql-yoga over HTTP (with SSE subscriptions) and graphql-ws on one port.
- * `buildApp()` wires everything and returns start/stop so tests run it in-process.
+ * The API's HTTP server: graphql-yoga over HTTP (with SSE subscriptions) and graphql-ws on one
+ * port, over the services `createApi` built. Returns start/stop; stop() leaves the shared
+ * infrastructure to the process that made it.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createFetch } from '@whatwg-node/fetch';
-import { GraphQLError } from 'graphql';
 import { createYoga, isAsyncIterable, mapAsyncIterator, type Plugin } from 'graphql-yoga';
-import { loadConfig, type Config } from '../config.ts';
 import type { Context } from '../context.ts';
-import { AppError, ErrorCode } from '../errors.ts';
-import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { schema } from '../schema/index.ts';
 import type { Services } from '../services.ts';
 import { clientIpResolver } from './client-ip.ts';
 import { answerHealth } from './health.ts';
 import { bearerToken, createContext } from './context.ts';
-import { closeServices, createServices } from './create-services.ts';
 import { createErrorMasker, withErrorCodes, type ErrorShaping } from './errors.ts';
 import { boundedParserCache, graphqlLimitPlugins } from './graphql-limits.ts';
 import { bodyLimitPlugin, corsOptions, uploadFormDataLimits, csrfPlugin, securityHeadersPlugin, unsupportedMediaTypePlugin } from './http-security.ts';
 import { metricsPlugin } from './metrics-plugin.ts';
-import { createRedisCheck, readinessPlugin, routesPlugin } from './routes.ts';
+import { answerReadiness, type ReadinessCheck } from './readiness.ts';
+import { routesPlugin } from './routes.ts';
 import { resourceRoutesPlugin } from './resource-routes.ts';
 import { attachWebSocket } from './websocket.ts';
 import { webPagePlugin } from '../web/plugin.ts';
@@ -34,11 +31,6 @@ export interface App {
   url: string;
   start(): Promise<string>;
   stop(): Promise<void>;
-}
-
-export interface BuildAppOptions {
-  config?: Config;
-  logger?: Logger;
 }
 
 function errorCodesPlugin(shaping: ErrorShaping): Plugin {
@@ -81,12 +73,9 @@ async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<v
   clearTimeout(timer);
 }
 
-export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
-  const config = options.config ?? loadConfig();
-  const logger = options.logger ?? createLogger(config.logLevel);
-  const metrics = createMetrics();
-  const services = await createServices(config, logger, metrics.registry);
-  const redisCheck = config.redis ? createRedisCheck(config.redis.url) : undefined;
+export function buildApp(services: Services, readiness: Record<string, ReadinessCheck>): App {
+  const { config, logger } = services;
+  const metrics = createMetrics(services.registry);
   const clientIp = clientIpResolver(config.http.trustProxy);
   const errorShaping: ErrorShaping = {
     countCode: (code) => metrics.countError(code),
@@ -115,16 +104,9 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
     // yoga's own fetch implementation, with limits on multipart bodies (uploads).
     fetchAPI: createFetch({ formDataLimits: uploadFormDataLimits(config.http.maxBodyBytes, config.files.maxUploadBytes) }),
     context: async ({ request, req }) => {
-      try {
-        const context = await createContext(services, bearerToken(request.headers.get('authorization')), clientIp(req));
-        contexts.set(request, context);
-        return context;
-      } catch (error) {
-        if (error instanceof AppError) {
-          throw new GraphQLError(error.message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
-        }
-        throw error;
-      }
+      const context = await createContext(services, () => bearerToken(request.headers.get('authorization')), clientIp(req));
+      contexts.set(request, context);
+      return context;
     },
     plugins: [
       securityHeadersPlugin({ https: config.publicUrl.startsWith('https:') }),
@@ -132,10 +114,6 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
       bodyLimitPlugin(config.http.maxBodyBytes, config.files.maxUploadBytes),
       csrfPlugin(),
       ...graphqlLimitPlugins(config.graphql),
-      readinessPlugin({
-        database: () => services.dynamo.ping(),
-        ...(redisCheck ? { redis: redisCheck.ping } : {}),
-      }),
       routesPlugin(services, metrics),
       resourceRoutesPlugin(services),
       webPagePlugin(),
@@ -149,7 +127,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
   // under them (a request still reading from a closed database fails, or crashes the process).
   const inFlight = new Set<Promise<unknown>>();
   const server = createServer((request, response) => {
-    if (answerHealth(request, response)) return;
+    if (answerHealth(request, response) || answerReadiness(readiness, request, response)) return;
     const handling: Promise<unknown> = Promise.resolve(yoga(request, response)).finally(() => inFlight.delete(handling));
     inFlight.add(handling);
   });
@@ -180,8 +158,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<App> {
       server.closeAllConnections();
       await closed;
       await settleWithin([...inFlight], SHUTDOWN_GRACE_MS);
-      await closeServices(services);
-      await redisCheck?.close();
+      await services.identity.close();
     },
   };
   return app;

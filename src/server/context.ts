@@ -17,7 +17,7 @@ function createLoaders(services: Services, identity: Identity | null): Loaders {
     get conversation() {
       return (conversation ??= new DataLoader(async (ids) =>
         identity
-          ? services.conversations.getMany(ids.map((conversationId) => ({ userId: identity.userId, conversationId })))
+          ? services.conversations.getMany(identity.userId, ids)
           : ids.map(() => undefined),
       ));
     },
@@ -36,18 +36,19 @@ export function bearerToken(header: string | null | undefined): string | undefin
 }
 
 /**
- * Builds the request context. A request without a token is anonymous; one with a bad token is
- * refused outright rather than silently treated as anonymous.
+ * Builds the request context. A request without a token is anonymous; one with a malformed
+ * header or a bad token is refused outright (UNAUTHENTICATED, HTTP 401) rather than silently
+ * treated as anonymous. `readToken` runs inside, so that every refusal is made here, once.
  */
-export async function createContext(services: Services, token: string | undefined, clientIp: string): Promise<Context> {
+export async function createContext(services: Services, readToken: () => string | undefined, clientIp: string): Promise<Context> {
   let identity: Identity | null = null;
-  if (token !== undefined) {
-    try {
-      identity = await services.identity.verifyAccessToken(token);
-    } catch (error) {
-      const message = error instanceof AppError ? error.message : 'Invalid token';
-      throw new GraphQLError(message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
-    }
+  let token: string | undefined;
+  try {
+    token = readToken();
+    if (token !== undefined) identity = await services.identity.verifyAccessToken(token);
+  } catch (error) {
+    const message = error instanceof AppError ? error.message : 'Invalid token';
+    throw new GraphQLError(message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
   }
   return {
     identity,

@@ -1,49 +1,45 @@
 /**
- * Starts the roles one process runs: `api` (GraphQL over HTTP and WebSocket), `worker` (the
- * model, consuming generation jobs; with a small HTTP server for probes and metrics), or both.
+ * Starts the roles one process runs, on one infrastructure: `api` (GraphQL over HTTP and
+ * WebSocket), `worker` (the model, consuming generation jobs; with a small HTTP server for
+ * probes and metrics), or `all` (both).
  */
+import { createApi } from '../composition/api.ts';
+import { createInfrastructure, type Infrastructure } from '../composition/infrastructure.ts';
+import { createWorker, type RunningWorker } from '../composition/worker.ts';
 import type { Config } from '../config.ts';
-import { startWorkerRole } from '../generation/worker-role.ts';
 import type { Logger } from '../observability/logger.ts';
-import { createMetrics } from '../observability/metrics.ts';
-import type { Services } from '../services.ts';
-import { buildApp } from './app.ts';
-import { closeServices, createServices } from './create-services.ts';
+import type { App } from './app.ts';
 import { startWorkerHttp } from './worker-http.ts';
 
 export interface RunningProcess {
-  services: Services;
+  infra: Infrastructure;
+  /** The API, unless this is a worker-only process. */
+  api?: App;
+  /** The worker, unless this is an API-only process. */
+  worker?: RunningWorker;
   url: string;
+  /** Stops taking work, lets what is in progress finish, then closes every connection. */
   stop(): Promise<void>;
 }
 
 export async function startProcess(config: Config, logger: Logger): Promise<RunningProcess> {
-  if (config.role === 'worker') {
-    const services = await createServices(config, logger, createMetrics().registry);
-    const worker = await startWorkerRole(config, services, logger);
-    const http = await startWorkerHttp(services, config.host, config.port);
-    const address = http.server.address();
-    const url = `http://${config.host}:${typeof address === 'object' && address ? address.port : config.port}`;
-    logger.info({ url, role: 'worker' }, 'worker probes listening');
-    return {
-      services,
-      url,
-      async stop() {
-        await worker.stop();
-        await http.stop();
-        await closeServices(services);
-      },
-    };
-  }
-  const app = await buildApp({ config, logger });
-  const worker = config.role === 'all' ? await startWorkerRole(config, app.services, logger) : undefined;
-  const url = await app.start();
+  const infra = await createInfrastructure(config, logger);
+  const api = config.role === 'worker' ? undefined : await createApi(infra);
+  const worker = config.role === 'api' ? undefined : await createWorker(infra);
+  // A worker-only process still answers probes and scrapes.
+  const probes = api ? undefined : await startWorkerHttp(infra.registry, infra.readiness, config.host, config.port);
+  const url = api ? await api.start() : probes!.url;
+  if (probes) logger.info({ url, role: config.role }, 'worker probes listening');
   return {
-    services: app.services,
+    infra,
+    api,
+    worker,
     url,
     async stop() {
       await worker?.stop();
-      await app.stop();
+      await api?.stop();
+      await probes?.stop();
+      await infra.close();
     },
   };
 }

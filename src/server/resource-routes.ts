@@ -5,12 +5,11 @@
  */
 import type { Plugin } from 'graphql-yoga';
 import type { Identity } from '../auth/identity.ts';
-import { AppError, ErrorCode, badInput, notFound, unauthenticated } from '../errors.ts';
+import { AppError, ErrorCode, badInput, unauthenticated } from '../errors.ts';
 import { allMessages, toExport } from '../export/conversation-export.ts';
 import { renderMarkdown } from '../export/markdown.ts';
 import { renderPdf } from '../export/pdf.ts';
 import { contentDisposition } from '../files/names.ts';
-import { isId } from '../store/ids.ts';
 import type { Services } from '../services.ts';
 import { bearerToken } from './context.ts';
 
@@ -56,8 +55,7 @@ export function resourceRoutesPlugin(services: Services): Plugin {
   async function exportConversation(identity: Identity, conversationId: string, url: URL, fetchAPI: { Response: typeof Response }): Promise<Response> {
     const format = (url.searchParams.get('format') ?? 'json') as ExportFormat;
     if (!EXPORT_FORMATS.includes(format)) throw badInput(`format must be one of ${EXPORT_FORMATS.join(', ')}`, { argument: 'format' });
-    const conversation = isId(conversationId) ? await services.conversations.get(identity.userId, conversationId) : undefined;
-    if (!conversation) throw notFound('Conversation');
+    const conversation = await services.conversations.own(identity.userId, conversationId);
     const data = toExport(conversation, await allMessages(services.messages, conversation.conversationId));
     const base = `conversation-${conversation.conversationId}`;
     const [body, contentType] =

@@ -85,7 +85,7 @@ export function attachWebSocket(server: Server, yoga: AnyYoga, options: WebSocke
         const clientIp = options.clientIp(ctx.extra.request as IncomingMessage);
         let context: Context;
         try {
-          context = await createContext(services, tokenFrom(ctx.connectionParams), clientIp);
+          context = await createContext(services, () => tokenFrom(ctx.connectionParams), clientIp);
         } catch {
           return false; // graphql-ws closes with 4403 Forbidden
         }
@@ -122,7 +122,7 @@ export function attachWebSocket(server: Server, yoga: AnyYoga, options: WebSocke
         const base = ctx.extra.context!;
         let contextValue: Context;
         try {
-          contextValue = await createContext(services, base.accessToken ?? undefined, base.clientIp);
+          contextValue = await createContext(services, () => base.accessToken ?? undefined, base.clientIp);
         } catch (error) {
           return withErrorCodes({ errors: [error as GraphQLError] }, errorShaping).errors!;
         }

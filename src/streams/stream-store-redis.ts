@@ -1,12 +1,14 @@
 import { Repeater } from '@repeaterjs/repeater';
-import { RedisPubSub } from 'graphql-redis-subscriptions';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { createRedisPubSub, type PubSub } from '../pubsub.ts';
 import type { GenerationMeta, GenerationStatus, StreamEvent } from './events.ts';
 import { ReplayMerger, subscriptionBuffer, type StreamStore } from './stream-store.ts';
 
 export interface RedisStreamStoreOptions {
   /** Commands and publishing go through this client, which the caller owns and closes. */
   redis: Redis;
+  /** The process's pub/sub on the same Redis; without one, the store opens (and closes) its own. */
+  pubsub?: PubSub;
   ttlSeconds: number;
   /** Key and channel prefix, so that deployments (and tests) sharing a Redis stay apart. */
   prefix?: string;
@@ -16,9 +18,9 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
   const prefix = options.prefix ?? 'gptql:';
   const ttl = options.ttlSeconds;
   const { redis } = options;
-  // A subscribing connection can do nothing else, so this one is the store's own.
-  const subscriber = redis.duplicate();
-  const pubsub = new RedisPubSub({ publisher: redis, subscriber });
+  // A subscribing connection can do nothing else: without a shared pub/sub, this one is the store's own.
+  const ownSubscriber = options.pubsub ? undefined : redis.duplicate();
+  const pubsub = options.pubsub ?? createRedisPubSub(redis, ownSubscriber!);
   const metaKey = (id: string) => `${prefix}gen:${id}:meta`;
   const logKey = (id: string) => `${prefix}gen:${id}:events`;
   const cancelKey = (id: string) => `${prefix}gen:${id}:cancel`;
@@ -67,7 +69,7 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
               .catch(() => (rereading = false));
           }
         };
-        const subscription = await pubsub.subscribe<StreamEvent>(channel(id), (event) => {
+        const unsubscribe = await pubsub.subscribe<StreamEvent>(channel(id), (event) => {
           if (early) early.push(event);
           else deliver([event]);
         });
@@ -80,7 +82,7 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
           deliver([...log, ...pending]);
           await stop;
         } finally {
-          pubsub.unsubscribe(subscription);
+          unsubscribe();
           active--;
         }
       }, subscriptionBuffer());
@@ -93,13 +95,12 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
       return (await redis.exists(cancelKey(id))) === 1;
     },
     async onCancel(handler) {
-      const subscription = await pubsub.subscribe<string>(cancelChannel, handler);
-      return async () => pubsub.unsubscribe(subscription);
+      const unsubscribe = await pubsub.subscribe<string>(cancelChannel, handler);
+      return async () => unsubscribe();
     },
     activeSubscriptions: () => active,
     async close() {
-      // Not pubsub.close(): that would also quit the shared publishing client.
-      subscriber.disconnect();
+      ownSubscriber?.disconnect();
     },
   };
 }

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
+import type { StatelessGenerationJob } from '../../src/queue/job.ts';
 import type { ConsumeOptions, Consumer, DeliveredJob, GenerationJob, JobHandler, JobQueue, QueueOptions } from '../../src/queue/queue.ts';
 
 export interface QueueHarness {
@@ -47,7 +48,7 @@ export function jobQueueContract(name: string, createHarness: () => Promise<Queu
           return consumer;
         },
         async enqueueAll(count) {
-          const jobs = Array.from({ length: count }, (_, i) => makeJob({ payload: { i } }));
+          const jobs = Array.from({ length: count }, (_, i) => makeJob({ input: { prompt: String(i) } }));
           // In small parallel batches: fast, and close enough to enqueue order.
           for (let i = 0; i < jobs.length; i += 20) await Promise.all(jobs.slice(i, i + 20).map((job) => queue.enqueue(job)));
           return jobs;
@@ -65,17 +66,23 @@ export function jobQueueContract(name: string, createHarness: () => Promise<Queu
 
   describe.concurrent(`JobQueue contract: ${name}`, () => {
     it('delivers a job with every field intact, on its first attempt', async ({ queue, consume }) => {
-      const job = makeJob({
+      const job: GenerationJob = {
+        kind: 'conversation-reply',
+        generationId: randomUUID(),
+        userId: 'user-1',
+        enqueuedAt: new Date().toISOString(),
         conversationId: 'conv-1',
         replyMessageId: 'msg-2',
         parentMessageId: 'msg-1',
-        payload: {
-          text: 'héllo 👋 "quoted" \\ back\nslash\u0000',
-          numbers: [0, -3, 1.5, Number.MAX_SAFE_INTEGER],
-          flags: { yes: true, no: false, nothing: null },
-          nested: { deeper: { deepest: [[], {}, ''] } },
+        params: {
+          stop: ['héllo 👋 "quoted" \\ back\nslash\u0000', ''],
+          temperature: 1.5,
+          seed: Number.MAX_SAFE_INTEGER,
+          topK: 0,
+          topP: null,
+          minP: 0.05,
         },
-      });
+      };
       const delivered = deferred<DeliveredJob>();
       consume(async (delivery) => {
         await delivery.ack();
@@ -88,7 +95,7 @@ export function jobQueueContract(name: string, createHarness: () => Promise<Queu
     });
 
     it('delivers in enqueue order to a single consumer', async ({ queue, consume }) => {
-      const jobs = Array.from({ length: 10 }, (_, i) => makeJob({ payload: { i } }));
+      const jobs = Array.from({ length: 10 }, (_, i) => makeJob({ input: { prompt: String(i) } }));
       for (const job of jobs) await queue.enqueue(job);
       const seen: string[] = [];
       consume(async (delivery) => {
@@ -305,12 +312,14 @@ export function jobQueueContract(name: string, createHarness: () => Promise<Queu
   });
 }
 
-export function makeJob(overrides: Partial<GenerationJob> = {}): GenerationJob {
+export function makeJob(overrides: Partial<StatelessGenerationJob> = {}): StatelessGenerationJob {
   return {
+    kind: 'stateless',
     generationId: randomUUID(),
     userId: 'user-1',
     enqueuedAt: new Date().toISOString(),
-    payload: {},
+    params: {},
+    input: { prompt: 'hello' },
     ...overrides,
   };
 }

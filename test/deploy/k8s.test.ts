@@ -11,10 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config.ts';
 import { startTestApp, type TestApp } from '../support/harness.ts';
 import { DEFAULT_GROUP } from '../../src/queue/queue-redis.ts';
-import { jobStreamKey } from '../../src/generation/stack.ts';
-import { createGenerationMetrics, createInferenceMetrics, createMetrics } from '../../src/observability/metrics.ts';
+import { jobStreamKey } from '../../src/composition/infrastructure.ts';
+import { createGenerationMetrics, createInferenceMetrics, createMetrics, createRegistry } from '../../src/observability/metrics.ts';
 import { startWorkerHttp } from '../../src/server/worker-http.ts';
-import type { Services } from '../../src/services.ts';
 import { K8S_DIR, OVERLAYS, ROOT, describe as name, render, schemaErrors, unknownFieldErrors, type K8sObject, type Overlay } from './manifests.ts';
 
 /* Shapes of the parts of objects the checks read (the schemas themselves are checked above). */
@@ -107,7 +106,7 @@ function promqlMetricNames(expr: string): string[] {
 
 /** Every series name gptql exports: the three registries a process builds, histograms expanded. */
 async function exportedSeries(): Promise<Set<string>> {
-  const metrics = createMetrics();
+  const metrics = createMetrics(createRegistry());
   createInferenceMetrics(metrics.registry);
   createGenerationMetrics(metrics.registry);
   const names = new Set<string>();
@@ -351,11 +350,9 @@ describe('k8s manifests: the paths they probe and scrape answer', () => {
     const { live, ready, metrics } = paths('prod', 'gptql-worker');
     const registry = new Registry();
     createInferenceMetrics(registry);
-    const services = { dynamo: { ping: async () => {} }, registry } as unknown as Services;
-    const worker = await startWorkerHttp(services, '127.0.0.1', 0);
+    const worker = await startWorkerHttp(registry, { database: async () => {} }, '127.0.0.1', 0);
     try {
-      const address = worker.server.address();
-      const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+      const { url } = worker;
       expect((await fetch(url + live)).status).toBe(200);
       expect((await fetch(url + ready)).status).toBe(200);
       expect(await (await fetch(url + metrics)).text()).toContain('generation_tokens_total');

@@ -38,8 +38,8 @@ beforeAll(async () => {
   ];
   for (const [role, content] of turns) {
     parentId = (await messages.add({ conversationId, userId: alice.userId, role, content, parentId, ...(role === 'assistant' ? { model: 'tiny' } : {}) })).messageId;
+    await conversations.messageAdded(alice.userId, conversationId, parentId);
   }
-  await conversations.touch(alice.userId, conversationId, turns.length);
 });
 afterAll(() => t.stop());
 

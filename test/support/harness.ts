@@ -8,8 +8,11 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type GraphQLFormattedError } from 'graphql';
 import { loadConfig } from '../../src/config.ts';
 import type { Logger } from '../../src/observability/logger.ts';
-import { buildApp, type App } from '../../src/server/app.ts';
-import { startWorkerRole, type RunningWorker } from '../../src/generation/worker-role.ts';
+import type { Server } from 'node:http';
+import type { RunningWorker } from '../../src/composition/worker.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { startProcess } from '../../src/server/process.ts';
+import type { Services } from '../../src/services.ts';
 import { outboxDir } from '../../src/auth/mailer.ts';
 import { ConfirmSignUpDocument, LogInDocument, SignUpDocument } from '../../src/generated/graphql.ts';
 
@@ -20,7 +23,8 @@ export interface GraphQLResponse<T> {
 }
 
 export interface TestApp {
-  app: App;
+  /** The API's services and HTTP server; stop() stops the whole process (worker included). */
+  app: { services: Services; server: Server; stop(): Promise<void> };
   url: string;
   dataDir: string;
   env: Record<string, string>;
@@ -81,9 +85,9 @@ export async function startTestApp(env: Record<string, string> = {}, dataDir?: s
   // thread would only cost them time.
   const fullEnv = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', NODE_ENV: 'test', DATA_DIR: dir, ROLE: 'api', ...env };
   const config = loadConfig(fullEnv);
-  const app = await buildApp({ config, logger });
-  const worker = config.role === 'all' ? await startWorkerRole(config, app.services, app.services.logger) : undefined;
-  const url = await app.start();
+  const running = await startProcess(config, logger ?? createLogger(config.logLevel));
+  const app = { services: running.api!.services, server: running.api!.server, stop: running.stop };
+  const { url, worker } = running;
 
   const harness: TestApp = {
     app,
@@ -95,7 +99,6 @@ export async function startTestApp(env: Record<string, string> = {}, dataDir?: s
     readCode: (email, purpose) => readOutboxCode(dir, email, purpose),
     newUser: (email, password) => signUpUser(url, dir, email, password),
     async stop() {
-      await worker?.stop();
       await app.stop();
       if (!dataDir) await fs.rm(dir, { recursive: true, force: true });
     },

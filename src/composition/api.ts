@@ -1,0 +1,51 @@
+/**
+ * The API role: GraphQL over HTTP and WebSocket. From the infrastructure it takes the stores,
+ * the queue it enqueues on, the stream store it follows and the model directory it lists; it
+ * builds only what the API alone uses: identity, auth attempt limits, per-user generation rate
+ * limits and the services resolvers call. It never runs the model.
+ */
+import { createAttemptLimiter } from '../auth/attempt-limiter.ts';
+import { createGenerationRateLimiter } from '../generation/rate-limit.ts';
+import { GenerationService } from '../generation/service.ts';
+import { buildApp, type App } from '../server/app.ts';
+import type { Services } from '../services.ts';
+import { createIdentity } from './identity.ts';
+import type { Infrastructure } from './infrastructure.ts';
+
+export async function createApi(infra: Infrastructure): Promise<App> {
+  const { config, logger } = infra;
+  const g = config.generation;
+  const { identity, jwks } = await createIdentity(config, infra.users, logger);
+  const services: Services = {
+    config,
+    logger,
+    registry: infra.registry,
+    dynamo: infra.dynamo,
+    users: infra.users,
+    conversations: infra.conversations,
+    messages: infra.messages,
+    files: infra.files,
+    streams: infra.streams,
+    models: infra.models,
+    identity,
+    jwks,
+    audit: infra.audit,
+    authLimiter: createAttemptLimiter({ limits: config.authLimits, prefix: config.redisPrefix, redis: infra.redis?.failFast }),
+    generation: new GenerationService({
+      queue: infra.queue,
+      streams: infra.streams,
+      limiter: createGenerationRateLimiter({
+        perMinute: g.rateLimitPerMinute,
+        premiumPerMinute: g.premiumRateLimitPerMinute,
+        redis: infra.redis?.commands,
+        prefix: config.redisPrefix,
+      }),
+      conversations: infra.conversations,
+      messages: infra.messages,
+      files: infra.files,
+      maxMessageChars: g.maxMessageChars,
+      onRateLimited: () => infra.generationMetrics.rateLimited.inc(),
+    }),
+  };
+  return buildApp(services, infra.readiness);
+}

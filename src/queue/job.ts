@@ -1,0 +1,77 @@
+/**
+ * The job contract between API and worker processes, which may run different releases: a
+ * discriminated union, written by the API after its checks and read back by the worker through
+ * `parseJob`. A job of a kind this worker does not know, or one that is malformed, is refused
+ * here and dead-lettered by the queue rather than half-run.
+ *
+ * Parameters are checked on the API side against model-independent ranges; what depends on the
+ * model (vocabulary, context window) is resolved by the worker against the model it serves.
+ */
+import { z } from 'zod';
+
+const id = z.string().min(1);
+
+const params = z
+  .object({
+    maxTokens: z.number().int().nullish(),
+    temperature: z.number().nullish(),
+    topK: z.number().int().nullish(),
+    topP: z.number().nullish(),
+    minP: z.number().nullish(),
+    repetitionPenalty: z.number().nullish(),
+    frequencyPenalty: z.number().nullish(),
+    presencePenalty: z.number().nullish(),
+    seed: z.number().int().nullish(),
+    stop: z.array(z.string()).readonly().nullish(),
+  })
+  .strict();
+
+const base = { generationId: id, userId: id, enqueuedAt: z.iso.datetime(), params };
+
+const conversationReply = z.object({
+  kind: z.literal('conversation-reply'),
+  ...base,
+  conversationId: id,
+  /** The id the reply is stored under, fixed at enqueue time: a redelivered job stores it once. */
+  replyMessageId: id,
+  /** The user message the reply answers. */
+  parentMessageId: id,
+});
+
+const chatMessage = z.object({ role: z.enum(['system', 'user', 'assistant']), content: z.string() });
+
+/** `generate` and `generateStream`: the input travels with the job; nothing is stored. */
+const stateless = z.object({
+  kind: z.literal('stateless'),
+  ...base,
+  input: z.union([z.object({ prompt: z.string() }).strict(), z.object({ messages: z.array(chatMessage).min(1) }).strict()]),
+});
+
+const jobSchema = z.discriminatedUnion('kind', [conversationReply, stateless]);
+
+export type ConversationReplyJob = z.infer<typeof conversationReply>;
+export type StatelessGenerationJob = z.infer<typeof stateless>;
+export type GenerationJob = z.infer<typeof jobSchema>;
+export type JobKind = GenerationJob['kind'];
+
+export class MalformedJobError extends Error {
+  override readonly name = 'MalformedJobError';
+}
+
+export function encodeJob(job: GenerationJob): string {
+  return JSON.stringify(job);
+}
+
+/** The job a queue message holds; MalformedJobError, saying what is wrong, for anything else. */
+export function parseJob(body: string): GenerationJob {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    throw new MalformedJobError('generation job is not JSON');
+  }
+  const parsed = jobSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new MalformedJobError(`generation job refused: ${issue.path.join('.') || 'job'}: ${issue.message}`);
+}
