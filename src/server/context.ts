@@ -3,7 +3,7 @@ import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import type { Identity } from '../auth/identity.ts';
 import type { Context, Loaders } from '../context.ts';
-import { AppError, ErrorCode } from '../errors.ts';
+import { AppError, ErrorCode, unauthenticated } from '../errors.ts';
 import type { Services } from '../services.ts';
 
 /**
@@ -36,23 +36,30 @@ export function bearerToken(header: string | null | undefined): string | undefin
 }
 
 /**
- * Builds the request context. A request without a token is anonymous; one with a malformed
- * header or a bad token is refused outright (UNAUTHENTICATED, HTTP 401) rather than silently
- * treated as anonymous. `readToken` runs inside, so that every refusal is made here, once.
+ * The caller's identity from their token, or null without one. A malformed header or a bad
+ * token is UNAUTHENTICATED, never treated as anonymous; this is the one place that says so.
  */
-export async function createContext(services: Services, readToken: () => string | undefined, clientIp: string): Promise<Context> {
-  let identity: Identity | null = null;
-  let token: string | undefined;
+export async function identify(services: Services, readToken: () => string | undefined): Promise<{ identity: Identity; token: string } | null> {
   try {
-    token = readToken();
-    if (token !== undefined) identity = await services.identity.verifyAccessToken(token);
+    const token = readToken();
+    return token === undefined ? null : { identity: await services.identity.verifyAccessToken(token), token };
   } catch (error) {
-    const message = error instanceof AppError ? error.message : 'Invalid token';
-    throw new GraphQLError(message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
+    throw unauthenticated(error instanceof AppError ? error.message : 'Invalid token');
   }
+}
+
+/** Builds the request context; a refused token is a GraphQL error with HTTP status 401. */
+export async function createContext(services: Services, readToken: () => string | undefined, clientIp: string): Promise<Context> {
+  let caller: Awaited<ReturnType<typeof identify>>;
+  try {
+    caller = await identify(services, readToken);
+  } catch (error) {
+    throw new GraphQLError((error as AppError).message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
+  }
+  const identity = caller?.identity ?? null;
   return {
     identity,
-    accessToken: identity ? token! : null,
+    accessToken: caller?.token ?? null,
     services,
     loaders: createLoaders(services, identity),
     requestId: crypto.randomUUID(),

@@ -11,7 +11,7 @@ import { renderMarkdown } from '../export/markdown.ts';
 import { renderPdf } from '../export/pdf.ts';
 import { contentDisposition } from '../files/names.ts';
 import type { Services } from '../services.ts';
-import { bearerToken } from './context.ts';
+import { bearerToken, identify } from './context.ts';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.UNAUTHENTICATED]: 401,
@@ -29,14 +29,10 @@ type ExportFormat = (typeof EXPORT_FORMATS)[number];
 const served = (contentType: string) => (contentType.startsWith('text/') || contentType === 'application/json' ? `${contentType}; charset=utf-8` : contentType);
 
 export function resourceRoutesPlugin(services: Services): Plugin {
-  async function identify(request: Request): Promise<Identity> {
-    const token = bearerToken(request.headers.get('authorization'));
-    if (!token) throw unauthenticated();
-    try {
-      return await services.identity.verifyAccessToken(token);
-    } catch (error) {
-      throw error instanceof AppError ? new AppError(ErrorCode.UNAUTHENTICATED, error.message) : unauthenticated('Invalid token');
-    }
+  async function caller(request: Request): Promise<Identity> {
+    const found = await identify(services, () => bearerToken(request.headers.get('authorization')));
+    if (!found) throw unauthenticated();
+    return found.identity;
   }
 
   async function download(identity: Identity, fileId: string, fetchAPI: { Response: typeof Response }): Promise<Response> {
@@ -88,7 +84,7 @@ export function resourceRoutesPlugin(services: Services): Plugin {
         );
       if (request.method !== 'GET' && request.method !== 'HEAD') return fail(405, ErrorCode.BAD_USER_INPUT, 'Only GET is allowed here');
       try {
-        const identity = await identify(request);
+        const identity = await caller(request);
         // Ids are ULIDs: an escaped or odd segment is simply no id of the user's (404).
         const id = (fileMatch ?? exportMatch)![1]!;
         endResponse(fileMatch ? await download(identity, id, fetchAPI) : await exportConversation(identity, id, url, fetchAPI));
