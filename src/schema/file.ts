@@ -1,4 +1,3 @@
-import type { Context } from '../context.ts';
 import { actor } from '../observability/audit.ts';
 import { FileRepository, type FileRecord } from '../store/files.ts';
 import { builder, pageArgs, toConnection } from './builder.ts';
@@ -17,20 +16,19 @@ export const StoredFileRef = builder.objectRef<FileRecord>('StoredFile').impleme
 
 const StoredFileConnection = builder.connectionObject({ type: StoredFileRef, name: 'StoredFileConnection' });
 
-const userIdOf = (context: Context) => context.identity!.userId;
 
 builder.queryFields((t) => ({
   file: t.withAuth({ authenticated: true }).field({
     type: StoredFileRef,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, context) => context.services.files.own(userIdOf(context), String(args.id)),
+    resolve: (_root, args, context) => context.services.files.own(context.identity.userId, String(args.id)),
   }),
   files: t.withAuth({ authenticated: true }).field({
     type: StoredFileConnection,
     description: 'The user’s files, newest first.',
     args: pageArgs,
     resolve: async (_root, args, context) =>
-      toConnection(await context.services.files.list(userIdOf(context), args), FileRepository.cursorOf, args.after),
+      toConnection(await context.services.files.list(context.identity.userId, args), FileRepository.cursorOf, args.after),
   }),
 }));
 
@@ -43,7 +41,7 @@ builder.mutationFields((t) => ({
       // yoga's File may be its own ponyfill, whose stream Readable.fromWeb refuses; every
       // ReadableStream is async-iterable, which is all the upload needs.
       const body = args.file.stream() as unknown as AsyncIterable<Uint8Array>;
-      const record = await context.services.files.upload(userIdOf(context), { name: args.file.name, body });
+      const record = await context.services.files.upload(context.identity.userId, { name: args.file.name, body });
       context.services.audit('file.uploaded', { ...actor(context), fileId: record.fileId, size: record.size, contentType: record.contentType });
       return record;
     },
@@ -53,7 +51,7 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, context) => {
       const id = String(args.id);
-      await context.services.files.delete(userIdOf(context), id);
+      await context.services.files.delete(context.identity.userId, id);
       context.services.audit('file.deleted', { ...actor(context), fileId: id });
       return id;
     },

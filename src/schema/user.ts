@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import { ROLES, type Role } from '../auth/identity.ts';
-import type { Context } from '../context.ts';
-import { AppError, ErrorCode, notFound, unauthenticated } from '../errors.ts';
+import type { AuthenticatedContext, Context } from '../context.ts';
+import { AppError, ErrorCode, notFound } from '../errors.ts';
 import { actor } from '../observability/audit.ts';
 import { UserRepository, type UserRecord } from '../store/users.ts';
 import { builder, pageArgs, toConnection } from './builder.ts';
@@ -50,9 +50,8 @@ const SignUpResultRef = builder.objectRef<{ userId: string; confirmed: boolean }
 });
 
 /** The requesting user's profile; created on first sight for externally managed identities. */
-export async function currentUser(context: Context): Promise<UserRecord> {
+export async function currentUser(context: AuthenticatedContext): Promise<UserRecord> {
   const identity = context.identity;
-  if (!identity) throw unauthenticated();
   const user = await context.loaders.user.load(identity.userId);
   if (user) return user;
   return context.services.users.ensure({
@@ -145,7 +144,7 @@ builder.mutationFields((t) => ({
       'Revokes the refresh token of the current session. Pass it: with Cognito, a log-out without it signs the user out everywhere.',
     args: { refreshToken: t.arg.string({ required: false }) },
     resolve: async (_root, args, context) => {
-      await context.services.identity.logOut(context.accessToken!, args.refreshToken ?? undefined);
+      await context.services.identity.logOut(context.accessToken, args.refreshToken ?? undefined);
       return true;
     },
   }),
