@@ -17,6 +17,19 @@ async function drain(events: AsyncIterable<StreamEvent>): Promise<number[]> {
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
+/** Drains `events`, failing if they have not ended within `ms` (a subscription that never ends would hang the test). */
+async function drainWithin(ms: number, events: AsyncIterable<StreamEvent>): Promise<number[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`subscription still open after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([drain(events), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function contract(name: string, make: () => StreamStore) {
   describe(`${name} stream store`, () => {
     const store = make();
@@ -46,6 +59,17 @@ function contract(name: string, make: () => StreamStore) {
       expect(await drain(store.subscribe(g, 38))).toEqual([39, 40, 41]);
       expect((await store.history(g)).map((e) => e.index)).toEqual(range(1, 41));
     });
+
+    for (const [where, beyond] of [['at', 0], ['past', 5]] as const) {
+      it(`ends at once, delivering nothing, when resumed ${where} the terminal event`, async () => {
+        const g = id();
+        for (const i of range(1, 3)) await store.append(g, token(i));
+        await store.append(g, completedEvent(4));
+        const before = store.activeSubscriptions();
+        expect(await drainWithin(1_000, store.subscribe(g, 4 + beyond))).toEqual([]);
+        expect(store.activeSubscriptions()).toBe(before);
+      });
+    }
 
     it('serves many subscribers joining while events are appended', async () => {
       const g = id();

@@ -5,7 +5,7 @@
  * replay, both with a TTL); in-process when embedded. Same interface, same contract tests.
  */
 import { FixedBuffer } from '@repeaterjs/repeater';
-import type { GenerationMeta, GenerationStatus, StreamEvent } from './events.ts';
+import { isTerminal, type GenerationMeta, type GenerationStatus, type StreamEvent } from './events.ts';
 
 export interface StreamStore {
   create(meta: GenerationMeta): Promise<void>;
@@ -42,7 +42,7 @@ export class ReplayMerger {
   private done = false;
   private readonly early = new Map<number, StreamEvent>();
 
-  constructor(after: number) {
+  constructor(private readonly after: number) {
     this.last = after;
   }
 
@@ -60,13 +60,18 @@ export class ReplayMerger {
 
   /** The events of `batch` (and any held ones) to deliver now, in order. */
   accept(batch: readonly StreamEvent[]): StreamEvent[] {
-    for (const event of batch) if (event.index > this.last) this.early.set(event.index, event);
+    for (const event of batch) {
+      if (event.index > this.last) this.early.set(event.index, event);
+      // A client resuming a finished generation from its end: nothing follows a terminal event,
+      // so no event beyond `after` would ever come to finish the stream.
+      else if (event.index <= this.after && isTerminal(event)) this.done = true;
+    }
     const out: StreamEvent[] = [];
     for (let next = this.early.get(this.last + 1); next && !this.done; next = this.early.get(this.last + 1)) {
       this.early.delete(next.index);
       out.push(next);
       this.last = next.index;
-      if (next.kind !== 'token') this.done = true;
+      if (isTerminal(next)) this.done = true;
     }
     if (this.done) this.early.clear();
     return out;
