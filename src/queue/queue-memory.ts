@@ -10,7 +10,6 @@ import {
   checkQueueOptions,
   decodeJob,
   encodeJob,
-  heartbeatInterval,
   runDelivery,
   silentLogger,
   type QueueLogger,
@@ -72,7 +71,7 @@ export class MemoryJobQueue implements JobQueue {
           job: decodeJob(entry.body),
           attempt,
           logger,
-          heartbeatMs: heartbeatInterval(this.#options.visibilityTimeoutMs),
+          visibilityTimeoutMs: this.#options.visibilityTimeoutMs,
           ack: async () => this.#ack(entry),
           heartbeat: async () => {
             // Only the delivery that holds the job may extend it; a redelivered job belongs to its new holder.

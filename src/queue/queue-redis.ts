@@ -19,7 +19,6 @@ import {
   checkQueueOptions,
   decodeJob,
   encodeJob,
-  heartbeatInterval,
   pause,
   runDelivery,
   silentLogger,
@@ -346,7 +345,7 @@ class RedisConsumer {
       job,
       attempt,
       logger: this.logger,
-      heartbeatMs: heartbeatInterval(this.queueOptions.visibilityTimeoutMs),
+      visibilityTimeoutMs: this.queueOptions.visibilityTimeoutMs,
       ack: () => this.queue.ack(entryId),
       heartbeat: async () => {
         if (!(await this.queue.touch(this.options.consumerName, entryId))) {

@@ -27,7 +27,6 @@ import {
   checkQueueOptions,
   decodeJob,
   encodeJob,
-  heartbeatInterval,
   pause,
   runDelivery,
   silentLogger,
@@ -229,7 +228,7 @@ class SqsConsumer {
       job,
       attempt,
       logger,
-      heartbeatMs: heartbeatInterval(this.settings.visibilityTimeoutMs),
+      visibilityTimeoutMs: this.settings.visibilityTimeoutMs,
       ack: () => this.queue.delete(receiptHandle),
       heartbeat: () => this.queue.setVisibility(receiptHandle, this.queue.visibilitySeconds),
     }).finally(() => {

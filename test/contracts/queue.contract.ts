@@ -64,7 +64,7 @@ export function jobQueueContract(name: string, createHarness: () => Promise<Queu
   }
 
   describe.concurrent(`JobQueue contract: ${name}`, () => {
-    it('delivers a job with every field intact, on its first attempt', async ({ queue, consume }) => {
+    it('delivers a job with every field intact, on its first attempt', async ({ queue, consume, visibility }) => {
       const job = makeJob({
         conversationId: 'conv-1',
         replyMessageId: 'msg-2',
@@ -85,6 +85,7 @@ export function jobQueueContract(name: string, createHarness: () => Promise<Queu
       const delivery = await delivered.promise;
       expect(delivery.job).toStrictEqual(job);
       expect(delivery.attempt).toBe(1);
+      expect(delivery.visibilityTimeoutMs).toBe(visibility);
     });
 
     it('delivers in enqueue order to a single consumer', async ({ queue, consume }) => {
