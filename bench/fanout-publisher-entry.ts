@@ -16,8 +16,8 @@ const TICK_MS = 5;
 
 const redis = new Redis(process.env.REDIS_URL!);
 const store = createRedisStreamStore({ redis, ttlSeconds: 600, prefix: process.env.REDIS_KEY_PREFIX! });
-/** Index of the last event appended, per generation of the current round. */
-let generations = new Map<string, number>();
+/** Index of the last event appended, and the lease token appends carry, per generation of the current round. */
+let generations = new Map<string, { last: number; token: number }>();
 
 const send = (reply: PublisherReply) => process.send!(reply);
 const now = () => performance.timeOrigin + performance.now();
@@ -34,10 +34,10 @@ async function publish(rate: number, seconds: number): Promise<{ published: numb
       const due = Math.min(total, Math.floor((rate * (performance.now() - start)) / 1000));
       for (; published < due; published++) {
         const id = ids[published % ids.length]!;
-        const index = generations.get(id)! + 1;
-        generations.set(id, index);
+        const generation = generations.get(id)!;
+        const index = ++generation.last;
         // The client subtracts this from its receipt time: publish-to-receipt latency.
-        const append = store.append(id, { kind: 'token', index, delta: String(now()) });
+        const append = store.append(id, generation.token, { kind: 'token', index, delta: String(now()) });
         inFlight.add(append);
         void append.finally(() => inFlight.delete(append));
       }
@@ -54,15 +54,17 @@ async function publish(rate: number, seconds: number): Promise<{ published: numb
 process.on('message', async (request: PublisherRequest) => {
   switch (request.type) {
     case 'create': {
-      generations = new Map(request.generations.map(({ generationId }) => [generationId, 0]));
       const createdAt = new Date().toISOString();
       await Promise.all(request.generations.map(({ generationId, userId }) => store.create({ generationId, userId, status: 'RUNNING', createdAt })));
+      // Written as a worker writes them: under the generation's lease, for as long as the round can last.
+      const leased = await Promise.all(request.generations.map(async ({ generationId }) => [generationId, { last: 0, token: await store.claim(generationId, 'fanout-publisher', 600_000) }] as const));
+      generations = new Map(leased);
       return send({ type: 'created' });
     }
     case 'publish':
       return send({ type: 'published', ...(await publish(request.rate, request.seconds)) });
     case 'complete':
-      await Promise.all([...generations].map(([id, last]) => store.append(id, completedEvent(last + 1))));
+      await Promise.all([...generations].map(([id, { last, token }]) => store.append(id, token, completedEvent(last + 1))));
       return send({ type: 'completed' });
     case 'stop':
       await store.close();

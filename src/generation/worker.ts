@@ -16,11 +16,12 @@ import type { MessageRecord, MessageRepository } from '../store/messages.ts';
 import type { FileService } from '../files/service.ts';
 import { isTextType } from '../files/sniff.ts';
 import { attachmentBlock, branchMessages, branchRecords, type AttachedFile } from './conversation-context.ts';
-import type { StreamEvent } from '../streams/events.ts';
+import { isTerminal, type StreamEvent } from '../streams/events.ts';
+import { holdLease, type HeldLease } from '../streams/held-lease.ts';
 import type { ConversationReplyJob, GenerationJob } from '../queue/job.ts';
 import type { Consumer, DeliveredJob, JobQueue } from '../queue/queue.ts';
 import { cacheKey, isDeterministic, type ResponseCache } from './response-cache.ts';
-import type { StreamStore } from '../streams/stream-store.ts';
+import { LeaseLostError, type StreamStore } from '../streams/stream-store.ts';
 
 export interface WorkerDeps {
   engine: InferenceEngine;
@@ -58,7 +59,7 @@ export class GenerationWorker {
     await this.stopCancelListener?.();
   }
 
-  private async handle({ job, attempt, ack }: DeliveredJob): Promise<void> {
+  private async handle({ job, attempt, ack, visibilityTimeoutMs }: DeliveredJob): Promise<void> {
     const { streams, logger } = this.deps;
     const id = job.generationId;
     // Redelivered to this same worker while it still runs it (a heartbeat came late): the
@@ -66,28 +67,66 @@ export class GenerationWorker {
     if (this.running.has(id)) return;
     const controller = new AbortController();
     this.running.set(id, controller);
+    let lease: HeldLease | undefined;
     try {
+      // Claimed before the log is read: what an earlier holder appended is in it, and from now
+      // on that holder can append nothing. The lease lapses with the job's visibility, since the
+      // job then goes to another worker.
+      lease = await holdLease({
+        store: streams,
+        generationId: id,
+        owner: this.deps.consumerName,
+        ttlMs: visibilityTimeoutMs,
+        onRenewError: (error) => logger.warn({ err: error, generationId: id }, 'could not renew the generation lease'),
+      });
+      lease.lost.addEventListener('abort', () => controller.abort(), { once: true });
       const history = await streams.history(id);
-      if (history.some((event) => event.kind !== 'token')) return await ack(); // finished before; its ack was lost
+      if (history.some(isTerminal)) return await ack(); // finished before; its ack was lost
       if (attempt > 1) logger.warn({ generationId: id, attempt, streamed: history.length }, 'resuming a redelivered generation');
       if (await streams.isCancelRequested(id)) controller.abort();
-      await streams.setStatus(id, 'RUNNING');
-      await this.run(job, history, controller.signal);
+      await streams.setStatus(id, lease.token, 'RUNNING');
+      await this.run(job, history, lease, controller.signal);
       await ack();
     } catch (error) {
-      const code = error instanceof AppError ? error.code : ErrorCode.INTERNAL;
-      const message = error instanceof AppError ? error.message : 'Generation failed';
-      if (!(error instanceof AppError)) logger.error({ err: error, generationId: id }, 'generation failed');
-      const index = (await streams.history(id)).length + 1;
-      await streams.append(id, { kind: 'failed', index, code, message });
-      await streams.setStatus(id, 'FAILED');
+      // Not even claimed (the store is unreachable): left unacknowledged, to come back later.
+      if (!lease) throw error;
+      if (lease.lost.aborted || error instanceof LeaseLostError) return this.stepAside(id, attempt, error);
+      try {
+        await this.fail(id, lease.token, error);
+      } catch (failure) {
+        if (failure instanceof LeaseLostError) return this.stepAside(id, attempt, failure);
+        throw failure;
+      }
       await ack();
     } finally {
+      lease?.release();
       this.running.delete(id);
     }
   }
 
-  private async run(job: GenerationJob, history: StreamEvent[], signal: AbortSignal) {
+  /** Streams the failure as the generation's last event. */
+  private async fail(id: string, token: number, error: unknown): Promise<void> {
+    const { streams, logger } = this.deps;
+    const code = error instanceof AppError ? error.code : ErrorCode.INTERNAL;
+    const message = error instanceof AppError ? error.message : 'Generation failed';
+    if (!(error instanceof AppError)) logger.error({ err: error, generationId: id }, 'generation failed');
+    const index = (await streams.history(id)).length + 1;
+    await streams.append(id, token, { kind: 'failed', index, code, message });
+    await streams.setStatus(id, token, 'FAILED');
+  }
+
+  /**
+   * Another worker has the generation now (this one was starved past the visibility timeout and
+   * the job was delivered again): it goes on from the events already streamed, and stores the
+   * reply. The job is not acknowledged: its delivery is the other worker's, and an ack from here
+   * could settle it under that worker.
+   */
+  private stepAside(id: string, attempt: number, error: unknown): void {
+    const holder = error instanceof LeaseLostError ? error.holder : undefined;
+    this.deps.logger.warn({ generationId: id, attempt, holder }, 'lost the generation to another worker; stopping');
+  }
+
+  private async run(job: GenerationJob, history: StreamEvent[], lease: HeldLease, signal: AbortSignal) {
     const { streams, engine, cache } = this.deps;
     const id = job.generationId;
     const input = job.kind === 'stateless' ? job.input : await this.conversationInput(job);
@@ -96,7 +135,7 @@ export class GenerationWorker {
     const deltas: string[] = [];
     const publish = async (delta: string) => {
       deltas.push(delta);
-      await streams.append(id, { kind: 'token', index: ++index, delta });
+      await streams.append(id, lease.token, { kind: 'token', index: ++index, delta });
     };
 
     const key = isDeterministic(job.params) && history.length === 0 ? cacheKey(engine.model.name, input, job.params) : undefined;
@@ -120,8 +159,11 @@ export class GenerationWorker {
     }
 
     const text = previous + deltas.join('');
+    // The message store knows nothing of leases: a worker that lost the generation (its engine
+    // was stopped, so it may have no token left to be refused) must not store its partial reply.
+    await lease.confirm();
     const messageId = await this.persist(job, text, done);
-    await streams.append(id, {
+    await streams.append(id, lease.token, {
       kind: 'completed',
       index: ++index,
       messageId,
@@ -132,7 +174,7 @@ export class GenerationWorker {
       model: engine.model.name,
       cached: cached !== undefined,
     });
-    await streams.setStatus(id, done.finishReason === 'cancelled' ? 'CANCELLED' : 'COMPLETED');
+    await streams.setStatus(id, lease.token, done.finishReason === 'cancelled' ? 'CANCELLED' : 'COMPLETED');
   }
 
   private async conversationInput(job: ConversationReplyJob): Promise<{ messages: ChatMessage[] }> {

@@ -9,7 +9,6 @@ import {
   Slots,
   checkConcurrency,
   checkQueueOptions,
-  heartbeatInterval,
   runDelivery,
   silentLogger,
   type QueueLogger,
@@ -71,7 +70,7 @@ export class MemoryJobQueue implements JobQueue {
           job: parseJob(entry.body),
           attempt,
           logger,
-          heartbeatMs: heartbeatInterval(this.#options.visibilityTimeoutMs),
+          visibilityTimeoutMs: this.#options.visibilityTimeoutMs,
           ack: async () => this.#ack(entry),
           heartbeat: async () => {
             // Only the delivery that holds the job may extend it; a redelivered job belongs to its new holder.

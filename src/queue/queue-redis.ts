@@ -18,7 +18,6 @@ import {
   Slots,
   checkConcurrency,
   checkQueueOptions,
-  heartbeatInterval,
   pause,
   runDelivery,
   silentLogger,
@@ -349,7 +348,7 @@ class RedisConsumer {
       job,
       attempt,
       logger: this.logger,
-      heartbeatMs: heartbeatInterval(this.queueOptions.visibilityTimeoutMs),
+      visibilityTimeoutMs: this.queueOptions.visibilityTimeoutMs,
       ack: () => this.queue.ack(entryId),
       heartbeat: async () => {
         if (!(await this.queue.touch(this.options.consumerName, entryId))) {

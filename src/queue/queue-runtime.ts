@@ -78,9 +78,9 @@ export interface RunDeliveryOptions {
   attempt: number;
   /** Removes the job from the backend for good. */
   ack: () => Promise<void>;
-  /** Pushes the job's visibility deadline out again; called every `heartbeatMs` until acked or settled. */
+  /** Pushes the job's visibility deadline out again; called every `heartbeatInterval(visibilityTimeoutMs)` until acked or settled. */
   heartbeat: () => Promise<void>;
-  heartbeatMs: number;
+  visibilityTimeoutMs: number;
   logger: QueueLogger;
 }
 
@@ -102,10 +102,11 @@ export async function runDelivery(options: RunDeliveryOptions): Promise<void> {
       .finally(() => {
         beating = undefined;
       });
-  }, options.heartbeatMs);
+  }, heartbeatInterval(options.visibilityTimeoutMs));
   const delivery: DeliveredJob = {
     job,
     attempt,
+    visibilityTimeoutMs: options.visibilityTimeoutMs,
     ack() {
       acked ??= options.ack();
       return acked;

@@ -26,7 +26,6 @@ import {
   Slots,
   checkConcurrency,
   checkQueueOptions,
-  heartbeatInterval,
   pause,
   runDelivery,
   silentLogger,
@@ -222,7 +221,7 @@ class SqsConsumer {
       job,
       attempt,
       logger,
-      heartbeatMs: heartbeatInterval(this.settings.visibilityTimeoutMs),
+      visibilityTimeoutMs: this.settings.visibilityTimeoutMs,
       ack: () => this.queue.delete(receiptHandle),
       heartbeat: () => this.queue.setVisibility(receiptHandle, this.queue.visibilitySeconds),
     }).finally(() => {

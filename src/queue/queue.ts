@@ -13,6 +13,12 @@ export interface DeliveredJob {
   job: GenerationJob;
   /** How many times this job has been delivered, this time included (1 on first delivery). */
   attempt: number;
+  /**
+   * How long the job stays this handler's without a heartbeat; the queue beats several times
+   * within it while the handler runs. Whatever the handler holds for the job (its generation's
+   * lease) should lapse with it, as the job then goes to another worker.
+   */
+  visibilityTimeoutMs: number;
   /** Marks the job done: it will not be delivered again. */
   ack(): Promise<void>;
 }

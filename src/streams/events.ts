@@ -19,6 +19,8 @@ export type StreamEvent =
     }
   | { kind: 'failed'; index: number; code: string; message: string };
 
+export const isTerminal = (event: StreamEvent) => event.kind !== 'token';
+
 
 /** What the API needs to know about a generation while it lives (ownership, status). */
 export interface GenerationMeta {

@@ -1,12 +1,21 @@
 import { Repeater } from '@repeaterjs/repeater';
 import type { GenerationMeta, GenerationStatus, StreamEvent } from './events.ts';
-import { ReplayMerger, subscriptionBuffer, type StreamStore } from './stream-store.ts';
+import { LeaseLostError, ReplayMerger, subscriptionBuffer, type StreamStore } from './stream-store.ts';
+
+interface Lease {
+  token: number;
+  owner: string;
+  expiresAt: number;
+}
 
 interface Entry {
   meta?: GenerationMeta;
   events: StreamEvent[];
   listeners: Set<(event: StreamEvent) => void>;
   cancelRequested: boolean;
+  /** The last fencing token given out; kept after its lease lapses, so that tokens only grow. */
+  fence: number;
+  lease?: Lease;
   expiry?: NodeJS.Timeout;
 }
 
@@ -19,13 +28,22 @@ export function createMemoryStreamStore(ttlMs: number): StreamStore {
   function entry(id: string): Entry {
     let found = entries.get(id);
     if (!found) {
-      found = { events: [], listeners: new Set(), cancelRequested: false };
+      found = { events: [], listeners: new Set(), cancelRequested: false, fence: 0 };
       entries.set(id, found);
     }
     clearTimeout(found.expiry);
     found.expiry = setTimeout(() => entries.delete(id), ttlMs);
     found.expiry.unref();
     return found;
+  }
+
+  const live = (lease: Lease | undefined) => (lease && lease.expiresAt > Date.now() ? lease : undefined);
+
+  /** The entry, if `token` holds its lease; otherwise throws LeaseLostError. */
+  function leased(id: string, token: number): Entry {
+    const lease = live(entries.get(id)?.lease);
+    if (lease?.token !== token) throw new LeaseLostError(id, lease?.owner);
+    return entry(id);
   }
 
   return {
@@ -36,12 +54,24 @@ export function createMemoryStreamStore(ttlMs: number): StreamStore {
       const meta = entries.get(id)?.meta;
       return meta ? { ...meta } : undefined;
     },
-    async setStatus(id, status: GenerationStatus) {
+    async claim(id, owner, ttlMs) {
       const found = entry(id);
+      found.fence += 1;
+      found.lease = { token: found.fence, owner, expiresAt: Date.now() + ttlMs };
+      return found.fence;
+    },
+    async renew(id, token, ttlMs) {
+      const lease = live(entries.get(id)?.lease);
+      if (lease?.token !== token) return false;
+      lease.expiresAt = Date.now() + ttlMs;
+      return true;
+    },
+    async setStatus(id, token, status: GenerationStatus) {
+      const found = leased(id, token);
       if (found.meta) found.meta.status = status;
     },
-    async append(id, event) {
-      const found = entry(id);
+    async append(id, token, event) {
+      const found = leased(id, token);
       found.events.push(event);
       for (const listener of found.listeners) listener(event);
     },

@@ -2,7 +2,7 @@ import { Repeater } from '@repeaterjs/repeater';
 import type { Redis } from 'ioredis';
 import { createRedisPubSub, type PubSub } from '../pubsub.ts';
 import type { GenerationMeta, GenerationStatus, StreamEvent } from './events.ts';
-import { ReplayMerger, subscriptionBuffer, type StreamStore } from './stream-store.ts';
+import { LeaseLostError, ReplayMerger, subscriptionBuffer, type StreamStore } from './stream-store.ts';
 
 export interface RedisStreamStoreOptions {
   /** Commands and publishing go through this client, which the caller owns and closes. */
@@ -14,19 +14,92 @@ export interface RedisStreamStoreOptions {
   prefix?: string;
 }
 
+/**
+ * The lease's scripts. A write checks the lease and writes in one script, so that no claim can
+ * come between the check and the write: once a new writer has its token, the old one's next
+ * write is refused, and everything the old one wrote before is in the log the new one reads.
+ * A refused write returns the lease's holder ('' when it lapsed); a done one returns 1.
+ */
+const HOLDS_LEASE = `
+local lease = redis.call('HMGET', KEYS[1], 'token', 'owner')
+if lease[1] ~= ARGV[1] then return lease[1] and lease[2] or '' end
+`;
+
+const LEASE_SCRIPTS = {
+  /** KEYS: fence, lease. ARGV: owner, lease ms, fence seconds. */
+  gptqlStreamClaim: {
+    keys: 2,
+    lua: `
+local token = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('HSET', KEYS[2], 'token', token, 'owner', ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return token
+`,
+  },
+  /** KEYS: lease. ARGV: token, lease ms. */
+  gptqlStreamRenew: {
+    keys: 1,
+    lua: `${HOLDS_LEASE}
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`,
+  },
+  /** KEYS: lease, log. ARGV: token, event, log seconds, channel. Published here too, so that a writer never dies between the two. */
+  gptqlStreamAppend: {
+    keys: 2,
+    lua: `${HOLDS_LEASE}
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[2])
+return 1
+`,
+  },
+  /** KEYS: lease, meta. ARGV: token, meta ('' when there is none: only the check), meta seconds. */
+  gptqlStreamSetMeta: {
+    keys: 2,
+    lua: `${HOLDS_LEASE}
+if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end
+return 1
+`,
+  },
+};
+
+type Written = 1 | string;
+
+interface LeaseCommands {
+  gptqlStreamClaim(fence: string, lease: string, owner: string, leaseMs: number, fenceSeconds: number): Promise<number>;
+  gptqlStreamRenew(lease: string, token: number, leaseMs: number): Promise<Written>;
+  gptqlStreamAppend(lease: string, log: string, token: number, event: string, logSeconds: number, channel: string): Promise<Written>;
+  gptqlStreamSetMeta(lease: string, meta: string, token: number, value: string, metaSeconds: number): Promise<Written>;
+}
+
+/** Adds the scripts to the client as commands (EVALSHA, loaded on first use); defining them again is harmless. */
+function withLeaseCommands(redis: Redis): Redis & LeaseCommands {
+  for (const [name, { keys, lua }] of Object.entries(LEASE_SCRIPTS)) redis.defineCommand(name, { lua, numberOfKeys: keys });
+  return redis as Redis & LeaseCommands;
+}
+
 export function createRedisStreamStore(options: RedisStreamStoreOptions): StreamStore {
   const prefix = options.prefix ?? 'gptql:';
   const ttl = options.ttlSeconds;
-  const { redis } = options;
+  const redis = withLeaseCommands(options.redis);
   // A subscribing connection can do nothing else: without a shared pub/sub, this one is the store's own.
   const ownSubscriber = options.pubsub ? undefined : redis.duplicate();
   const pubsub = options.pubsub ?? createRedisPubSub(redis, ownSubscriber!);
   const metaKey = (id: string) => `${prefix}gen:${id}:meta`;
   const logKey = (id: string) => `${prefix}gen:${id}:events`;
   const cancelKey = (id: string) => `${prefix}gen:${id}:cancel`;
+  const leaseKey = (id: string) => `${prefix}gen:${id}:lease`;
+  // Outlives every lease of the generation, so that a token is never given out twice.
+  const fenceKey = (id: string) => `${prefix}gen:${id}:fence`;
   const channel = (id: string) => `${prefix}gen:${id}`;
   const cancelChannel = `${prefix}gen:cancel`;
   let active = 0;
+
+  function written(id: string, result: Written): void {
+    if (result !== 1) throw new LeaseLostError(id, result || undefined);
+  }
 
   async function readLog(id: string): Promise<StreamEvent[]> {
     return (await redis.lrange(logKey(id), 0, -1)).map((item) => JSON.parse(item) as StreamEvent);
@@ -40,14 +113,21 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
       const raw = await redis.get(metaKey(id));
       return raw ? (JSON.parse(raw) as GenerationMeta) : undefined;
     },
-    async setStatus(id, status: GenerationStatus) {
-      // Read-modify-write is safe here: only the one worker running a generation changes its status.
-      const meta = await this.get(id);
-      if (meta) await redis.set(metaKey(id), JSON.stringify({ ...meta, status }), 'EX', ttl);
+    async claim(id, owner, ttlMs) {
+      return redis.gptqlStreamClaim(fenceKey(id), leaseKey(id), owner, Math.ceil(ttlMs), ttl);
     },
-    async append(id, event) {
-      await redis.multi().rpush(logKey(id), JSON.stringify(event)).expire(logKey(id), ttl).exec();
-      await pubsub.publish(channel(id), event);
+    async renew(id, token, ttlMs) {
+      return (await redis.gptqlStreamRenew(leaseKey(id), token, Math.ceil(ttlMs))) === 1;
+    },
+    async setStatus(id, token, status: GenerationStatus) {
+      // Read-modify-write is safe here: only the lease holder changes the status, and the write
+      // is refused once it is not the holder any more.
+      const meta = await this.get(id);
+      const value = meta ? JSON.stringify({ ...meta, status }) : '';
+      written(id, await redis.gptqlStreamSetMeta(leaseKey(id), metaKey(id), token, value, ttl));
+    },
+    async append(id, token, event) {
+      written(id, await redis.gptqlStreamAppend(leaseKey(id), logKey(id), token, JSON.stringify(event), ttl, channel(id)));
     },
     history: readLog,
     subscribe(id, after) {

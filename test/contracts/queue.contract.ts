@@ -65,7 +65,7 @@ export function jobQueueContract(name: string, createHarness: () => Promise<Queu
   }
 
   describe.concurrent(`JobQueue contract: ${name}`, () => {
-    it('delivers a job with every field intact, on its first attempt', async ({ queue, consume }) => {
+    it('delivers a job with every field intact, on its first attempt', async ({ queue, consume, visibility }) => {
       const job: GenerationJob = {
         kind: 'conversation-reply',
         generationId: randomUUID(),
@@ -92,6 +92,7 @@ export function jobQueueContract(name: string, createHarness: () => Promise<Queu
       const delivery = await delivered.promise;
       expect(delivery.job).toStrictEqual(job);
       expect(delivery.attempt).toBe(1);
+      expect(delivery.visibilityTimeoutMs).toBe(visibility);
     });
 
     it('delivers in enqueue order to a single consumer', async ({ queue, consume }) => {

@@ -91,6 +91,8 @@ describe('1,000 generation subscriptions opened and closed', () => {
     const generations = Array.from({ length: CONNECTIONS * OPERATIONS }, () => ulid());
     const createdAt = new Date().toISOString();
     await Promise.all(generations.map((generationId) => streams.create({ generationId, userId: user.userId, status: 'RUNNING', createdAt })));
+    // The test writes the events, as the worker holding each generation's lease would.
+    const fences = new Map(await Promise.all(generations.map(async (id) => [id, await streams.claim(id, 'test', 600_000)] as const)));
     const connections = await Promise.all(Array.from({ length: CONNECTIONS }, () => connect(user.accessToken)));
     const operations = connections.map((connection, c) =>
       Array.from({ length: OPERATIONS }, (_, o) => connection.subscribe(generations[c * OPERATIONS + o]!)),
@@ -99,7 +101,7 @@ describe('1,000 generation subscriptions opened and closed', () => {
     // Really subscribed: each generation's channel is listened to, and a live event reaches every operation.
     await expect.poll(generationChannels, { timeout: 10_000 }).toHaveLength(generations.length);
     expect(await gauges()).toEqual({ subscriptions: generations.length, webSockets: CONNECTIONS });
-    await Promise.all(generations.map((id) => streams.append(id, { kind: 'token', index: 1, delta: 'a' })));
+    await Promise.all(generations.map((id) => streams.append(id, fences.get(id)!, { kind: 'token', index: 1, delta: 'a' })));
     await Promise.all(operations.flat().map((operation) => operation.firstEvent));
 
     // A third each: the client completes, the socket drops, the generation ends.
@@ -108,7 +110,7 @@ describe('1,000 generation subscriptions opened and closed', () => {
     const byGeneration = connections.slice(67);
     operations.slice(0, 34).flat().forEach((operation) => operation.complete());
     dropped.forEach((connection) => connection.socket.terminate());
-    await Promise.all(generations.slice(67 * OPERATIONS).map((id) => streams.append(id, completedEvent(2))));
+    await Promise.all(generations.slice(67 * OPERATIONS).map((id) => streams.append(id, fences.get(id)!, completedEvent(2))));
     await Promise.all(operations.slice(67).flat().map((operation) => operation.ended));
     // Operations ended on a connection that stays open must be gone too, not only closed sockets.
     await expect.poll(async () => (await gauges()).subscriptions, { timeout: 10_000 }).toBe(0);
