@@ -4,7 +4,7 @@
 #   docker build --target cuda -t gptql:cuda .   # GPU workers (DEVICE=cuda)
 # Both run `node dist/src/main.js` as an unprivileged user; ROLE / --role picks api, worker or all.
 
-ARG NODE_VERSION=20.20.2
+ARG NODE_VERSION=24.22.3
 ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 
 # --- build: full dependency tree (TypeScript), compile to dist/ ---------------------------------
