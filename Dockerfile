@@ -4,13 +4,15 @@
 #   docker build --target cuda -t gptql:cuda .   # GPU workers (DEVICE=cuda)
 # Both run `node dist/src/main.js` as an unprivileged user; ROLE / --role picks api, worker or all.
 
-ARG NODE_VERSION=20.20.2
+# Node 24 LTS. Its npm (11.19 since 24.22) must be 11.16 or later (devEngines in package.json): the
+# first to read allowScripts, which keeps onnxruntime-node's CUDA download out of the CPU image.
+ARG NODE_VERSION=24.22.3
 ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 
 # --- build: full dependency tree (TypeScript), compile to dist/ ---------------------------------
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -21,16 +23,18 @@ RUN npm run build \
  # The inference worker thread is plain JS in dist; worker-bootstrap.mjs only serves tsx.
  && test -f dist/src/inference/worker.js
 
-# --- production dependencies only (.npmrc skips onnxruntime's CUDA download) ---------------------
+# --- production dependencies only (package.json's allowScripts skips onnxruntime's CUDA download) --
 FROM node:${NODE_VERSION}-bookworm-slim AS deps-cpu
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # --- the same, with ONNX Runtime's CUDA execution provider installed at build time --------------
 # See CUDA_INSTALL_HELP in src/inference/ort-session.ts: DEVICE=cuda refuses to start without it.
+# The package's own install script, run directly: npm (rebuild included) skips it, as allowScripts
+# in package.json denies it.
 FROM deps-cpu AS deps-cuda
-RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --foreground-scripts \
+RUN ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js \
  && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so
 
 # --- CPU runtime ------------------------------------------------------------------------------------

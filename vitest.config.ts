@@ -12,5 +12,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Redis and Chromium are probed once; suites needing a missing one are skipped and named at
+    // the start and under the summary (a hard failure under CI=true).
+    globalSetup: ['./test/support/services-setup.ts'],
+    reporters: ['default', './test/support/services-reporter.ts'],
   },
 });

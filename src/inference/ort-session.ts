@@ -27,8 +27,8 @@ function bindingDir(): string {
 
 export const CUDA_INSTALL_HELP =
   'DEVICE=cuda needs the CUDA execution provider of onnxruntime-node, which this install skipped ' +
-  '(.npmrc: onnxruntime-node-install=skip). Install it with ' +
-  '`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --foreground-scripts` ' +
+  '(package.json: allowScripts denies its download). Install it with ' +
+  '`ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js` ' +
   '(or build the CUDA image from the Dockerfile), with CUDA 12 and cuDNN 9 on the machine; or set DEVICE=cpu.';
 
 export function cudaProviderInstalled(): boolean {

@@ -61,7 +61,11 @@ describe('Dockerfile', () => {
 
   it('installs the CUDA execution provider where src/inference/ort-session.ts looks for it', () => {
     const run = args('deps-cuda', 'RUN').join('\n');
-    expect(run).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node');
+    // Run directly: npm skips the script, even in `npm rebuild`, for a package allowScripts denies;
+    // denied, it keeps the CUDA download out of the CPU image and of development installs.
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> };
+    expect(pkg.allowScripts?.['onnxruntime-node']).toBe(false);
+    expect(run).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js');
     const napi = fs.readdirSync(path.join(ROOT, 'node_modules', 'onnxruntime-node', 'bin')).find((d) => d.startsWith('napi-v'));
     expect(run).toContain(`test -f node_modules/onnxruntime-node/bin/${napi}/linux/x64/libonnxruntime_providers_cuda.so`);
     expect(fs.readFileSync(path.join(ROOT, 'src', 'inference', 'ort-session.ts'), 'utf8')).toContain("'libonnxruntime_providers_cuda.so'");

@@ -5,9 +5,10 @@
 import crypto from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CreateConversationDocument, DeleteConversationDocument, DisableUserDocument, LogInDocument, SetUserRoleDocument } from '../../src/generated/graphql.ts';
 import { errorCodes, postGraphQL, startTestApp, uniqueEmail, type TestApp } from '../support/harness.ts';
+import { REDIS_URL } from '../support/services.ts';
 
 const LIMITS = { AUTH_MAX_FAILED_ATTEMPTS: '3', AUTH_RATE_LIMIT_PER_IP: '100', TRUST_PROXY: 'loopback' };
 const randomIp = () => `203.0.${crypto.randomInt(0, 256)}.${crypto.randomInt(1, 255)}`;
@@ -91,8 +92,8 @@ describe('per-IP limits and the client address', () => {
     }
   });
 
-  it('shares counts across API processes through Redis', async () => {
-    const env = { ...LIMITS, REDIS_URL: 'redis://127.0.0.1:6379' };
+  it.skipIf(!inject('redisAvailable'))('shares counts across API processes through Redis', async () => {
+    const env = { ...LIMITS, REDIS_URL };
     const [one, two] = [await startTestApp(env), await startTestApp(env)];
     try {
       const email = uniqueEmail('shared');

@@ -15,7 +15,8 @@ afterAll(() => fs.rm(dataDir, { recursive: true, force: true }));
 /** Runs the real entry point (`npm start`'s command) until it listens; stops it with SIGTERM. */
 async function startMain(port: number) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', PUBLIC_URL },
+    // REDIS_URL may be set for the Redis suites (test/support/services.ts); this one is embedded.
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', PUBLIC_URL, REDIS_URL: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -7,13 +7,12 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { existsSync } from 'node:fs';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { InferenceEngine } from '../../src/inference/engine.ts';
 import { startTestApp, uniqueEmail, type TestApp } from '../support/harness.ts';
+import { CHROMIUM } from '../support/services.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = path.resolve('docs/screenshot.png');
 /**
  * The shipped model writes about 400 tokens a second and often ends on its own within half a
@@ -60,7 +59,7 @@ const pageErrors: string[] = [];
 const streaming = 'li.message.assistant[data-state="streaming"]';
 const streamingText = () => page.locator(`${streaming} .content`).textContent();
 
-describe.skipIf(!existsSync(CHROMIUM))('web chat page in Chromium', () => {
+describe.skipIf(!inject('chromiumAvailable'))('web chat page in Chromium', () => {
   beforeAll(async () => {
     restoreEngine = slowEngine();
     t = await startTestApp({ ROLE: 'all', RATE_LIMIT_PER_MINUTE: '1000' });
