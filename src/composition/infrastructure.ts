@@ -19,7 +19,7 @@ import { createGenerationMetrics, createRegistry, type GenerationMetrics } from 
 import { createMemoryPubSub, createRedisPubSub, type PubSub } from '../pubsub.ts';
 import { createQueue } from '../queue/queue-factory.ts';
 import type { JobQueue } from '../queue/queue.ts';
-import type { ReadinessCheck } from '../server/readiness.ts';
+import type { ReadinessCheck } from '../server/probes.ts';
 import { connectDynamo, type Dynamo } from '../store/dynamo.ts';
 import { FileRepository } from '../store/files.ts';
 import { MessageRepository } from '../store/messages.ts';

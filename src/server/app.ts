@@ -12,13 +12,12 @@ import { createMetrics } from '../observability/metrics.ts';
 import { schema } from '../schema/index.ts';
 import type { Services } from '../services.ts';
 import { clientIpResolver } from './client-ip.ts';
-import { answerHealth } from './health.ts';
 import { bearerToken, createContext } from './context.ts';
 import { createErrorMasker, withErrorCodes, type ErrorShaping } from './errors.ts';
 import { boundedParserCache, graphqlLimitPlugins } from './graphql-limits.ts';
 import { bodyLimitPlugin, corsOptions, uploadFormDataLimits, csrfPlugin, securityHeadersPlugin, unsupportedMediaTypePlugin } from './http-security.ts';
 import { metricsPlugin } from './metrics-plugin.ts';
-import { answerReadiness, type ReadinessCheck } from './readiness.ts';
+import type { ReadinessCheck } from './probes.ts';
 import { routesPlugin } from './routes.ts';
 import { resourceRoutesPlugin } from './resource-routes.ts';
 import { attachWebSocket } from './websocket.ts';
@@ -88,7 +87,9 @@ export function buildApp(services: Services, readiness: Record<string, Readiness
   const yoga = createYoga<{ req?: IncomingMessage }, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    healthCheckEndpoint: '/health',
+    // Yoga's own health check answers any path ending in its endpoint with an empty body, ahead
+    // of every plugin; it is moved out of the way, and routesPlugin answers /health and /ready.
+    healthCheckEndpoint: '/.yoga/health',
     graphiql: config.graphiql ? { title: 'gptql' } : false,
     landingPage: false,
     logging: false,
@@ -114,7 +115,7 @@ export function buildApp(services: Services, readiness: Record<string, Readiness
       bodyLimitPlugin(config.http.maxBodyBytes, config.files.maxUploadBytes),
       csrfPlugin(),
       ...graphqlLimitPlugins(config.graphql),
-      routesPlugin(services, metrics),
+      routesPlugin(services, metrics, readiness),
       resourceRoutesPlugin(services),
       webPagePlugin(),
       metricsPlugin(metrics),
@@ -127,7 +128,6 @@ export function buildApp(services: Services, readiness: Record<string, Readiness
   // under them (a request still reading from a closed database fails, or crashes the process).
   const inFlight = new Set<Promise<unknown>>();
   const server = createServer((request, response) => {
-    if (answerHealth(request, response) || answerReadiness(readiness, request, response)) return;
     const handling: Promise<unknown> = Promise.resolve(yoga(request, response)).finally(() => inFlight.delete(handling));
     inFlight.add(handling);
   });

@@ -5,8 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { answerHealth } from './health.ts';
-import { answerReadiness, type ReadinessCheck } from './readiness.ts';
+import { answerProbe, probeHeaders, type ReadinessCheck } from './probes.ts';
 
 export async function startWorkerHttp(
   registry: Registry,
@@ -15,15 +14,19 @@ export async function startWorkerHttp(
   port: number,
 ): Promise<{ server: Server; url: string; stop(): Promise<void> }> {
   const server = createServer((request, response) => {
-    if (answerHealth(request, response) || answerReadiness(readiness, request, response)) return;
-    if (request.url === '/metrics') {
-      return void registry.metrics().then((text) => {
+    void (async () => {
+      const probe = await answerProbe(request.url ?? '', readiness);
+      if (probe) {
+        response.writeHead(probe.status, probeHeaders());
+        response.end(probe.body);
+      } else if (request.url === '/metrics') {
         response.writeHead(200, { 'content-type': registry.contentType });
-        response.end(text);
-      });
-    }
-    response.writeHead(404, { 'content-type': 'application/json' });
-    response.end('{"error":"not found"}');
+        response.end(await registry.metrics());
+      } else {
+        response.writeHead(404, { 'content-type': 'application/json' });
+        response.end('{"error":"not found"}');
+      }
+    })();
   });
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const url = `http://${host}:${(server.address() as AddressInfo).port}`;

@@ -73,6 +73,12 @@ describe.skipIf(!inject('redisAvailable'))('api and workers as separate processe
   it('finishes every stream, with one reply each, when a worker is killed mid-generation', async () => {
     const api = await start('api');
     const [worker1, worker2] = [await start('worker'), await start('worker')];
+    // A worker-only process checks the same dependencies as the API before it calls itself ready.
+    for (const process of [api, worker1]) {
+      const ready = await fetch(`${process.url}/ready`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toEqual({ status: 'ready', checks: { database: 'ok', redis: 'ok' } });
+    }
     const tokens = await Promise.all(Array.from({ length: 20 }, () => newUser(api.url)));
 
     let seen = 0;
