@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { AppError, ErrorCode } from '../errors.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
 import type { ChatMessage, PromptInput } from '../inference/prompt.ts';
-import type { DoneEvent } from '../inference/protocol.ts';
+import type { DoneEvent, FinishReason } from '../inference/protocol.ts';
 import type { ConversationService } from '../conversations/service.ts';
 import type { MessageRecord, MessageRepository } from '../store/messages.ts';
 import type { FileService } from '../files/service.ts';
@@ -129,6 +129,20 @@ export class GenerationWorker {
   private async run(job: GenerationJob, history: StreamEvent[], lease: HeldLease, signal: AbortSignal) {
     const { streams, engine, cache } = this.deps;
     const id = job.generationId;
+    // A worker that died after storing the reply but before streaming its end: the stored reply
+    // is the generation's result, and it matches what was streamed (stored after the last token).
+    const stored = job.kind === 'conversation-reply' && history.length > 0 ? await this.deps.messages.get(job.conversationId, job.replyMessageId) : undefined;
+    if (stored) {
+      return this.finish(job, lease, history.length, {
+        messageId: stored.messageId,
+        text: stored.content,
+        usage: { promptTokens: stored.promptTokens ?? 0, completionTokens: stored.completionTokens ?? 0 },
+        finishReason: (stored.finishReason ?? 'stop') as FinishReason,
+        timings: stored.timings ?? { queueSeconds: 0, timeToFirstTokenSeconds: 0, tokensPerSecond: 0 },
+        model: stored.model ?? engine.model.name,
+        cached: false,
+      });
+    }
     const input = job.kind === 'stateless' ? job.input : await this.conversationInput(job);
     const previous = history.map((event) => (event.kind === 'token' ? event.delta : '')).join('');
     let index = history.length;
@@ -163,9 +177,7 @@ export class GenerationWorker {
     // was stopped, so it may have no token left to be refused) must not store its partial reply.
     await lease.confirm();
     const messageId = await this.persist(job, text, done);
-    await streams.append(id, lease.token, {
-      kind: 'completed',
-      index: ++index,
+    await this.finish(job, lease, index, {
       messageId,
       text,
       usage: done.usage,
@@ -174,7 +186,13 @@ export class GenerationWorker {
       model: engine.model.name,
       cached: cached !== undefined,
     });
-    await streams.setStatus(id, lease.token, done.finishReason === 'cancelled' ? 'CANCELLED' : 'COMPLETED');
+  }
+
+  /** Streams the generation's last event, after `lastIndex`, and its final status. */
+  private async finish(job: GenerationJob, lease: HeldLease, lastIndex: number, result: Omit<Extract<StreamEvent, { kind: 'completed' }>, 'kind' | 'index'>) {
+    const { streams } = this.deps;
+    await streams.append(job.generationId, lease.token, { kind: 'completed', index: lastIndex + 1, ...result });
+    await streams.setStatus(job.generationId, lease.token, result.finishReason === 'cancelled' ? 'CANCELLED' : 'COMPLETED');
   }
 
   private async conversationInput(job: ConversationReplyJob): Promise<{ messages: ChatMessage[] }> {

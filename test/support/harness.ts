@@ -9,6 +9,7 @@ import { print, type GraphQLFormattedError } from 'graphql';
 import { loadConfig } from '../../src/config.ts';
 import type { Logger } from '../../src/observability/logger.ts';
 import type { Server } from 'node:http';
+import type { Infrastructure } from '../../src/composition/infrastructure.ts';
 import type { RunningWorker } from '../../src/composition/worker.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { startProcess } from '../../src/server/process.ts';
@@ -30,6 +31,8 @@ export interface TestApp {
   env: Record<string, string>;
   /** The worker role, when ROLE=all. */
   worker?: RunningWorker;
+  /** What the process stands on (queue, stream store, stores), for tests that act as another process would. */
+  infra: Infrastructure;
   gql<T, V>(document: TypedDocumentNode<T, V>, variables?: V, token?: string): Promise<GraphQLResponse<T>>;
   /** Signs up, confirms with the code from the outbox and logs in; returns the tokens. */
   newUser(email?: string, password?: string): Promise<{ email: string; password: string; accessToken: string; refreshToken: string; userId: string }>;
@@ -95,6 +98,7 @@ export async function startTestApp(env: Record<string, string> = {}, dataDir?: s
     dataDir: dir,
     env: fullEnv,
     worker,
+    infra: running.infra,
     gql: (document, variables, token) => postGraphQL(url, { query: print(document), variables }, token),
     readCode: (email, purpose) => readOutboxCode(dir, email, purpose),
     newUser: (email, password) => signUpUser(url, dir, email, password),
