@@ -41,8 +41,10 @@ export function bodyLimitPlugin(maxBytes: number, uploadMaxBytes: number): Plugi
         endResponse(
           new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.BAD_USER_INPUT } }] }), {
             status,
-            // The rest of the body is not wanted: close instead of draining it for keep-alive.
-            headers: { 'content-type': 'application/json', connection: 'close' },
+            // Not `connection: close`: the client is still sending, and a socket closed under it
+            // fails its write (fetch reports EPIPE, never this answer). Node reads and discards
+            // the rest of an unread body, within the server's requestTimeout, storing none of it.
+            headers: { 'content-type': 'application/json' },
           }),
         );
       if (declared === null) {
