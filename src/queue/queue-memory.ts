@@ -51,7 +51,11 @@ export class MemoryJobQueue implements JobQueue {
 
   async enqueue(job: GenerationJob): Promise<void> {
     if (this.#closed) throw new Error('queue is closed');
-    this.#ready.push({ body: encodeJob(job), deliveries: 0, acked: false });
+    const body = encodeJob(job);
+    // The producer is in this process: a job no worker could read is refused to it here
+    // (MalformedJobError), where the shared queues dead-letter it when a worker reads it.
+    parseJob(body);
+    this.#ready.push({ body, deliveries: 0, acked: false });
     this.#dispatch();
   }
 

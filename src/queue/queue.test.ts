@@ -68,6 +68,16 @@ describe.skipIf(!redisAvailable)('Redis Streams', () => {
   jobQueueContract('redis', async () => redisHarness({ visibilityTimeoutMs: 500, maxDeliveries: 3 }));
 });
 
+describe('MemoryJobQueue', () => {
+  it('refuses a job no worker could read to its producer, and keeps nothing of it', async () => {
+    const queue = new MemoryJobQueue({ visibilityTimeoutMs: 1_000, maxDeliveries: 3 });
+    const malformed = { ...makeJob(), params: { temperature: 'hot' } } as unknown as GenerationJob;
+    await expect(queue.enqueue(malformed)).rejects.toThrow(/^generation job refused: params\.temperature: /);
+    expect(await queue.depth()).toBe(0);
+    await queue.close();
+  });
+});
+
 describe.skipIf(!redisAvailable).concurrent('RedisJobQueue', () => {
   it('dead-letters a job it cannot read at once, with a log line saying why, and never runs it', async () => {
     const logged: { object: object; message: string }[] = [];
