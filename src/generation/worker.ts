@@ -23,6 +23,9 @@ import type { Consumer, DeliveredJob, JobQueue } from '../queue/queue.ts';
 import { cacheKey, isDeterministic, type ResponseCache } from './response-cache.ts';
 import { LeaseLostError, type StreamStore } from '../streams/stream-store.ts';
 
+/** Timings of a reply no model produced here: answered from the cache, or already stored. */
+const NO_TIMINGS = { queueSeconds: 0, timeToFirstTokenSeconds: 0, tokensPerSecond: 0 };
+
 export interface WorkerDeps {
   engine: InferenceEngine;
   queue: JobQueue;
@@ -138,7 +141,7 @@ export class GenerationWorker {
         text: stored.content,
         usage: { promptTokens: stored.promptTokens ?? 0, completionTokens: stored.completionTokens ?? 0 },
         finishReason: (stored.finishReason ?? 'stop') as FinishReason,
-        timings: stored.timings ?? { queueSeconds: 0, timeToFirstTokenSeconds: 0, tokensPerSecond: 0 },
+        timings: stored.timings ?? NO_TIMINGS,
         model: stored.model ?? engine.model.name,
         cached: false,
       });
@@ -159,7 +162,7 @@ export class GenerationWorker {
     let done: DoneEvent;
     if (cached) {
       for (const delta of cached.deltas) await publish(delta);
-      done = { type: 'done', finishReason: cached.finishReason, usage: cached.usage, promptTruncated: false, droppedMessages: 0, timings: { queueSeconds: 0, timeToFirstTokenSeconds: 0, tokensPerSecond: 0 } };
+      done = { type: 'done', finishReason: cached.finishReason, usage: cached.usage, promptTruncated: false, droppedMessages: 0, timings: NO_TIMINGS };
     } else {
       const request: PromptInput = previous ? { ...input, continuation: previous } : input;
       let final: DoneEvent | undefined;

@@ -2,6 +2,7 @@
  * A writer's side of a generation lease: claims it, renews it in the background while the
  * writer runs, and says when it is gone.
  */
+import { heartbeatInterval } from '../queue/queue-runtime.ts';
 import { LeaseLostError, type StreamStore } from './stream-store.ts';
 
 export interface HeldLease {
@@ -34,8 +35,8 @@ export async function holdLease({ store, generationId, owner, ttlMs, onRenewErro
   const renew = async () => {
     if (!(await store.renew(generationId, token, ttlMs))) lost.abort(new LeaseLostError(generationId));
   };
-  // Several renewals per lifetime, as the queue's heartbeat does for the job, so that one late or
-  // failed renewal does not let the lease lapse under a writer that is still running.
+  // Renewed at the cadence of the job's own visibility heartbeat (the lease lives as long as the
+  // job's visibility): one late or failed renewal does not let it lapse under a running writer.
   const timer = setInterval(
     () => {
       if (renewing || lost.signal.aborted) return;
@@ -43,7 +44,7 @@ export async function holdLease({ store, generationId, owner, ttlMs, onRenewErro
         .catch(onRenewError)
         .finally(() => (renewing = undefined));
     },
-    Math.max(1, Math.floor(ttlMs / 3)),
+    heartbeatInterval(ttlMs),
   );
   return {
     token,
