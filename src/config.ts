@@ -85,6 +85,7 @@ export const CONFIG_VARIABLES = {
   RESPONSE_CACHE_TTL_SECONDS: { schema: z.coerce.number().int().min(0), default: '3600', description: 'How long replies to deterministic requests (temperature 0 or a seed) are cached; `0` turns the cache off.' },
   REDIS_KEY_PREFIX: { schema: z.string().regex(/^[\w:.-]{1,64}$/, 'letters, digits, _ : . - only'), default: 'gptql:', description: 'Prefix of every Redis key and channel, so that deployments can share a Redis.' },
   MODEL_PATH: { schema: z.string().min(1), description: 'Model folder (Hugging Face layout with `onnx/model.onnx`). Unset: the shipped `model/default`.' },
+  MODEL_DTYPE: { schema: z.enum(['fp32', 'fp16', 'int8', 'q4', 'q4f16', 'quantized']), default: 'fp32', description: 'Which ONNX file of each model folder to serve: `onnx/model.onnx` (fp32), `model_fp16.onnx`, `model_int8.onnx`, `model_q4.onnx`, `model_q4f16.onnx` or `model_quantized.onnx` (Optimum\'s `decoder_model_merged*.onnx` as fallback). A folder without it fails at start, listing the variants it has.' },
   MODEL_SIZE: { schema: z.string().regex(/^(tiny|10m|small|124m|355m|774m|1\.5b|2\.7b)$/, 'expected a size preset: tiny, 10m, small, 124m, 355m, 774m, 1.5b, 2.7b'), description: 'Without `MODEL_PATH`: serve this size preset with random weights (built once under `DATA_DIR/models`), for load tests.' },
   DEVICE: { schema: z.enum(['cpu', 'cuda']), default: 'cpu', description: 'ONNX Runtime execution provider for the worker. `cuda` fails at start-up if the CUDA provider is not installed.' },
   INFERENCE_THREADS: { schema: z.coerce.number().int().min(1).max(256), description: 'ONNX Runtime threads per operator. Default: one per core.' },
@@ -217,7 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       cacheTtlSeconds: v.RESPONSE_CACHE_TTL_SECONDS!,
     },
     redisPrefix: v.REDIS_KEY_PREFIX!,
-    model: { path: v.MODEL_PATH, size: v.MODEL_SIZE, device: v.DEVICE! },
+    model: { path: v.MODEL_PATH, size: v.MODEL_SIZE, dtype: v.MODEL_DTYPE!, device: v.DEVICE! },
     inference: {
       threads: v.INFERENCE_THREADS,
       spinWait: v.INFERENCE_SPIN_WAIT!,

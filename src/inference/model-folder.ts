@@ -6,12 +6,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { ModelDefaults } from './params.ts';
+import type { ModelDtype } from './model-variants.ts';
 
 export interface ModelFolder {
   dir: string;
   /** Name shown to clients: the folder's name. */
   name: string;
   onnxPath: string;
+  architecture: string;
+  dtype: ModelDtype;
+  parameters: number | null;
   contextLength: number;
   vocabSize: number;
   eosTokenIds: number[];
@@ -93,6 +97,9 @@ export function readModelFolder(dir: string): ModelFolder {
     dir: resolved,
     name: path.basename(resolved),
     onnxPath: findOnnx(resolved),
+    architecture: Array.isArray(config.architectures) && typeof config.architectures[0] === 'string' ? config.architectures[0] : String(config.model_type ?? 'unknown'),
+    dtype: 'fp32',
+    parameters: null,
     contextLength,
     vocabSize,
     eosTokenIds,

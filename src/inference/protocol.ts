@@ -45,6 +45,14 @@ export type EngineEvent = TokenEvent | DoneEvent | ErrorEvent;
 
 export interface ModelSummary {
   name: string;
+  /** config.json's architecture, e.g. LlamaForCausalLM. */
+  architecture: string;
+  /** The variant served (MODEL_DTYPE). */
+  dtype: import('./model-variants.ts').ModelDtype;
+  /** Weights of the float model, from config.json; null for an architecture we cannot count. */
+  parameters: number | null;
+  /** Whether prompts are built with the model's own chat template (else the plain transcript). */
+  chatTemplate: boolean;
   contextLength: number;
   vocabSize: number;
   defaults: import('./params.ts').ModelDefaults;

@@ -70,6 +70,10 @@ async function main(config: WorkerConfig) {
     type: 'ready',
     model: {
       name: model.name,
+      architecture: model.architecture,
+      dtype: model.dtype,
+      parameters: model.parameters,
+      chatTemplate: model.chatTemplate !== undefined,
       contextLength: model.contextLength,
       vocabSize: model.vocabSize,
       defaults: model.defaults,
