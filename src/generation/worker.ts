@@ -168,7 +168,7 @@ export class GenerationWorker {
       let final: DoneEvent | undefined;
       for await (const event of engine.generate({ input: request, params: job.params, signal })) {
         if (event.type === 'token') await publish(event.delta);
-        else if (event.type === 'error') throw new AppError(ErrorCode.INTERNAL, `Generation failed: ${event.message}`);
+        else if (event.type === 'error') throw new AppError(event.code === 'BAD_USER_INPUT' ? ErrorCode.BAD_USER_INPUT : ErrorCode.INTERNAL, event.code ? event.message : `Generation failed: ${event.message}`);
         else final = event;
       }
       done = final!;

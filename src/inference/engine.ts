@@ -12,9 +12,12 @@ import { resolveParams, type GenerationParams } from './params.ts';
 import type { PromptInput } from './prompt.ts';
 import type { EngineEvent, FromWorker, ModelSummary, ToWorker } from './protocol.ts';
 import type { WorkerConfig } from './worker.ts';
+import type { ModelDtype } from './model-variants.ts';
 
 export interface EngineOptions {
   modelPath: string;
+  /** Which ONNX variant of the folder to load; fp32 (onnx/model.onnx) by default. */
+  dtype?: ModelDtype;
   device?: 'cpu' | 'cuda';
   intraOpThreads?: number;
   spinWait?: boolean;
@@ -28,6 +31,8 @@ export interface GenerateRequest {
   input: PromptInput;
   params?: GenerationParams;
   signal?: AbortSignal;
+  /** The done event reports prompt ids, every sampled id and the prompt's logits (see Diagnostics). */
+  diagnostics?: boolean;
 }
 
 interface Listener {
@@ -97,6 +102,7 @@ export class InferenceEngine {
   static async start(options: EngineOptions): Promise<InferenceEngine> {
     const config: WorkerConfig = {
       modelPath: options.modelPath,
+      dtype: options.dtype ?? 'fp32',
       device: options.device ?? 'cpu',
       intraOpThreads: options.intraOpThreads ?? defaultInferenceThreads(),
       spinWait: options.spinWait ?? false,
@@ -143,7 +149,7 @@ export class InferenceEngine {
       };
       request.signal?.addEventListener('abort', cancel, { once: true });
       if (request.signal?.aborted) cancel();
-      send({ type: 'submit', id, input: request.input, params, enqueuedAt: performance.timeOrigin + performance.now() });
+      send({ type: 'submit', id, input: request.input, params, enqueuedAt: performance.timeOrigin + performance.now(), diagnostics: request.diagnostics });
       await stop;
       // Ended by the consumer (break/return) before the last event: stop the work too.
       if (this.listeners.has(id)) cancel();

@@ -6,6 +6,7 @@ import { badInput } from '../errors.ts';
 
 export interface GenerationParams {
   maxTokens?: number | null;
+  minTokens?: number | null;
   temperature?: number | null;
   topK?: number | null;
   topP?: number | null;
@@ -19,6 +20,8 @@ export interface GenerationParams {
 
 export interface ResolvedParams {
   maxTokens: number;
+  /** End-of-sequence tokens are not sampled before this many tokens (transformers' min_new_tokens). */
+  minTokens: number;
   /** 0 means greedy. */
   temperature: number;
   /** 0 means off. */
@@ -71,6 +74,7 @@ export function resolveParams(params: GenerationParams, defaults: ModelDefaults,
   }
   return {
     maxTokens: inRange('maxTokens', pick(params.maxTokens, defaults.maxTokens), 1, 1_000_000, { integer: true }),
+    minTokens: inRange('minTokens', pick(params.minTokens, 0), 0, 1_000_000, { integer: true }),
     temperature: inRange('temperature', pick(params.temperature, defaults.temperature), 0, LIMITS.maxTemperature),
     topK: inRange('topK', pick(params.topK, defaults.topK), 0, vocabSize, { integer: true }),
     topP: inRange('topP', pick(params.topP, defaults.topP), 0, 1, { minExclusive: true }),

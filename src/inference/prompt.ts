@@ -1,6 +1,7 @@
 /**
- * Prompts: chat messages rendered with the model's chat template (tokenizer_config.json,
- * through @huggingface/jinja) or DEFAULT_CHAT_TEMPLATE, and fitted into a token budget by
+ * Prompts: chat messages rendered with the model's chat template (see chat-template.ts) through
+ * @huggingface/jinja, with the variables transformers' apply_chat_template gives it, or
+ * DEFAULT_CHAT_TEMPLATE, and fitted into a token budget by
  * dropping the oldest turns, keeping the system prompt and the newest message.
  */
 import { Template } from '@huggingface/jinja';
@@ -29,8 +30,16 @@ export const DEFAULT_CHAT_TEMPLATE =
   '{% if add_generation_prompt %}Assistant:{% endif %}';
 
 export interface Encoder {
+  /** Text that holds its special tokens itself (a rendered template): none are added. */
   encode(text: string): number[];
+  /** A plain prompt, with what the tokenizer adds around text (a BOS, say); `encode` if absent. */
+  encodePrompt?(text: string): number[];
   decode(ids: readonly number[]): string;
+}
+
+/** A chat template refused the conversation (its `raise_exception`), or could not be rendered. */
+export class ChatTemplateRenderError extends Error {
+  override readonly name = 'ChatTemplateRenderError';
 }
 
 export interface FittedPrompt {
@@ -49,11 +58,19 @@ export class PromptBuilder {
     private readonly specialTokens: Record<string, string>,
     private readonly encoder: Encoder,
   ) {
-    this.template = new Template(template ?? DEFAULT_CHAT_TEMPLATE);
+    try {
+      this.template = new Template(template ?? DEFAULT_CHAT_TEMPLATE);
+    } catch (error) {
+      throw new ChatTemplateRenderError(`The model's chat template cannot be parsed: ${(error as Error).message}`);
+    }
   }
 
   render(messages: readonly ChatMessage[]): string {
-    return this.template.render({ messages, add_generation_prompt: true, ...this.specialTokens });
+    try {
+      return this.template.render({ messages, add_generation_prompt: true, ...this.specialTokens });
+    } catch (error) {
+      throw new ChatTemplateRenderError(`The model's chat template refused the conversation: ${(error as Error).message}`);
+    }
   }
 
   /** Tokenizes the input so that it fits in `budget` tokens. */
@@ -66,7 +83,7 @@ export class PromptBuilder {
 
   private fitPrompt(input: PromptInput, budget: number): FittedPrompt {
     if ('prompt' in input) {
-      const ids = this.encoder.encode(input.prompt);
+      const ids = this.encoder.encodePrompt ? this.encoder.encodePrompt(input.prompt) : this.encoder.encode(input.prompt);
       return ids.length <= budget ? { ids, droppedMessages: 0, truncated: false } : { ids: ids.slice(-budget), droppedMessages: 0, truncated: true };
     }
     const system = input.messages.filter((m) => m.role === 'system');

@@ -34,11 +34,24 @@ export interface DoneEvent {
   /** Whether the prompt was cut to fit the context window, and how many messages were left out. */
   promptTruncated: boolean;
   droppedMessages: number;
+  /** Only when the request asked for them (conformance checks, debugging). */
+  diagnostics?: Diagnostics;
+}
+
+/** What the model saw and produced, token by token. */
+export interface Diagnostics {
+  promptIds: number[];
+  /** Every sampled token, EOS included, whether or not it made text. */
+  tokenIds: number[];
+  /** The logits at every prompt position, as float32. */
+  promptLogits: Float32Array[];
 }
 
 export interface ErrorEvent {
   type: 'error';
   message: string;
+  /** Set when the request itself is at fault (a chat template refused it); else an engine failure. */
+  code?: 'BAD_USER_INPUT';
 }
 
 export type EngineEvent = TokenEvent | DoneEvent | ErrorEvent;
@@ -60,7 +73,7 @@ export interface ModelSummary {
 }
 
 export type ToWorker =
-  | { type: 'submit'; id: number; input: PromptInput; params: ResolvedParams; enqueuedAt: number }
+  | { type: 'submit'; id: number; input: PromptInput; params: ResolvedParams; enqueuedAt: number; diagnostics?: boolean }
   | { type: 'cancel'; id: number }
   | { type: 'shutdown' };
 

@@ -9,8 +9,8 @@ import { IncrementalDecoder } from './detokenizer.ts';
 import { KvBatch } from './kv-batch.ts';
 import type { ModelFolder } from './model-folder.ts';
 import type { ResolvedParams } from './params.ts';
-import { promptBudget, type PromptBuilder, type PromptInput } from './prompt.ts';
-import type { EngineEvent, FinishReason, StepStats } from './protocol.ts';
+import { ChatTemplateRenderError, promptBudget, type PromptBuilder, type PromptInput } from './prompt.ts';
+import type { Diagnostics, EngineEvent, FinishReason, StepStats } from './protocol.ts';
 import { Sampler } from './sampler.ts';
 import type { SessionIO } from './session-io.ts';
 import { StopMatcher } from './stop-matcher.ts';
@@ -20,6 +20,8 @@ export interface Submission {
   input: PromptInput;
   params: ResolvedParams;
   enqueuedAt: number;
+  /** Report prompt ids, sampled ids and prompt logits with the done event. */
+  diagnostics?: boolean;
 }
 
 interface Sequence {
@@ -28,6 +30,7 @@ interface Sequence {
   promptTruncated: boolean;
   droppedMessages: number;
   maxTokens: number;
+  minTokens: number;
   sampler: Sampler;
   decoder: IncrementalDecoder;
   stop: StopMatcher;
@@ -40,6 +43,7 @@ interface Sequence {
   startedAt: number;
   firstTokenAt: number;
   finished?: FinishReason;
+  diagnostics?: Diagnostics;
 }
 
 export interface SchedulerOutput {
@@ -161,7 +165,8 @@ export class Scheduler {
         const joined = await this.prefill(submission, startedAt);
         if (joined) joiners.push(joined);
       } catch (error) {
-        this.emit(submission.id, { type: 'error', message: (error as Error).message });
+        const refused = error instanceof ChatTemplateRenderError;
+        this.emit(submission.id, { type: 'error', message: (error as Error).message, ...(refused ? { code: 'BAD_USER_INPUT' as const } : {}) });
       }
     }
     return joiners;
@@ -178,6 +183,7 @@ export class Scheduler {
       promptTruncated: fitted.truncated,
       droppedMessages: fitted.droppedMessages,
       maxTokens: Math.min(params.maxTokens, model.contextLength - ids.length),
+      minTokens: params.minTokens,
       sampler: new Sampler(params, ids),
       decoder: new IncrementalDecoder(this.deps.codec),
       stop: new StopMatcher(params.stop),
@@ -188,6 +194,7 @@ export class Scheduler {
       enqueuedAt: submission.enqueuedAt,
       startedAt,
       firstTokenAt: 0,
+      diagnostics: submission.diagnostics ? { promptIds: ids, tokenIds: [], promptLogits: [] } : undefined,
     };
     const empty = KvBatch.empty(io);
     const n = ids.length;
@@ -198,9 +205,10 @@ export class Scheduler {
     if (io.hasPositionIds) feeds.position_ids = new Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(i)), [1, n]);
     io.cache.forEach((slot, i) => (feeds[slot.past] = empty.tensors[i]!));
     const out = await session.run(feeds);
+    if (seq.diagnostics) seq.diagnostics.promptLogits = positionRows(out[io.logits]!);
     const logits = lastRows(out[io.logits]!, 1)[0]!;
     seq.length = n;
-    this.accept(seq, seq.sampler.sample(logits));
+    this.accept(seq, this.sample(seq, logits));
     if (seq.finished) return undefined;
     this.running.push(seq);
     return { seq, kv: empty.advance(io.cache.map((slot) => out[slot.present]!), n) };
@@ -240,8 +248,14 @@ export class Scheduler {
     const rows = lastRows(out[io.logits]!, size);
     batch.forEach((seq, row) => {
       seq.length++;
-      this.accept(seq, seq.sampler.sample(rows[row]!));
+      this.accept(seq, this.sample(seq, rows[row]!));
     });
+  }
+
+  /** Samples a sequence's next token; before its minTokens, end-of-sequence tokens are ruled out (as transformers' min_new_tokens does). */
+  private sample(seq: Sequence, logits: Float32Array): number {
+    if (seq.generated < seq.minTokens) for (const id of this.eos) if (id < logits.length) logits[id] = -Infinity;
+    return seq.sampler.sample(logits);
   }
 
   /** Handles a sampled token: EOS, text, stop sequences, length. */
@@ -249,6 +263,7 @@ export class Scheduler {
     if (seq.generated === 0) seq.firstTokenAt = this.now();
     seq.generated++;
     seq.lastToken = token;
+    seq.diagnostics?.tokenIds.push(token);
     if (this.eos.has(token)) return this.finish(seq, 'eos');
     seq.sampler.accept(token);
     const { emit, stopped } = seq.stop.push(seq.decoder.push(token));
@@ -283,13 +298,23 @@ export class Scheduler {
       },
       promptTruncated: seq.promptTruncated,
       droppedMessages: seq.droppedMessages,
+      ...(seq.diagnostics ? { diagnostics: seq.diagnostics } : {}),
     });
   }
 }
 
+const asFloat32 = (logits: Tensor) => (logits.type === 'float16' ? fromHalf(logits.data as Uint16Array) : (logits.data as Float32Array));
+
 /** The last position's logits of each of `rows` rows, as float32. */
 function lastRows(logits: Tensor, rows: number): Float32Array[] {
   const [, positions, vocab] = logits.dims as [number, number, number];
-  const data = logits.type === 'float16' ? fromHalf(logits.data as Uint16Array) : (logits.data as Float32Array);
+  const data = asFloat32(logits);
   return Array.from({ length: rows }, (_, r) => data.slice(((r + 1) * positions - 1) * vocab, (r + 1) * positions * vocab));
+}
+
+/** Every position's logits of a one-row output, as float32. */
+function positionRows(logits: Tensor): Float32Array[] {
+  const [, positions, vocab] = logits.dims as [number, number, number];
+  const data = asFloat32(logits);
+  return Array.from({ length: positions }, (_, p) => data.slice(p * vocab, (p + 1) * vocab));
 }

@@ -25,6 +25,7 @@ export async function startEngine(config: Config, registry: Registry, logger?: L
   const modelPath = modelPathFor(config, logger);
   const engine = await InferenceEngine.start({
     modelPath,
+    dtype: config.model.dtype,
     device: config.model.device,
     intraOpThreads: config.inference.threads,
     spinWait: config.inference.spinWait,

@@ -9,9 +9,11 @@ import { PromptBuilder } from './prompt.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 import { Scheduler } from './scheduler.ts';
 import { describeSession } from './session-io.ts';
+import type { ModelDtype } from './model-variants.ts';
 
 export interface WorkerConfig extends SessionOptions {
   modelPath: string;
+  dtype: ModelDtype;
   maxBatchSize: number;
 }
 
@@ -19,16 +21,18 @@ const port = parentPort!;
 const send = (message: FromWorker) => port.postMessage(message);
 
 async function main(config: WorkerConfig) {
-  const model = readModelFolder(config.modelPath);
+  const model = readModelFolder(config.modelPath, config.dtype);
+  // Parsed before the weights load: a broken template fails the start, not every request.
+  const codec = textCodec(model.tokenizer, model.promptSpecials);
+  const prompts = new PromptBuilder(model.chatTemplate, model.specialTokens, codec);
   const session = await createSession(model.onnxPath, config);
   const io = describeSession(session);
-  const codec = textCodec(model.tokenizer);
   const scheduler = new Scheduler({
     session,
     io,
     model,
     codec,
-    prompts: new PromptBuilder(model.chatTemplate, model.specialTokens, codec),
+    prompts,
     maxBatchSize: config.maxBatchSize,
     output: {
       started: (id, queueSeconds) => send({ type: 'started', id, queueSeconds }),

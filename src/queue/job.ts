@@ -14,6 +14,7 @@ const id = z.string().min(1);
 const params = z
   .object({
     maxTokens: z.number().int().nullish(),
+    minTokens: z.number().int().nullish(),
     temperature: z.number().nullish(),
     topK: z.number().int().nullish(),
     topP: z.number().nullish(),

@@ -21,6 +21,7 @@ const GenerationParamsInput = builder.inputType('GenerationParams', {
   description: 'Sampling settings; unset ones take the model’s defaults.',
   fields: (t) => ({
     maxTokens: t.int({ required: false, description: 'Most tokens to generate (bounded by the context window).' }),
+    minTokens: t.int({ required: false, description: 'The reply does not end (by the model’s end-of-sequence token) before this many tokens; 0 by default.' }),
     temperature: t.float({ required: false, description: '0 to 2; 0 is greedy.' }),
     topK: t.int({ required: false, description: 'Keep the k most likely tokens; 0 is off.' }),
     topP: t.float({ required: false, description: 'Nucleus sampling, (0, 1].' }),
