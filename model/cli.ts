@@ -1,20 +1,18 @@
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { Tokenizer } from '@huggingface/tokenizers';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parameterCount, preset, PRESETS, headDim } from './presets.ts';
-import { randomWeights, seededRandom, type WeightSource } from './weights.ts';
+import { randomWeights, type WeightSource } from './weights.ts';
 import { safetensorsWeights } from './checkpoint.ts';
 import { writeModelFolder } from './folder.ts';
+import { folderInfo, sampleFolder } from './cli-folder.ts';
 import { FLAVOURS, type Flavour } from './onnx/gpt.ts';
-import { GptSession, temperatureSampler } from './session.ts';
 
 const USAGE = `usage:
-  npm run model -- info
+  npm run model -- info [--model DIR [--dtype D]]
   npm run model -- build --size S [--from ckpt.safetensors] [--flavour portable|optimized]
                          [--dtype fp32|fp16] [--tokenizer tokenizer.json] [--seed N] [--external-data] --out DIR
-  npm run model -- sample --model DIR [--prompt TEXT] [--tokens N] [--temperature T] [--seed N]`;
+  npm run model -- sample --model DIR [--dtype D] [--prompt TEXT | --chat TEXT [--system TEXT]]
+                          [--tokens N] [--temperature T] [--seed N]`;
 
 function info(): void {
   const rows = Object.entries(PRESETS).map(([name, c]) => ({
@@ -76,36 +74,16 @@ function build(args: string[]): void {
   console.log(`wrote ${folder.dir} (${parameterCount(weights.config).toLocaleString('en-US')} parameters, ${values.flavour}, ${values.dtype})`);
 }
 
-async function sample(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      model: { type: 'string' },
-      prompt: { type: 'string', default: 'In the beginning' },
-      tokens: { type: 'string', default: '100' },
-      temperature: { type: 'string', default: '0.8' },
-      seed: { type: 'string', default: '1' },
-    },
-  });
-  if (!values.model) throw new Error(`--model is required\n${USAGE}`);
-  const tok = new Tokenizer(JSON.parse(readFileSync(join(values.model, 'tokenizer.json'), 'utf8')), {});
-  const session = await GptSession.fromFolder(values.model);
-  const prompt = tok.encode(values.prompt).ids;
-  const pick = temperatureSampler(Number(values.temperature), seededRandom(Number(values.seed)));
-  const out = await session.generate(prompt, Number(values.tokens), pick);
-  console.log(tok.decode([...prompt, ...out]));
-  await session.release();
-}
-
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   switch (command) {
     case 'info':
-      return info();
+      return rest.includes('--model') ? folderInfo(rest) : info();
     case 'build':
       return build(rest);
     case 'sample':
-      return sample(rest);
+      if (!rest.includes('--model')) throw new Error(`--model is required\n${USAGE}`);
+      return sampleFolder(rest);
     default:
       console.error(USAGE);
       process.exitCode = 2;

@@ -41,13 +41,22 @@ export class MissingVariantError extends Error {
   override readonly name = 'MissingVariantError';
 }
 
+const onnxFiles = (dir: string) => {
+  const onnxDir = path.join(dir, 'onnx');
+  return fs.existsSync(onnxDir) ? fs.readdirSync(onnxDir) : [];
+};
+
+/** The dtypes a folder can serve. */
+export function availableVariants(dir: string): ModelDtype[] {
+  const files = onnxFiles(dir);
+  return MODEL_DTYPES.filter((d) => variantFileNames(d).some((name) => files.includes(name)));
+}
+
 /** The ONNX file of `dtype` in `dir`; MissingVariantError listing what the folder has otherwise. */
 export function findVariant(dir: string, dtype: ModelDtype): string {
-  const onnxDir = path.join(dir, 'onnx');
-  const files = fs.existsSync(onnxDir) ? fs.readdirSync(onnxDir) : [];
-  const found = variantFileNames(dtype).find((name) => files.includes(name));
-  if (found) return path.join(onnxDir, found);
-  const available = MODEL_DTYPES.filter((d) => variantFileNames(d).some((name) => files.includes(name)));
+  const found = variantFileNames(dtype).find((name) => onnxFiles(dir).includes(name));
+  if (found) return path.join(dir, 'onnx', found);
+  const available = availableVariants(dir);
   throw new MissingVariantError(
     available.length > 0
       ? `no ${dtype} variant (${variantFileNames(dtype).map((n) => `onnx/${n}`).join(' or ')}); this folder has: ${available.join(', ')}`

@@ -1,0 +1,30 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { hfTinyDir, reference } from '../test/support/hf-tiny.ts';
+
+const run = promisify(execFile);
+const cli = (...args: string[]) => run('npx', ['tsx', 'model/cli.ts', ...args], { encoding: 'utf8' });
+
+describe('the model CLI on folders exported by transformers', () => {
+  it('info describes the folder and the variant it would serve', async () => {
+    const { stdout } = await cli('info', '--model', hfTinyDir('llama-gqa'), '--dtype', 'q4');
+    expect(stdout).toMatch(/architecture\s+LlamaForCausalLM/);
+    expect(stdout).toMatch(/variants\s+fp32, fp16, int8, q4/);
+    expect(stdout).toMatch(/serving\s+q4: onnx\/model_q4\.onnx/);
+    expect(stdout).toMatch(/layers × KV heads × head size\s+2 × 2 × 16 \(float32 cache\)/);
+    expect(stdout).toMatch(/chat template\s+yes/);
+  });
+
+  it('sample generates through the serving engine: greedy, the reference text', async () => {
+    const ref = reference('gpt2');
+    const { stdout } = await cli('sample', '--model', hfTinyDir('gpt2'), '--prompt', ref.prompt, '--temperature', '0', '--tokens', String(ref.greedy_ids.length));
+    expect(stdout.trimEnd()).toBe(ref.prompt + ref.greedy_text);
+  });
+
+  it('sample --chat uses the chat template and says which variant is missing', async () => {
+    const { stdout } = await cli('sample', '--model', hfTinyDir('qwen2-bias'), '--chat', 'What may I copy?', '--tokens', '4');
+    expect(stdout.length).toBeGreaterThan(0);
+    await expect(cli('sample', '--model', hfTinyDir('qwen2-bias'), '--dtype', 'q4f16')).rejects.toMatchObject({ stderr: expect.stringMatching(/no q4f16 variant.*this folder has: fp32, fp16, int8, q4/) });
+  });
+});
