@@ -41,6 +41,8 @@ export type GenerationParams = {
   maxTokens?: number | null | undefined;
   /** Drop tokens less likely than minP × the best one, [0, 1]. */
   minP?: number | null | undefined;
+  /** The reply does not end (by the model’s end-of-sequence token) before this many tokens; 0 by default. */
+  minTokens?: number | null | undefined;
   /** -2 to 2. */
   presencePenalty?: number | null | undefined;
   /** > 0; 1 is off. */
