@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { buildGptGraph, cached, preset, randomWeights, writeModelFolder } from '../../model/index.ts';
 import { SafetensorsFile } from '../../model/safetensors.ts';
 import { HF_TINY_MODELS, hfTinyDir, reference } from '../../test/support/hf-tiny.ts';
 import { InferenceEngine } from './engine.ts';
@@ -138,6 +139,24 @@ describe('model folders as published', () => {
       expect(done.usage.completionTokens).toBeGreaterThan(0);
     } finally {
       await engine.close();
+    }
+  });
+
+  it.each(['model_q4.onnx_data', 'model_q4.onnx.data'])('serves a variant whose weights are in an external file named %s', async (dataFile) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gptql-external-'));
+    temporary.push(dir);
+    const weights = cached(randomWeights(preset('tiny'), { seed: 3 }));
+    writeModelFolder(dir, weights, { flavour: 'optimized', dtype: 'fp32' });
+    // The exporters' layout: the graph in one file, its weights beside it under the name the graph records.
+    const bytes = buildGptGraph(weights, 'optimized').serialize({ dtype: 'fp32', weights: 'external', externalPath: path.join(dir, 'onnx', dataFile) });
+    fs.writeFileSync(path.join(dir, 'onnx', 'model_q4.onnx'), bytes);
+    expect(fs.statSync(path.join(dir, 'onnx', dataFile)).size).toBeGreaterThan(fs.statSync(path.join(dir, 'onnx', 'model_q4.onnx')).size);
+    const engines = await Promise.all((['fp32', 'q4'] as const).map((dtype) => InferenceEngine.start({ modelPath: dir, dtype, intraOpThreads: 1 })));
+    try {
+      const [embedded, external] = await Promise.all(engines.map((e) => collect(e.generate({ input: { prompt: 'Same weights' }, params: { temperature: 0, maxTokens: 8 } }))));
+      expect(external!.text).toBe(embedded!.text);
+    } finally {
+      await Promise.all(engines.map((e) => e.close()));
     }
   });
 
