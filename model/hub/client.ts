@@ -144,7 +144,8 @@ export class HubClient {
   async get(url: string, options: { range?: string; signal?: AbortSignal; accept?: string } = {}): Promise<Response> {
     let current = new URL(url);
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      const headers: Record<string, string> = { 'user-agent': 'gptql-model-pull' };
+      // Uncompressed, as huggingface_hub asks too: sizes and Range offsets must be the file's own bytes.
+      const headers: Record<string, string> = { 'user-agent': 'gptql-model-pull', 'accept-encoding': 'identity' };
       if (options.accept) headers.accept = options.accept;
       if (options.range) headers.range = options.range;
       if (this.token && current.origin === this.origin) headers.authorization = `Bearer ${this.token}`;

@@ -7,7 +7,7 @@
  * - `GET /{repo}/resolve/{rev}/{path}`: small files served here; LFS files 302 to the CDN.
  * - Errors as the Hub answers them: 404 or 401 with `X-Error-Code` RepoNotFound (private repos
  *   look missing), GatedRepo 401/403, RevisionNotFound, EntryNotFound, 401 for a bad token.
- * - Faults to inject per repository path: cut the connection, corrupt a byte, ignore Range.
+ * - Faults to inject per repository path: cut the connection, fall silent, corrupt a byte, ignore Range.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -48,6 +48,8 @@ export interface FakeHub {
   requests: SeenRequest[];
   /** Repository path → bytes the next answer for it sends before the connection is cut. */
   cutAfter: Map<string, number>;
+  /** Repository path → bytes the next answer for it sends before it falls silent (the connection stays open). */
+  stallAfter: Map<string, number>;
   /** Repository paths served with one byte flipped. */
   corrupt: Set<string>;
   /** Repository paths whose server answers 200 with the whole file whatever the Range. */
@@ -85,6 +87,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
   const known = new Set(options.tokens ?? []);
   const requests: SeenRequest[] = [];
   const cutAfter = new Map<string, number>();
+  const stallAfter = new Map<string, number>();
   const corrupt = new Set<string>();
   const ignoreRange = new Set<string>();
   const bySha = new Map<string, Entry>();
@@ -115,6 +118,11 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     }
     res.setHeader('accept-ranges', 'bytes');
     res.setHeader('content-length', slice.length);
+    const stall = stallAfter.get(entry.path);
+    if (stall !== undefined) {
+      stallAfter.delete(entry.path);
+      return res.write(slice.subarray(0, stall));
+    }
     const cut = cutAfter.get(entry.path);
     if (cut === undefined) return res.end(slice);
     cutAfter.delete(entry.path);
@@ -196,6 +204,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     commit,
     requests,
     cutAfter,
+    stallAfter,
     corrupt,
     ignoreRange,
     close: async () => {

@@ -65,6 +65,7 @@ afterAll(async () => {
 beforeEach(() => {
   hub.requests.length = 0;
   hub.cutAfter.clear();
+  hub.stallAfter.clear();
   hub.corrupt.clear();
   hub.ignoreRange.clear();
 });
@@ -136,6 +137,13 @@ describe('model pull', () => {
     expect(ranges[0]).toBeUndefined();
     expect(ranges[1]).toMatch(/^bytes=[1-9]\d*-$/);
     expect(readFileSync(join(out('retry'), 'onnx/model_q4.onnx')).equals(readFileSync(join(FIXTURE, 'onnx/model_q4.onnx')))).toBe(true);
+  });
+
+  it('drops a connection that falls silent and resumes on a new one', async () => {
+    hub.stallAfter.set('onnx/model_q4.onnx', 20_000);
+    await pull('stall', { dtype: 'q4', retries: 1, idleTimeoutMs: 150 });
+    expect(fileRequests().filter((r) => r.file === 'onnx/model_q4.onnx').map((r) => r.range)).toEqual([undefined, 'bytes=20000-']);
+    expect(readFileSync(join(out('stall'), 'onnx/model_q4.onnx')).equals(readFileSync(join(FIXTURE, 'onnx/model_q4.onnx')))).toBe(true);
   });
 
   it('starts a file over when the server ignores Range', async () => {
