@@ -1,18 +1,27 @@
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
+import { basename, join } from 'node:path';
 import { parameterCount, preset, PRESETS, headDim } from './presets.ts';
 import { randomWeights, type WeightSource } from './weights.ts';
 import { safetensorsWeights } from './checkpoint.ts';
 import { writeModelFolder } from './folder.ts';
 import { folderInfo, sampleFolder } from './cli-folder.ts';
 import { FLAVOURS, type Flavour } from './onnx/gpt.ts';
+import { CONFIG_VARIABLES } from '../src/config.ts';
+import { MODEL_DTYPES, type ModelDtype } from '../src/inference/model-variants.ts';
+import { DEFAULT_REVISION, pullModel } from './hub/pull.ts';
+import { pullReporter } from './hub/progress.ts';
 
 const USAGE = `usage:
   npm run model -- info [--model DIR [--dtype D]]
   npm run model -- build --size S [--from ckpt.safetensors] [--flavour portable|optimized]
                          [--dtype fp32|fp16] [--tokenizer tokenizer.json] [--seed N] [--external-data] --out DIR
   npm run model -- sample --model DIR [--dtype D] [--prompt TEXT | --chat TEXT [--system TEXT]]
-                          [--tokens N] [--temperature T] [--seed N]`;
+                          [--tokens N] [--temperature T] [--seed N]
+  npm run model -- pull ORG/NAME [--revision ${DEFAULT_REVISION}] [--dtype ${MODEL_DTYPES.join('|')}] [--out DIR] [--force]
+      downloads from the Hugging Face Hub only what serving that dtype needs (default --dtype
+      ${CONFIG_VARIABLES.MODEL_DTYPE.default}, as MODEL_DTYPE) into --out (default $DATA_DIR/models/NAME); reruns resume.
+      HF_TOKEN: token for gated and private models; HF_ENDPOINT: a mirror (default https://huggingface.co)`;
 
 function info(): void {
   const rows = Object.entries(PRESETS).map(([name, c]) => ({
@@ -74,6 +83,33 @@ function build(args: string[]): void {
   console.log(`wrote ${folder.dir} (${parameterCount(weights.config).toLocaleString('en-US')} parameters, ${values.flavour}, ${values.dtype})`);
 }
 
+async function pull(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      revision: { type: 'string', default: DEFAULT_REVISION },
+      dtype: { type: 'string', default: CONFIG_VARIABLES.MODEL_DTYPE.default },
+      out: { type: 'string' },
+      force: { type: 'boolean', default: false },
+    },
+  });
+  const [repo, ...extra] = positionals;
+  if (!repo || extra.length > 0) throw new Error(`pull takes one repository id (org/name)\n${USAGE}`);
+  if (!MODEL_DTYPES.includes(values.dtype as ModelDtype)) throw new Error(`--dtype must be one of ${MODEL_DTYPES.join(', ')}`);
+  const dtype = values.dtype as ModelDtype;
+  // The folder's name is the model name clients see, so NAME without its organisation.
+  const out = values.out ?? join(process.env.DATA_DIR || CONFIG_VARIABLES.DATA_DIR.default, 'models', basename(repo));
+  const reporter = pullReporter(process.stdout);
+  try {
+    const result = await pullModel({ repo, revision: values.revision, dtype, out, force: values.force, events: reporter.events });
+    reporter.stop();
+    console.log(`wrote ${result.dir}; serve it with MODEL_PATH=${result.dir} MODEL_DTYPE=${dtype}`);
+  } finally {
+    reporter.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   switch (command) {
@@ -84,6 +120,8 @@ async function main(): Promise<void> {
     case 'sample':
       if (!rest.includes('--model')) throw new Error(`--model is required\n${USAGE}`);
       return sampleFolder(rest);
+    case 'pull':
+      return pull(rest);
     default:
       console.error(USAGE);
       process.exitCode = 2;
