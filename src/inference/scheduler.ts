@@ -203,6 +203,7 @@ export class Scheduler {
       attention_mask: new Tensor('int64', empty.mask(n), [1, n]),
     };
     if (io.hasPositionIds) feeds.position_ids = new Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(i)), [1, n]);
+    if (io.hasUseCacheBranch) feeds.use_cache_branch = new Tensor('bool', [false], [1]);
     io.cache.forEach((slot, i) => (feeds[slot.past] = empty.tensors[i]!));
     const out = await session.run(feeds);
     if (seq.diagnostics) seq.diagnostics.promptLogits = positionRows(out[io.logits]!);
@@ -242,6 +243,7 @@ export class Scheduler {
       attention_mask: new Tensor('int64', kv.mask(1), [size, kv.width + 1]),
     };
     if (io.hasPositionIds) feeds.position_ids = new Tensor('int64', BigInt64Array.from(batch, (s) => BigInt(s.length)), [size, 1]);
+    if (io.hasUseCacheBranch) feeds.use_cache_branch = new Tensor('bool', [true], [1]);
     io.cache.forEach((slot, i) => (feeds[slot.past] = kv.tensors[i]!));
     const out = await session.run(feeds);
     this.kv = kv.advance(io.cache.map((slot) => out[slot.present]!));

@@ -12,6 +12,11 @@ export interface CacheSlot {
 
 export interface SessionIO {
   hasPositionIds: boolean;
+  /**
+   * Optimum's merged decoders (decoder_model_merged.onnx) choose between their no-cache and
+   * with-cache subgraphs by this boolean input: false for a prompt read from scratch.
+   */
+  hasUseCacheBranch: boolean;
   logits: string;
   cache: CacheSlot[];
   kvHeads: number;
@@ -20,6 +25,7 @@ export interface SessionIO {
 }
 
 const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
+const KNOWN_INPUTS = new Set(['input_ids', 'attention_mask', 'position_ids', 'use_cache_branch']);
 
 export function describeSession(session: Pick<InferenceSession, 'inputNames' | 'outputNames' | 'inputMetadata'>): SessionIO {
   const problems: string[] = [];
@@ -43,11 +49,22 @@ export function describeSession(session: Pick<InferenceSession, 'inputNames' | '
       if (meta.type === 'float16') kvType = 'float16';
     }
   }
+  // An input we would not feed fails every request at run time; say so at start instead.
+  const unknown = session.inputNames.filter((name) => !KNOWN_INPUTS.has(name) && !PAST.test(name));
+  if (unknown.length > 0) problems.push(`inputs this engine does not feed: ${unknown.join(', ')}`);
   if (cache.length === 0) problems.push('no past_key_values.N.key|value inputs (a model exported without KV cache cannot stream efficiently)');
   if (!kvHeads || !headDim) problems.push('KV cache inputs do not give heads and head size as fixed dimensions');
   if (problems.length > 0) throw new Error(`Unsupported ONNX decoder: ${problems.join('; ')}`);
 
   // Cache order: by layer, key before value, so that slot i of every tensor list lines up.
   cache.sort((a, b) => a.past.localeCompare(b.past, 'en', { numeric: true }));
-  return { hasPositionIds: session.inputNames.includes('position_ids'), logits: 'logits', cache, kvHeads, headDim, kvType };
+  return {
+    hasPositionIds: session.inputNames.includes('position_ids'),
+    hasUseCacheBranch: session.inputNames.includes('use_cache_branch'),
+    logits: 'logits',
+    cache,
+    kvHeads,
+    headDim,
+    kvType,
+  };
 }
