@@ -18,7 +18,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY model ./model
 RUN npm run build \
- # DEFAULT_MODEL_DIR resolves next to the compiled model/index.js, so the shipped model goes there.
+ # DEFAULT_MODEL_DIR resolves next to the compiled model/default-dir.js, so the shipped model goes there.
  && cp -r model/default dist/model/default \
  # The inference worker thread is plain JS in dist; worker-bootstrap.mjs only serves tsx.
  && test -f dist/src/inference/worker.js

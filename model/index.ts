@@ -11,6 +11,4 @@ export { DEFAULT_TOKENIZER, writeModelFolder } from './folder.ts';
 export type { FolderOptions, ModelFolder } from './folder.ts';
 export { GptSession, argmax, readFolderConfig, temperatureSampler } from './session.ts';
 export type { KvState } from './session.ts';
-
-/** The trained model shipped in the repository, served when MODEL_PATH is unset. */
-export const DEFAULT_MODEL_DIR = new URL('./default', import.meta.url).pathname;
+export { DEFAULT_MODEL_DIR } from './default-dir.ts';

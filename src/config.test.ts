@@ -54,6 +54,47 @@ describe('config', () => {
     expect(() => loadConfig({ REDIS_URL: 'redis://a', REDIS_HOST: 'b' })).toThrow(/REDIS_URL or REDIS_HOST/);
   });
 
+  describe('MODEL_PATH', () => {
+    const folders = (env: Record<string, string>) => loadConfig(env).model.folders;
+
+    it('takes a list of name=path and bare paths, named after their folder, in order', () => {
+      expect(folders({ MODEL_PATH: 'llama-3.2-1b=/models/a, /models/gpt2-small/ ,tiny_v2=./rel/x' })).toEqual([
+        { name: 'llama-3.2-1b', path: '/models/a' },
+        { name: 'gpt2-small', path: '/models/gpt2-small/' },
+        { name: 'tiny_v2', path: './rel/x' },
+      ]);
+      expect(loadConfig({ MODEL_PATH: '/m/one', MODEL_SIZE: 'tiny' }).model.size).toBeUndefined();
+    });
+
+    it('is one entry without it: the shipped model, or the MODEL_SIZE preset under DATA_DIR', () => {
+      expect(folders({})).toEqual([{ name: 'default', path: expect.stringMatching(/model\/default$/) }]);
+      expect(folders({ MODEL_SIZE: 'tiny', DATA_DIR: '/var/gptql' })).toEqual([{ name: 'random-tiny', path: '/var/gptql/models/random-tiny' }]);
+    });
+
+    it.each([
+      ['a=/m/1,,b=/m/2', /MODEL_PATH=.*entry 2 is empty/],
+      ['a=/m/1,', /entry 2 is empty/],
+      ['a=', /entry 1 \("a="\) names no folder/],
+      ['a=/m/1,a=/m/2', /model name "a" is given twice/],
+      ['/m/x,/n/x', /model name "x" is given twice; name one of them with name=path/],
+      ['bad name=/m/1', /model name "bad name" is not valid \(letters, digits, \. _ - only, at most 64 characters\)/],
+      ['/models/My Model', /model name "My Model" is not valid .*; give it one as name=path/],
+      [`${'x'.repeat(65)}=/m`, /is not valid/],
+      ['a:b=/m', /model name "a:b" is not valid/],
+    ])('refuses MODEL_PATH=%s clearly', (value, message) => {
+      expect(() => loadConfig({ MODEL_PATH: value })).toThrow(ConfigError);
+      expect(() => loadConfig({ MODEL_PATH: value })).toThrow(message);
+    });
+
+    it('checks the SQS queue each model gets: a valid name, and one per model', () => {
+      const queue = 'https://sqs.us-east-1.amazonaws.com/000000000000/gptql-jobs';
+      expect(() => loadConfig({ SQS_QUEUE_URL: queue, MODEL_PATH: 'llama-3.2=/m/a,gpt2=/m/b' })).not.toThrow();
+      expect(() => loadConfig({ SQS_QUEUE_URL: queue, MODEL_PATH: 'a.b=/m/a,a_b=/m/b' })).toThrow(/models "a\.b" and "a_b" would share the SQS queue "gptql-jobs-a_b"/);
+      const long = 'https://sqs.us-east-1.amazonaws.com/000000000000/gptql-production-generation-jobs';
+      expect(() => loadConfig({ SQS_QUEUE_URL: long, MODEL_PATH: `${'m'.repeat(64)}=/m/a` })).toThrow(/its SQS queue name "gptql-production-generation-jobs-m+" .* is not a valid SQS queue name/);
+    });
+  });
+
   it('has its table in the README, up to date', () => {
     const readme = fs.readFileSync('README.md', 'utf8');
     expect(readme, 'run `npm run docs:config`').toBe(withGeneratedTables(readme));

@@ -6,6 +6,8 @@
 import path from 'node:path';
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
+import { DEFAULT_MODEL_DIR } from '../model/default-dir.ts';
+import { MODEL_NAME, MODEL_NAME_RULE, SQS_QUEUE_NAME, modelQueueUrl, sqsQueueName } from './queue/names.ts';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveInt = z.coerce.number().int().positive();
@@ -43,6 +45,46 @@ const trustList = commaList.refine(
   { message: 'expected a hop count, or IP addresses/subnets/loopback/linklocal/uniquelocal' },
 );
 
+/** A model folder a worker serves, under the name clients pick it by (`GenerationParams.model`). */
+export interface ModelFolderEntry {
+  name: string;
+  path: string;
+}
+
+/**
+ * MODEL_PATH: `name=path` or `path` entries, comma-separated; a bare path is named after its
+ * folder. Names must be unique (they route jobs) and safe in queue keys.
+ */
+const modelList = z.string().transform((value, ctx) => {
+  const entries: ModelFolderEntry[] = [];
+  for (const [index, raw] of value.split(',').entries()) {
+    const item = raw.trim();
+    const at = `entry ${index + 1}`;
+    if (item.length === 0) {
+      ctx.addIssue({ code: 'custom', message: `${at} is empty (two commas, or one at either end)` });
+      continue;
+    }
+    const equals = item.indexOf('=');
+    const folder = (equals >= 0 ? item.slice(equals + 1) : item).trim();
+    const name = equals >= 0 ? item.slice(0, equals).trim() : path.basename(path.resolve(folder));
+    if (folder.length === 0) {
+      ctx.addIssue({ code: 'custom', message: `${at} ("${item}") names no folder` });
+      continue;
+    }
+    if (!MODEL_NAME.test(name)) {
+      const hint = equals >= 0 ? '' : '; give it one as name=path';
+      ctx.addIssue({ code: 'custom', message: `${at}: model name "${name}" is not valid (${MODEL_NAME_RULE})${hint}` });
+      continue;
+    }
+    if (entries.some((entry) => entry.name === name)) {
+      ctx.addIssue({ code: 'custom', message: `model name "${name}" is given twice; name one of them with name=path` });
+      continue;
+    }
+    entries.push({ name, path: folder });
+  }
+  return entries;
+});
+
 /** The single list of variables: name → validation, default and meaning. */
 export const CONFIG_VARIABLES = {
   ROLE: { schema: z.enum(['api', 'worker', 'all']), default: 'all', description: 'Which role this process runs: `api`, `worker` or both (`all`).' },
@@ -71,7 +113,7 @@ export const CONFIG_VARIABLES = {
   REDIS_URL: { schema: z.string().regex(/^rediss?:\/\//, 'expected redis:// or rediss://'), description: 'Redis for pub/sub, cache, rate limits and the job queue. Unset (and no `REDIS_HOST`): in-process.' },
   REDIS_HOST: { schema: z.string().min(1), description: 'Redis host, when `REDIS_URL` is not used.' },
   REDIS_PORT: { schema: port, default: '6379', description: 'Redis port, with `REDIS_HOST`.' },
-  SQS_QUEUE_URL: { schema: url, description: 'SQS queue for generation jobs. Unset: Redis Streams when Redis is configured, else in-process.' },
+  SQS_QUEUE_URL: { schema: url, description: 'SQS queue for generation jobs. Each model has a queue of its own, named after this one with `-<model>` appended (dots in the model name as `_`), e.g. `…/gptql-jobs-llama-3_2-1b`: create one per model served (Terraform\'s `models`). This queue itself takes jobs that name no model (enqueued by an earlier release). Unset: Redis Streams when Redis is configured, else in-process.' },
   S3_BUCKET_NAME: { schema: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid S3 bucket name'), description: 'S3 bucket for uploaded files. Unset: `DATA_DIR/files`.' },
   S3_ENDPOINT: { schema: url, description: 'S3-compatible endpoint (MinIO, s3rver), addressed path-style; credentials from the standard AWS variables, placeholders when none are set. Unset: AWS S3.' },
   UPLOAD_MAX_BYTES: { schema: positiveInt, default: '10485760', security: true, description: 'Largest file `uploadFile` accepts (10 MiB), counted while it is read; a larger one is refused and nothing is stored.' },
@@ -84,7 +126,7 @@ export const CONFIG_VARIABLES = {
   GENERATION_TTL_SECONDS: { schema: positiveInt, default: '3600', description: 'How long a generation’s events stay replayable (`generation(id, after)`).' },
   RESPONSE_CACHE_TTL_SECONDS: { schema: z.coerce.number().int().min(0), default: '3600', description: 'How long replies to deterministic requests (temperature 0 or a seed) are cached; `0` turns the cache off.' },
   REDIS_KEY_PREFIX: { schema: z.string().regex(/^[\w:.-]{1,64}$/, 'letters, digits, _ : . - only'), default: 'gptql:', description: 'Prefix of every Redis key and channel, so that deployments can share a Redis.' },
-  MODEL_PATH: { schema: z.string().min(1), description: 'Model folder (Hugging Face layout with `onnx/model.onnx`). Unset: the shipped `model/default`.' },
+  MODEL_PATH: { schema: modelList, description: 'Model folders a worker serves (Hugging Face layout with `onnx/model.onnx`), comma-separated: `name=path`, or `path` named after its folder. Names: letters, digits, `.` `_` `-`, at most 64 characters, each once. The first is the default model (`GenerationParams.model` unset). Each model gets an engine of its own. Unset: the shipped `model/default`.' },
   MODEL_DTYPE: { schema: z.enum(['fp32', 'fp16', 'int8', 'q4', 'q4f16', 'quantized']), default: 'fp32', description: 'Which ONNX file of each model folder to serve: `onnx/model.onnx` (fp32), `model_fp16.onnx`, `model_int8.onnx`, `model_q4.onnx`, `model_q4f16.onnx` or `model_quantized.onnx` (Optimum\'s `decoder_model_merged*.onnx` as fallback). A folder without it fails at start, listing the variants it has.' },
   MODEL_SIZE: { schema: z.string().regex(/^(tiny|10m|small|124m|355m|774m|1\.5b|2\.7b)$/, 'expected a size preset: tiny, 10m, small, 124m, 355m, 774m, 1.5b, 2.7b'), description: 'Without `MODEL_PATH`: serve this size preset with random weights (built once under `DATA_DIR/models`), for load tests.' },
   DEVICE: { schema: z.enum(['cpu', 'cuda']), default: 'cpu', description: 'ONNX Runtime execution provider for the worker. `cuda` fails at start-up if the CUDA provider is not installed.' },
@@ -145,11 +187,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   if (v.COGNITO_CLIENT_ID && !v.COGNITO_USER_POOL_ID) problems.push('COGNITO_USER_POOL_ID is required when COGNITO_CLIENT_ID is set');
   if (v.COGNITO_USER_POOL_ID && !v.AWS_REGION && !v.COGNITO_ENDPOINT) problems.push('AWS_REGION is required with COGNITO_USER_POOL_ID');
   if (v.REDIS_URL && v.REDIS_HOST) problems.push('set either REDIS_URL or REDIS_HOST/REDIS_PORT, not both');
+  const dataDir = path.resolve(v.DATA_DIR!);
+  const modelFolders = v.MODEL_PATH ?? [defaultModelFolder(dataDir, v.MODEL_SIZE)];
+  if (v.SQS_QUEUE_URL) problems.push(...sqsModelQueueProblems(v.SQS_QUEUE_URL, modelFolders));
   if (problems.length > 0) throw new ConfigError(problems);
 
   const port = v.PORT!;
   const publicUrl = v.PUBLIC_URL ?? `http://localhost:${port}`;
-  const dataDir = path.resolve(v.DATA_DIR!);
   const production = v.NODE_ENV === 'production';
   const dynamoMode = v.DYNAMODB_ENDPOINT ? 'endpoint' : v.AWS_REGION ? 'aws' : 'embedded';
 
@@ -218,7 +262,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       cacheTtlSeconds: v.RESPONSE_CACHE_TTL_SECONDS!,
     },
     redisPrefix: v.REDIS_KEY_PREFIX!,
-    model: { path: v.MODEL_PATH, size: v.MODEL_SIZE, dtype: v.MODEL_DTYPE!, device: v.DEVICE! },
+    model: {
+      /** In MODEL_PATH's order: the first is the default model. */
+      folders: modelFolders,
+      /** Only without MODEL_PATH: its single folder is then built with random weights if missing. */
+      size: v.MODEL_PATH ? undefined : v.MODEL_SIZE,
+      dtype: v.MODEL_DTYPE!,
+      device: v.DEVICE!,
+    },
     inference: {
       threads: v.INFERENCE_THREADS,
       spinWait: v.INFERENCE_SPIN_WAIT!,
@@ -252,6 +303,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       initTimeoutMs: v.WS_INIT_TIMEOUT_SECONDS! * 1000,
     },
   };
+}
+
+/** What a worker serves without MODEL_PATH: a MODEL_SIZE preset (built under DATA_DIR), else the shipped model. */
+function defaultModelFolder(dataDir: string, size: string | undefined): ModelFolderEntry {
+  if (!size) return { name: 'default', path: DEFAULT_MODEL_DIR };
+  const name = `random-${size}`;
+  return { name, path: path.join(dataDir, 'models', name) };
+}
+
+/** Each model's queue is named after SQS_QUEUE_URL's (`modelQueueUrl`): the names must be valid and distinct. */
+function sqsModelQueueProblems(queueUrl: string, folders: readonly ModelFolderEntry[]): string[] {
+  const problems: string[] = [];
+  const owners = new Map<string, string>();
+  for (const { name } of folders) {
+    const queue = sqsQueueName(modelQueueUrl(queueUrl, name));
+    if (!SQS_QUEUE_NAME.test(queue)) {
+      problems.push(`model "${name}": its SQS queue name "${queue}" (SQS_QUEUE_URL's name + "-${name}") is not a valid SQS queue name (letters, digits, - _, at most 80 characters)`);
+    }
+    const other = owners.get(queue);
+    if (other) problems.push(`models "${other}" and "${name}" would share the SQS queue "${queue}" (dots are written as _); rename one`);
+    owners.set(queue, name);
+  }
+  return problems;
 }
 
 export type Config = ReturnType<typeof loadConfig>;

@@ -43,6 +43,7 @@ export async function createApi(infra: Infrastructure): Promise<App> {
       conversations: infra.conversations,
       messages: infra.messages,
       files: infra.files,
+      models: infra.models,
       maxMessageChars: g.maxMessageChars,
       onRateLimited: () => infra.generationMetrics.rateLimited.inc(),
     }),

@@ -29,7 +29,11 @@ import { createMemoryStreamStore } from '../streams/stream-store-memory.ts';
 import { createRedisStreamStore } from '../streams/stream-store-redis.ts';
 import type { StreamStore } from '../streams/stream-store.ts';
 
-/** The Redis Stream of generation jobs; KEDA's redis-streams trigger (k8s/) watches this key. */
+/**
+ * The jobs key: the Redis Stream of jobs that name no model, and the prefix of each model's
+ * stream (`modelStreamKey(jobStreamKey(prefix), model)`), which KEDA's redis-streams triggers
+ * (k8s/) watch.
+ */
 export const jobStreamKey = (prefix: string) => `${prefix}jobs`;
 
 /** The Redis connections of a process, each opened for a reason of its own. */
@@ -121,7 +125,10 @@ export async function createInfrastructure(config: Config, logger: Logger): Prom
     streams,
     cache,
     models,
-    generationMetrics: createGenerationMetrics(registry, () => queue.depth()),
+    generationMetrics: createGenerationMetrics(registry, {
+      total: () => queue.depth(),
+      byModel: async () => new Map(await Promise.all((await models.list()).map(async ({ name }) => [name, await queue.depth(name)] as const))),
+    }),
     audit,
     redis,
     readiness: {

@@ -22,6 +22,16 @@ export function branchRecords(recent: readonly MessageRecord[], leafId: string):
 }
 
 /**
+ * The model of the newest reply on the branch that ends at `leafId`: a conversation goes on with
+ * the model that last answered in it. Undefined when the branch (within `recent`) has none.
+ */
+export function lastReplyModel(recent: readonly MessageRecord[], leafId: string): string | undefined {
+  return branchRecords(recent, leafId)
+    .reverse()
+    .find((message) => message.role === 'assistant' && message.model)?.model;
+}
+
+/**
  * The chat the model reads. `attachments` maps a message id to the text of its attached files
  * (see `attachmentBlock`), which is given to the model as part of that message.
  */

@@ -12,7 +12,8 @@ import type { ConversationRecord } from '../store/conversations.ts';
 import { isId, newId } from '../store/ids.ts';
 import type { MessageRecord, MessageRepository } from '../store/messages.ts';
 import type { FileService } from '../files/service.ts';
-import { titleFrom } from './conversation-context.ts';
+import { lastReplyModel, titleFrom } from './conversation-context.ts';
+import type { ModelDirectory } from './model-directory.ts';
 import type { GenerationMeta, StreamEvent } from '../streams/events.ts';
 import type { GenerationJob } from '../queue/job.ts';
 import type { JobQueue } from '../queue/queue.ts';
@@ -23,6 +24,17 @@ import type { StreamStore } from '../streams/stream-store.ts';
 const API_DEFAULTS = { maxTokens: 256, temperature: 0.8, topK: 0, topP: 1, repetitionPenalty: 1 };
 const ANY_VOCAB = 10_000_000;
 export const MAX_ATTACHMENTS = 10;
+/** Messages read back to find the model of a conversation's last reply (it is near the end of the branch). */
+const REPLY_MODEL_WINDOW = 20;
+
+/** Parameters as clients send them: the sampling settings, and which model answers. */
+export type RequestParams = GenerationParams & { model?: string | null };
+
+/** The models served when a request came in (the first is the default), and the one it asked for. */
+interface ModelChoice {
+  served: string[];
+  requested: string | undefined;
+}
 
 export interface GenerationServiceDeps {
   queue: JobQueue;
@@ -31,6 +43,8 @@ export interface GenerationServiceDeps {
   conversations: ConversationService;
   messages: MessageRepository;
   files: Pick<FileService, 'ownAll'>;
+  /** The models workers serve: a job names one of them, checked here before it is queued. */
+  models: Pick<ModelDirectory, 'list'>;
   maxMessageChars: number;
   onRateLimited?: () => void;
 }
@@ -49,52 +63,62 @@ export class GenerationService {
   /** Stores the message (in a new conversation when none is given) and starts the reply. */
   async sendMessage(
     identity: Identity,
-    input: { conversationId?: string | null; content: string; parentId?: string | null; fileIds?: readonly string[] | null; params?: GenerationParams | null },
+    input: { conversationId?: string | null; content: string; parentId?: string | null; fileIds?: readonly string[] | null; params?: RequestParams | null },
     onRateLimit?: (state: RateLimitState) => void,
   ): Promise<StartedGeneration> {
     const content = this.checkContent(input.content, 'content');
     const params = checkParams(input.params);
+    const choice = await this.checkModel(params.model);
     const fileIds = await this.checkFiles(identity, input.fileIds);
     await this.limit(identity, onRateLimit);
     const { conversations, messages } = this.deps;
     const existing = input.conversationId ? await conversations.own(identity.userId, input.conversationId) : undefined;
     const conversation = existing ?? (await conversations.create(identity.userId, { title: titleFrom(content) }));
-    const parentId = input.parentId
-      ? (await this.ownMessage(identity, input.parentId, conversation.conversationId)).messageId
-      : existing
-        ? (await messages.recent(conversation.conversationId, 1))[0]?.messageId
-        : undefined;
-    const userMessage = await messages.add({ conversationId: conversation.conversationId, userId: identity.userId, role: 'user', content, parentId, ...(fileIds.length > 0 ? { fileIds } : {}) });
+    const recent = existing ? await messages.recent(conversation.conversationId, REPLY_MODEL_WINDOW) : [];
+    const parent = input.parentId ? await this.ownMessage(identity, input.parentId, conversation.conversationId) : recent.at(-1);
+    // Unless the request names a model, the conversation goes on with the one that last answered.
+    const kept = parent && (parent.role === 'assistant' ? parent.model : lastReplyModel(recent, parent.messageId));
+    const model = pickModel(choice, kept);
+    const userMessage = await messages.add({ conversationId: conversation.conversationId, userId: identity.userId, role: 'user', content, parentId: parent?.messageId, ...(fileIds.length > 0 ? { fileIds } : {}) });
     // The job goes out as soon as the message it answers is stored; the bookkeeping follows.
     const [meta, touched] = await Promise.all([
-      this.enqueueReply(identity, conversation.conversationId, userMessage.messageId, params),
+      this.enqueueReply(identity, conversation.conversationId, userMessage.messageId, { ...params, model }),
       conversations.messageAdded(identity.userId, conversation.conversationId, userMessage.messageId).then((updated) => updated ?? conversation),
     ]);
     return { meta, conversation: touched, userMessage };
   }
 
-  /** A new reply to the message `messageId` answers (or to it, if it is the user's). */
-  async regenerate(identity: Identity, messageId: string, params?: GenerationParams | null, onRateLimit?: (state: RateLimitState) => void) {
+  /**
+   * A new reply to the message `messageId` answers (or to it, if it is the user's), by the model
+   * of the reply regenerated (of the last reply before it, for a user message) unless `params.model` says.
+   */
+  async regenerate(identity: Identity, messageId: string, params?: RequestParams | null, onRateLimit?: (state: RateLimitState) => void) {
     const checked = checkParams(params);
+    const choice = await this.checkModel(checked.model);
     const message = await this.ownMessage(identity, messageId);
     const userMessage = message.role === 'assistant' && message.parentId ? await this.deps.messages.get(message.conversationId, message.parentId) : message;
     if (!userMessage || userMessage.role !== 'user') throw badInput('Only replies to a user message can be regenerated', { argument: 'messageId' });
     await this.limit(identity, onRateLimit);
     const conversation = await this.deps.conversations.own(identity.userId, message.conversationId);
-    const meta = await this.enqueueReply(identity, conversation.conversationId, userMessage.messageId, checked);
+    const kept =
+      message.role === 'assistant'
+        ? message.model
+        : lastReplyModel(await this.deps.messages.recent(conversation.conversationId, REPLY_MODEL_WINDOW), userMessage.messageId);
+    const meta = await this.enqueueReply(identity, conversation.conversationId, userMessage.messageId, { ...checked, model: pickModel(choice, kept) });
     return { meta, conversation, userMessage };
   }
 
   /** A generation without a conversation (`generate`, `generateStream`): nothing is stored. */
-  async startStateless(identity: Identity, input: StatelessInput, params?: GenerationParams | null, onRateLimit?: (state: RateLimitState) => void) {
+  async startStateless(identity: Identity, input: StatelessInput, params?: RequestParams | null, onRateLimit?: (state: RateLimitState) => void) {
     if ('prompt' in input) this.checkContent(input.prompt, 'prompt');
     else {
       if (input.messages.length === 0) throw badInput('messages must not be empty', { argument: 'messages' });
       input.messages.forEach((m) => this.checkContent(m.content, 'messages'));
     }
     const checked = checkParams(params);
+    const choice = await this.checkModel(checked.model);
     await this.limit(identity, onRateLimit);
-    return this.enqueue({ kind: 'stateless', ...this.newJob(identity, checked), input });
+    return this.enqueue({ kind: 'stateless', ...this.newJob(identity, { ...checked, model: pickModel(choice) }), input });
   }
 
   /** The user's generation, or NOT_FOUND (also for someone else's). */
@@ -115,11 +139,11 @@ export class GenerationService {
     return this.deps.streams.subscribe(meta.generationId, after);
   }
 
-  private newJob(identity: Identity, params: GenerationParams) {
+  private newJob(identity: Identity, params: RequestParams) {
     return { generationId: newId(), userId: identity.userId, enqueuedAt: new Date().toISOString(), params };
   }
 
-  private enqueueReply(identity: Identity, conversationId: string, parentMessageId: string, params: GenerationParams) {
+  private enqueueReply(identity: Identity, conversationId: string, parentMessageId: string, params: RequestParams) {
     return this.enqueue({ kind: 'conversation-reply', ...this.newJob(identity, params), conversationId, parentMessageId, replyMessageId: newId() });
   }
 
@@ -138,6 +162,20 @@ export class GenerationService {
     await this.deps.streams.create(meta);
     await this.deps.queue.enqueue(job);
     return meta;
+  }
+
+  /**
+   * The models served now, and the one asked for, which must be one of them: a job for a model no
+   * worker serves would wait for ever, so it is refused here, naming the ones that are served.
+   */
+  private async checkModel(requested: string | null | undefined): Promise<ModelChoice> {
+    const served = (await this.deps.models.list()).map((model) => model.name);
+    if (requested != null && !served.includes(requested)) {
+      const shown = JSON.stringify(requested.length > 80 ? `${requested.slice(0, 80)}…` : requested);
+      const available = served.length > 0 ? `served models: ${served.join(', ')}` : 'no worker serves a model at the moment';
+      throw badInput(`Model ${shown} is not served; ${available}`, { argument: 'model' });
+    }
+    return { served, requested: requested ?? undefined };
   }
 
   private async limit(identity: Identity, onRateLimit?: (state: RateLimitState) => void) {
@@ -181,8 +219,21 @@ export class GenerationService {
 }
 
 /** Validates parameters for their model-independent ranges (BAD_USER_INPUT naming the field). */
-function checkParams(params: GenerationParams | null | undefined): GenerationParams {
+function checkParams(params: RequestParams | null | undefined): RequestParams {
   const given = params ?? {};
-  resolveParams(given, API_DEFAULTS, ANY_VOCAB);
+  const { model: _model, ...sampling } = given;
+  resolveParams(sampling, API_DEFAULTS, ANY_VOCAB);
   return given;
+}
+
+/**
+ * The model a job runs on: the one asked for, else the one kept (the conversation's) while it is
+ * still served, else the default. Undefined while no worker has announced any model (API started
+ * first, workers scaled to zero): the job then names none, and whichever worker takes it runs it
+ * on its own default model, as it does an earlier release's jobs.
+ */
+function pickModel(choice: ModelChoice, kept?: string): string | undefined {
+  if (choice.requested) return choice.requested;
+  if (kept && choice.served.includes(kept)) return kept;
+  return choice.served[0];
 }

@@ -1,6 +1,6 @@
 /**
- * The worker role's loop: takes generation jobs from the queue, runs them on the engine,
- * publishes every event to the stream store, stores the reply once, and acknowledges the job.
+ * The worker role's loop: takes generation jobs from the queue, runs each on the engine of its
+ * model, publishes every event to the stream store, stores the reply once, and acknowledges the job.
  *
  * Redelivery (a worker died, a job timed out) is expected: a job whose stream already ended is
  * just acknowledged, and one that had started goes on from the text already streamed, so that
@@ -27,7 +27,8 @@ import { LeaseLostError, type StreamStore } from '../streams/stream-store.ts';
 const NO_TIMINGS = { queueSeconds: 0, timeToFirstTokenSeconds: 0, tokensPerSecond: 0 };
 
 export interface WorkerDeps {
-  engine: InferenceEngine;
+  /** One engine per model served, by name; the first is the default model (jobs that name none). */
+  engines: ReadonlyMap<string, InferenceEngine>;
   queue: JobQueue;
   streams: StreamStore;
   cache: ResponseCache;
@@ -39,27 +40,50 @@ export interface WorkerDeps {
   logger: Logger;
   onCacheLookup?: (hit: boolean) => void;
   consumerName: string;
+  /** Jobs in hand at once, per model: each engine has its own batch and queue to fill. */
   concurrency: number;
 }
 
 export class GenerationWorker {
-  private consumer: Consumer | undefined;
+  private consumers: Consumer[] = [];
   private stopCancelListener: (() => Promise<void>) | undefined;
   private readonly running = new Map<string, AbortController>();
+  private readonly defaultModel: string;
 
-  constructor(private readonly deps: WorkerDeps) {}
+  constructor(private readonly deps: WorkerDeps) {
+    const first = deps.engines.keys().next();
+    if (first.done) throw new Error('a generation worker needs at least one engine');
+    this.defaultModel = first.value;
+  }
 
+  /**
+   * One consumer per model, so that a backlog of one model's jobs never takes the slots of
+   * another's engine; the default model's consumer also takes the jobs that name no model.
+   */
   async start(): Promise<void> {
     this.stopCancelListener = await this.deps.streams.onCancel((id) => this.running.get(id)?.abort());
-    this.consumer = this.deps.queue.consume((delivery) => this.handle(delivery), {
-      concurrency: this.deps.concurrency,
-      consumerName: this.deps.consumerName,
-    });
+    this.consumers = [...this.deps.engines.keys()].map((model) =>
+      this.deps.queue.consume((delivery) => this.handle(delivery), {
+        concurrency: this.deps.concurrency,
+        consumerName: this.deps.consumerName,
+        models: [model],
+        unnamed: model === this.defaultModel,
+      }),
+    );
   }
 
   async stop(): Promise<void> {
-    await this.consumer?.stop();
+    await Promise.all(this.consumers.map((consumer) => consumer.stop()));
     await this.stopCancelListener?.();
+  }
+
+  /** The engine a job runs on: its model's, the default model's for a job that names none. */
+  private engineFor(job: GenerationJob): InferenceEngine {
+    const model = job.params.model ?? this.defaultModel;
+    const engine = this.deps.engines.get(model);
+    // The queue routes by model, so only a misrouted job gets here; it fails rather than run on another model.
+    if (!engine) throw new AppError(ErrorCode.BAD_USER_INPUT, `Model "${model}" is not served by this worker`, { argument: 'model' });
+    return engine;
   }
 
   private async handle({ job, attempt, ack, visibilityTimeoutMs }: DeliveredJob): Promise<void> {
@@ -130,8 +154,11 @@ export class GenerationWorker {
   }
 
   private async run(job: GenerationJob, history: StreamEvent[], lease: HeldLease, signal: AbortSignal) {
-    const { streams, engine, cache } = this.deps;
+    const { streams, cache } = this.deps;
+    const engine = this.engineFor(job);
     const id = job.generationId;
+    // The model is the engine's; what is left are the sampling settings.
+    const { model: _model, ...params } = job.params;
     // A worker that died after storing the reply but before streaming its end: the stored reply
     // is the generation's result, and it matches what was streamed (stored after the last token).
     const stored = job.kind === 'conversation-reply' && history.length > 0 ? await this.deps.messages.get(job.conversationId, job.replyMessageId) : undefined;
@@ -155,7 +182,7 @@ export class GenerationWorker {
       await streams.append(id, lease.token, { kind: 'token', index: ++index, delta });
     };
 
-    const key = isDeterministic(job.params) && history.length === 0 ? cacheKey(engine.model.name, input, job.params) : undefined;
+    const key = isDeterministic(params) && history.length === 0 ? cacheKey(engine.model.name, input, params) : undefined;
     const cached = key ? await cache.get(key) : undefined;
     if (key) this.deps.onCacheLookup?.(cached !== undefined);
 
@@ -166,7 +193,7 @@ export class GenerationWorker {
     } else {
       const request: PromptInput = previous ? { ...input, continuation: previous } : input;
       let final: DoneEvent | undefined;
-      for await (const event of engine.generate({ input: request, params: job.params, signal })) {
+      for await (const event of engine.generate({ input: request, params, signal })) {
         if (event.type === 'token') await publish(event.delta);
         else if (event.type === 'error') throw new AppError(event.code === 'BAD_USER_INPUT' ? ErrorCode.BAD_USER_INPUT : ErrorCode.INTERNAL, event.code ? event.message : `Generation failed: ${event.message}`);
         else final = event;
@@ -179,7 +206,7 @@ export class GenerationWorker {
     // The message store knows nothing of leases: a worker that lost the generation (its engine
     // was stopped, so it may have no token left to be refused) must not store its partial reply.
     await lease.confirm();
-    const messageId = await this.persist(job, text, done);
+    const messageId = await this.persist(job, engine.model.name, text, done);
     await this.finish(job, lease, index, {
       messageId,
       text,
@@ -232,7 +259,7 @@ export class GenerationWorker {
   }
 
   /** Stores the reply under the id fixed at enqueue time; returns it (null for stateless). */
-  private async persist(job: GenerationJob, text: string, done: DoneEvent): Promise<string | null> {
+  private async persist(job: GenerationJob, model: string, text: string, done: DoneEvent): Promise<string | null> {
     if (job.kind !== 'conversation-reply') return null;
     const stored = await this.deps.messages.putOnce({
       conversationId: job.conversationId,
@@ -241,7 +268,7 @@ export class GenerationWorker {
       role: 'assistant',
       content: text,
       parentId: job.parentMessageId,
-      model: this.deps.engine.model.name,
+      model,
       promptTokens: done.usage.promptTokens,
       completionTokens: done.usage.completionTokens,
       finishReason: done.finishReason,

@@ -139,11 +139,12 @@ describe('inference engine on the tiny preset', () => {
     }
   });
 
-  it('counts tokens, batch sizes and time to first token in the shared registry', async () => {
+  it('counts tokens, batch sizes and time to first token in the shared registry, labelled with the model', async () => {
     const text = await registry.metrics();
-    expect(text).toMatch(/generation_tokens_total [1-9]/);
-    expect(text).toMatch(/generation_time_to_first_token_seconds_count [1-9]/);
-    expect(text).toMatch(/generation_batch_size_bucket\{le="8"\} [1-9]/);
+    const model = `model="${engine.model.name}"`;
+    expect(text).toMatch(new RegExp(`generation_tokens_total\\{${model}\\} [1-9]`));
+    expect(text).toMatch(new RegExp(`generation_time_to_first_token_seconds_count\\{${model}\\} [1-9]`));
+    expect(text).toMatch(new RegExp(`generation_batch_size_bucket\\{le="8",${model}\\} [1-9]`));
   });
 });
 

@@ -18,6 +18,8 @@ export interface EngineOptions {
   modelPath: string;
   /** Which ONNX variant of the folder to load; fp32 (onnx/model.onnx) by default. */
   dtype?: ModelDtype;
+  /** The name clients pick the model by (MODEL_PATH's); default: the folder's name. */
+  name?: string;
   device?: 'cpu' | 'cuda';
   intraOpThreads?: number;
   spinWait?: boolean;
@@ -109,11 +111,12 @@ export class InferenceEngine {
       maxBatchSize: options.maxBatchSize ?? 8,
     };
     const worker = spawnWorker(config);
-    const model = await waitForReady(worker, options.modelPath).catch(async (error: unknown) => {
+    let model = await waitForReady(worker, options.modelPath).catch(async (error: unknown) => {
       await worker.terminate();
       throw error;
     });
-    const metrics = options.registry ? createInferenceMetrics(options.registry) : undefined;
+    model = { ...model, name: options.name ?? model.name };
+    const metrics = options.registry ? createInferenceMetrics(options.registry, model.name) : undefined;
     return new InferenceEngine(worker, model, options.maxQueuedRequests ?? 64, metrics);
   }
 

@@ -5,20 +5,24 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL_DIR } from '../../model/index.ts';
 import { loadConfig } from '../config.ts';
-import { modelPathFor, startEngine } from './start.ts';
+import { prepareModelFolder, startEngine } from './start.ts';
 import { collect } from '../../test/support/collect.ts';
 
 describe('engine from configuration', () => {
   it('serves the shipped model when nothing is set', () => {
-    expect(modelPathFor(loadConfig({}))).toBe(DEFAULT_MODEL_DIR);
-    expect(modelPathFor(loadConfig({ MODEL_PATH: '/models/mine' }))).toBe('/models/mine');
+    const config = loadConfig({});
+    expect(config.model.folders).toEqual([{ name: 'default', path: DEFAULT_MODEL_DIR }]);
+    expect(prepareModelFolder(config, config.model.folders[0]!)).toBe(DEFAULT_MODEL_DIR);
+    expect(loadConfig({ MODEL_PATH: '/models/mine' }).model.folders).toEqual([{ name: 'mine', path: '/models/mine' }]);
   });
 
   it('builds a random-weights preset once for MODEL_SIZE and generates from it', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gptql-size-'));
     try {
       const config = loadConfig({ MODEL_SIZE: 'tiny', DATA_DIR: dataDir, MAX_BATCH_SIZE: '2' });
-      const engine = await startEngine(config, new Registry());
+      const [folder] = config.model.folders;
+      expect(folder).toEqual({ name: 'random-tiny', path: path.join(dataDir, 'models', 'random-tiny') });
+      const engine = await startEngine(config, folder!, new Registry());
       try {
         expect(engine.model).toMatchObject({ name: 'random-tiny', contextLength: 128 });
         const result = await collect(engine.generate({ input: { prompt: 'hi' }, params: { maxTokens: 5 } }));
@@ -27,7 +31,7 @@ describe('engine from configuration', () => {
         await engine.close();
       }
       const built = fs.statSync(path.join(dataDir, 'models', 'random-tiny', 'onnx', 'model.onnx')).mtimeMs;
-      expect(modelPathFor(config)).toBe(path.join(dataDir, 'models', 'random-tiny'));
+      expect(prepareModelFolder(config, folder!)).toBe(path.join(dataDir, 'models', 'random-tiny'));
       expect(fs.statSync(path.join(dataDir, 'models', 'random-tiny', 'onnx', 'model.onnx')).mtimeMs).toBe(built);
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });

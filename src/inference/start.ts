@@ -1,31 +1,32 @@
 /**
- * Starts the engine the configuration asks for: MODEL_PATH, else a random-weights MODEL_SIZE
- * preset (built once under DATA_DIR/models), else the shipped default model.
+ * Starts the engines the configuration asks for, one per model folder of MODEL_PATH (the
+ * shipped default model, or a random-weights MODEL_SIZE preset built once under
+ * DATA_DIR/models, when it is unset).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Registry } from 'prom-client';
-import { DEFAULT_MODEL_DIR, preset, randomWeights, writeModelFolder } from '../../model/index.ts';
-import type { Config } from '../config.ts';
+import { preset, randomWeights, writeModelFolder } from '../../model/index.ts';
+import type { Config, ModelFolderEntry } from '../config.ts';
 import type { Logger } from '../observability/logger.ts';
 import { InferenceEngine } from './engine.ts';
 
-export function modelPathFor(config: Pick<Config, 'model' | 'dataDir'>, logger?: Logger): string {
-  if (config.model.path) return config.model.path;
-  if (!config.model.size) return DEFAULT_MODEL_DIR;
-  const dir = path.join(config.dataDir, 'models', `random-${config.model.size}`);
-  if (!fs.existsSync(path.join(dir, 'onnx', 'model.onnx'))) {
-    logger?.info({ size: config.model.size, dir }, 'building a random-weights model');
-    writeModelFolder(dir, randomWeights(preset(config.model.size), { seed: 0 }), { flavour: 'optimized', dtype: 'fp32' });
+/** The folder to load for `folder`, building the MODEL_SIZE preset first if that is what it is and it is missing. */
+export function prepareModelFolder(config: Pick<Config, 'model'>, folder: ModelFolderEntry, logger?: Logger): string {
+  const { size } = config.model;
+  if (size && !fs.existsSync(path.join(folder.path, 'onnx', 'model.onnx'))) {
+    logger?.info({ size, dir: folder.path }, 'building a random-weights model');
+    writeModelFolder(folder.path, randomWeights(preset(size), { seed: 0 }), { flavour: 'optimized', dtype: 'fp32' });
   }
-  return dir;
+  return folder.path;
 }
 
-export async function startEngine(config: Config, registry: Registry, logger?: Logger): Promise<InferenceEngine> {
-  const modelPath = modelPathFor(config, logger);
+export async function startEngine(config: Config, folder: ModelFolderEntry, registry: Registry, logger?: Logger): Promise<InferenceEngine> {
+  const modelPath = prepareModelFolder(config, folder, logger);
   const engine = await InferenceEngine.start({
     modelPath,
     dtype: config.model.dtype,
+    name: folder.name,
     device: config.model.device,
     intraOpThreads: config.inference.threads,
     spinWait: config.inference.spinWait,
@@ -35,4 +36,21 @@ export async function startEngine(config: Config, registry: Registry, logger?: L
   });
   logger?.info({ model: engine.model.name, modelPath, device: config.model.device }, 'model loaded');
   return engine;
+}
+
+/**
+ * One engine per model, keyed by name in MODEL_PATH's order (the first is the default model).
+ * Each has its own worker thread, batch and queue, so a busy model does not hold up another.
+ * Started one after another: loading reads the whole folder into memory, and a failure stops
+ * the engines already started.
+ */
+export async function startEngines(config: Config, registry: Registry, logger?: Logger): Promise<Map<string, InferenceEngine>> {
+  const engines = new Map<string, InferenceEngine>();
+  try {
+    for (const folder of config.model.folders) engines.set(folder.name, await startEngine(config, folder, registry, logger));
+  } catch (error) {
+    await Promise.all([...engines.values()].map((engine) => engine.close()));
+    throw error;
+  }
+  return engines;
 }

@@ -94,44 +94,39 @@ export interface LiveSources {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-/** Metrics of the inference engine, registered on the process's shared registry. */
-export function createInferenceMetrics(registry: Registry) {
+/**
+ * Metrics of one inference engine, labelled with its model: a worker runs an engine per model on
+ * the process's one registry, so each metric is registered once and every engine gets its series.
+ */
+export function createInferenceMetrics(registry: Registry, model = 'default') {
   const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+  const labelNames = ['model'] as const;
+  /** The metric `name` already on the registry (another engine's), else the one `create` makes. */
+  const shared = <M>(name: string, create: () => M): M => (registry.getSingleMetric(name) as M | undefined) ?? create();
+  const histogram = (name: string, help: string, buckets: number[]) =>
+    shared(name, () => new Histogram({ name, help, buckets, labelNames, registers: [registry] })).labels({ model });
+  const gauge = (name: string, help: string) => shared(name, () => new Gauge({ name, help, labelNames, registers: [registry] })).labels({ model });
   return {
-    timeToFirstToken: new Histogram({
-      name: 'generation_time_to_first_token_seconds',
-      help: 'From a request entering the queue to its first generated token.',
-      buckets: latencyBuckets,
-      registers: [registry],
-    }),
-    interTokenLatency: new Histogram({
-      name: 'generation_inter_token_latency_seconds',
-      help: 'Duration of one decode step, i.e. the time between two tokens of a stream.',
-      buckets: latencyBuckets,
-      registers: [registry],
-    }),
-    queueTime: new Histogram({
-      name: 'generation_queue_time_seconds',
-      help: 'Time a request waited before its prefill started.',
-      buckets: latencyBuckets,
-      registers: [registry],
-    }),
-    batchSize: new Histogram({
-      name: 'generation_batch_size',
-      help: 'Sequences decoded together per step.',
-      buckets: [1, 2, 4, 8, 16, 32, 64],
-      registers: [registry],
-    }),
-    running: new Gauge({ name: 'generation_running_requests', help: 'Requests being decoded.', registers: [registry] }),
-    waiting: new Gauge({ name: 'generation_waiting_requests', help: 'Requests waiting for a batch slot.', registers: [registry] }),
-    tokens: new Counter({ name: 'generation_tokens_total', help: 'Tokens generated.', registers: [registry] }),
+    timeToFirstToken: histogram('generation_time_to_first_token_seconds', 'From a request entering the queue to its first generated token.', latencyBuckets),
+    interTokenLatency: histogram('generation_inter_token_latency_seconds', 'Duration of one decode step, i.e. the time between two tokens of a stream.', latencyBuckets),
+    queueTime: histogram('generation_queue_time_seconds', 'Time a request waited before its prefill started.', latencyBuckets),
+    batchSize: histogram('generation_batch_size', 'Sequences decoded together per step.', [1, 2, 4, 8, 16, 32, 64]),
+    running: gauge('generation_running_requests', 'Requests being decoded.'),
+    waiting: gauge('generation_waiting_requests', 'Requests waiting for a batch slot.'),
+    tokens: shared('generation_tokens_total', () => new Counter({ name: 'generation_tokens_total', help: 'Tokens generated.', labelNames, registers: [registry] })).labels({ model }),
   };
 }
 
 export type InferenceMetrics = ReturnType<typeof createInferenceMetrics>;
 
+/** Where the queue gauges read from: the whole queue, and each model the workers serve. */
+export interface QueueDepthSources {
+  total(): Promise<number>;
+  byModel(): Promise<ReadonlyMap<string, number>>;
+}
+
 /** Metrics of the generation pipeline around the engine: cache, rate limits, queue. */
-export function createGenerationMetrics(registry: Registry, queueDepth?: () => Promise<number>) {
+export function createGenerationMetrics(registry: Registry, queueDepth?: QueueDepthSources) {
   return {
     cacheHits: new Counter({ name: 'cache_hits_total', help: 'Deterministic generations answered from the response cache.', registers: [registry] }),
     cacheMisses: new Counter({ name: 'cache_misses_total', help: 'Deterministic generations not in the response cache.', registers: [registry] }),
@@ -141,7 +136,20 @@ export function createGenerationMetrics(registry: Registry, queueDepth?: () => P
       help: 'Generation jobs waiting in the queue.',
       registers: [registry],
       async collect() {
-        if (queueDepth) this.set(await queueDepth().catch(() => 0));
+        if (queueDepth) this.set(await queueDepth.total().catch(() => 0));
+      },
+    }),
+    modelQueueDepth: new Gauge({
+      name: 'generation_model_queue_depth',
+      help: 'Generation jobs waiting for each model the workers serve.',
+      labelNames: ['model'],
+      registers: [registry],
+      async collect() {
+        if (!queueDepth) return;
+        const depths = await queueDepth.byModel().catch(() => new Map<string, number>());
+        // Models no worker serves any more drop out rather than keep their last value.
+        this.reset();
+        for (const [model, depth] of depths) this.set({ model }, depth);
       },
     }),
   };

@@ -8,6 +8,7 @@
  * model (vocabulary, context window) is resolved by the worker against the model it serves.
  */
 import { z } from 'zod';
+import { MODEL_NAME } from './names.ts';
 
 const id = z.string().min(1);
 
@@ -24,6 +25,8 @@ const params = z
     presencePenalty: z.number().nullish(),
     seed: z.number().int().nullish(),
     stop: z.array(z.string()).readonly().nullish(),
+    /** The model to run on, which routes the job. Absent in an earlier release's jobs: the default model. */
+    model: z.string().regex(MODEL_NAME).nullish(),
   })
   .strict();
 

@@ -1,14 +1,15 @@
 /**
  * In-process job queue, the embedded default. Same semantics as the Redis and SQS adapters
- * (visibility timeout, redelivery, dead-lettering) so that code written against it behaves the
- * same in production; jobs do not survive the process.
+ * (visibility timeout, redelivery, dead-lettering, a line per model) so that code written against
+ * it behaves the same in production; jobs do not survive the process.
  */
 import { encodeJob, parseJob } from './job.ts';
 import type { Consumer, ConsumeOptions, GenerationJob, JobHandler, JobQueue, QueueOptions } from './queue.ts';
 import {
   Slots,
-  checkConcurrency,
+  checkConsumeOptions,
   checkQueueOptions,
+  modelOf,
   runDelivery,
   silentLogger,
   type QueueLogger,
@@ -18,9 +19,13 @@ export interface MemoryQueueOptions extends QueueOptions {
   logger?: QueueLogger;
 }
 
+/** The line a job waits in: its model, or `null` for jobs that name none. */
+type Line = string | null;
+
 interface Entry {
   /** Stored as JSON so that consumers get a copy, as they would from a real backend. */
   body: string;
+  line: Line;
   deliveries: number;
   acked: boolean;
   visibility?: NodeJS.Timeout;
@@ -28,6 +33,7 @@ interface Entry {
 
 interface MemoryConsumer {
   slots: Slots;
+  lines: ReadonlySet<Line>;
   start(entry: Entry, attempt: number): void;
 }
 
@@ -35,7 +41,8 @@ export class MemoryJobQueue implements JobQueue {
   readonly kind = 'memory' as const;
   readonly #options: QueueOptions;
   readonly #logger: QueueLogger;
-  #ready: Entry[] = [];
+  /** Waiting jobs per line, oldest first. */
+  #ready = new Map<Line, Entry[]>();
   readonly #inflight = new Set<Entry>();
   readonly #dead: Entry[] = [];
   readonly #consumers: MemoryConsumer[] = [];
@@ -54,19 +61,20 @@ export class MemoryJobQueue implements JobQueue {
     const body = encodeJob(job);
     // The producer is in this process: a job no worker could read is refused to it here
     // (MalformedJobError), where the shared queues dead-letter it when a worker reads it.
-    parseJob(body);
-    this.#ready.push({ body, deliveries: 0, acked: false });
+    const line = modelOf(parseJob(body)) ?? null;
+    this.#waiting(line).push({ body, line, deliveries: 0, acked: false });
     this.#dispatch();
   }
 
   consume(handler: JobHandler, options: ConsumeOptions): Consumer {
-    checkConcurrency(options.concurrency);
+    checkConsumeOptions(options);
     if (this.#closed) throw new Error('queue is closed');
     const slots = new Slots(options.concurrency);
     const running = new Set<Promise<void>>();
     const logger = this.#logger;
     const consumer: MemoryConsumer = {
       slots,
+      lines: new Set<Line>([...options.models, ...(options.unnamed ? [null] : [])]),
       start: (entry, attempt) => {
         slots.take();
         const run = runDelivery({
@@ -104,8 +112,9 @@ export class MemoryJobQueue implements JobQueue {
     return { stop };
   }
 
-  async depth(): Promise<number> {
-    return this.#ready.length;
+  async depth(model?: string | null): Promise<number> {
+    if (model !== undefined) return this.#ready.get(model)?.length ?? 0;
+    return [...this.#ready.values()].reduce((sum, entries) => sum + entries.length, 0);
   }
 
   /** Jobs that reached maxDeliveries without being acknowledged, oldest first. */
@@ -118,31 +127,42 @@ export class MemoryJobQueue implements JobQueue {
     await Promise.all([...this.#stops].map((stop) => stop()));
     for (const entry of this.#inflight) clearTimeout(entry.visibility);
     this.#inflight.clear();
-    this.#ready = [];
+    this.#ready.clear();
   }
 
-  /** Hands waiting jobs to consumers with free slots, round robin so that no consumer starves. */
+  #waiting(line: Line): Entry[] {
+    let entries = this.#ready.get(line);
+    if (!entries) this.#ready.set(line, (entries = []));
+    return entries;
+  }
+
+  /**
+   * Hands waiting jobs to consumers of their line with free slots, round robin so that no
+   * consumer starves; a line nobody serves just waits.
+   */
   #dispatch(): void {
-    while (this.#ready.length > 0) {
-      const consumer = this.#pickConsumer();
-      if (!consumer) return;
-      const entry = this.#ready.shift() as Entry;
-      entry.deliveries += 1;
-      if (entry.deliveries > this.#options.maxDeliveries) {
-        this.#dead.push(entry);
-        continue;
+    for (const [line, entries] of this.#ready) {
+      while (entries.length > 0) {
+        const consumer = this.#pickConsumer(line);
+        if (!consumer) break;
+        const entry = entries.shift() as Entry;
+        entry.deliveries += 1;
+        if (entry.deliveries > this.#options.maxDeliveries) {
+          this.#dead.push(entry);
+          continue;
+        }
+        this.#inflight.add(entry);
+        this.#hide(entry);
+        consumer.start(entry, entry.deliveries);
       }
-      this.#inflight.add(entry);
-      this.#hide(entry);
-      consumer.start(entry, entry.deliveries);
     }
   }
 
-  #pickConsumer(): MemoryConsumer | undefined {
+  #pickConsumer(line: Line): MemoryConsumer | undefined {
     const count = this.#consumers.length;
     for (let i = 0; i < count; i += 1) {
       const consumer = this.#consumers[(this.#next + i) % count] as MemoryConsumer;
-      if (consumer.slots.free > 0) {
+      if (consumer.lines.has(line) && consumer.slots.free > 0) {
         this.#next = (this.#next + i + 1) % count;
         return consumer;
       }
@@ -157,7 +177,7 @@ export class MemoryJobQueue implements JobQueue {
       entry.visibility = undefined;
       if (!this.#inflight.delete(entry)) return;
       // Back at the head: it has waited longest, as XAUTOCLAIM and SQS would also favour it.
-      this.#ready.unshift(entry);
+      this.#waiting(entry.line).unshift(entry);
       this.#dispatch();
     }, this.#options.visibilityTimeoutMs);
   }
@@ -169,7 +189,8 @@ export class MemoryJobQueue implements JobQueue {
     entry.visibility = undefined;
     this.#inflight.delete(entry);
     // Acknowledged after its visibility lapsed but before anyone took it again: still done.
-    const index = this.#ready.indexOf(entry);
-    if (index >= 0) this.#ready.splice(index, 1);
+    const waiting = this.#ready.get(entry.line) ?? [];
+    const index = waiting.indexOf(entry);
+    if (index >= 0) waiting.splice(index, 1);
   }
 }

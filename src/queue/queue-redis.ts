@@ -1,23 +1,28 @@
 /**
- * Job queue on a Redis Stream read through one consumer group (Redis 7+).
+ * Job queue on Redis Streams, one per model, each read through a consumer group (Redis 7+).
  *
- * - A job is one stream entry (`job` field, JSON). Workers read new entries with XREADGROUP, each
- *   on its own connection because the read blocks; Redis records a delivered entry in the group's
- *   pending list (PEL) until XACK.
+ * - A job is one stream entry (`job` field, JSON) in its model's stream (`modelStreamKey`); jobs
+ *   that name no model (an earlier release's) are in the jobs key's own stream. A consumer reads
+ *   the streams of the models it serves, so a job never reaches a worker without its model.
+ * - Workers read new entries with XREADGROUP, each on its own connection because the read blocks;
+ *   Redis records a delivered entry in the group's pending list (PEL) until XACK.
  * - Acked entries are also XDELed, so the stream holds only waiting and in-flight jobs; MAXLEN ~
  *   is only a safety cap against unbounded growth.
  * - An entry left pending longer than the visibility timeout (its worker died) is taken over with
- *   XAUTOCLAIM, which bumps its delivery count; past maxDeliveries it moves to `<stream>:dead`.
+ *   XAUTOCLAIM, which bumps its delivery count; past maxDeliveries it moves to `<jobs key>:dead`,
+ *   one dead-letter stream for every model (each entry says which stream it came from).
  * - A running handler keeps its entry from being claimed by resetting the entry's idle time
  *   (XCLAIM … JUSTID to itself) on a heartbeat.
  */
 import { Redis } from 'ioredis';
 import { encodeJob, parseJob } from './job.ts';
 import type { Consumer, ConsumeOptions, GenerationJob, JobHandler, JobQueue, QueueOptions } from './queue.ts';
+import { modelSetKey, modelStreamKey } from './names.ts';
 import {
   Slots,
-  checkConcurrency,
+  checkConsumeOptions,
   checkQueueOptions,
+  modelOf,
   pause,
   runDelivery,
   silentLogger,
@@ -27,7 +32,10 @@ import {
 export interface RedisQueueOptions extends QueueOptions {
   /** A client the caller owns (left open on close), or a redis:// URL the queue connects to and closes. */
   redis: Redis | string;
-  /** Stream key (the composition root names it; KEDA watches it); the dead-letter stream is `<streamKey>:dead`. */
+  /**
+   * The jobs key (the composition root names it): the stream of jobs that name no model, and the
+   * prefix of each model's stream (`modelStreamKey`, which KEDA watches); dead letters go to `<streamKey>:dead`.
+   */
   streamKey: string;
   group?: string;
   /** Safety cap on the stream's length (approximate trim on XADD); acked entries are deleted anyway. */
@@ -45,10 +53,14 @@ export interface DeadJob {
   job: GenerationJob | undefined;
   /** The message as it was enqueued. */
   body: string;
-  /** The entry id it had in the main stream. */
+  /** The stream it was in, and the entry id it had there. */
+  stream: string;
   entryId: string;
   deliveries: number;
 }
+
+/** A consumer's stream: a model's, or (`null`) that of jobs naming none. */
+type Line = string | null;
 
 /**
  * Extends the entry's visibility only while this consumer still holds it: after a reclaim the
@@ -77,6 +89,7 @@ type StreamEntry = [id: string, fields: string[] | null];
 
 export class RedisJobQueue implements JobQueue {
   readonly kind = 'redis' as const;
+  /** The stream of jobs that name no model; each model's stream is `streamFor(model)`. */
   readonly streamKey: string;
   readonly deadKey: string;
   readonly group: string;
@@ -86,7 +99,8 @@ export class RedisJobQueue implements JobQueue {
   readonly #maxLength: number;
   readonly #logger: QueueLogger;
   readonly #stops = new Set<() => Promise<void>>();
-  #group: Promise<void> | undefined;
+  /** Streams whose group this process has made sure of. */
+  readonly #groups = new Map<string, Promise<void>>();
   #closed = false;
 
   constructor(options: RedisQueueOptions) {
@@ -101,15 +115,21 @@ export class RedisJobQueue implements JobQueue {
     this.#logger = options.logger ?? silentLogger;
   }
 
+  /** The stream of `model`'s jobs; the jobs key itself for jobs that name no model. */
+  streamFor(model: Line | undefined): string {
+    return model == null ? this.streamKey : modelStreamKey(this.streamKey, model);
+  }
+
   async enqueue(job: GenerationJob): Promise<void> {
     if (this.#closed) throw new Error('queue is closed');
+    const model = modelOf(job) ?? null;
     // The group must exist before the first entry, or an entry added before it would be skipped by a group created at '$'.
-    await this.#ensureGroup();
-    await this.#redis.xadd(this.streamKey, 'MAXLEN', '~', this.#maxLength, '*', 'job', encodeJob(job));
+    await this.ensureGroup(model);
+    await this.#redis.xadd(this.streamFor(model), 'MAXLEN', '~', this.#maxLength, '*', 'job', encodeJob(job));
   }
 
   consume(handler: JobHandler, options: ConsumeOptions): Consumer {
-    checkConcurrency(options.concurrency);
+    checkConsumeOptions(options);
     if (this.#closed) throw new Error('queue is closed');
     const consumer = new RedisConsumer(this, this.#redis, handler, options, this.#options, this.#logger);
     const stop = async () => {
@@ -120,9 +140,17 @@ export class RedisJobQueue implements JobQueue {
     return { stop };
   }
 
-  async depth(): Promise<number> {
-    await this.#ensureGroup();
-    const groups = (await this.#redis.xinfo('GROUPS', this.streamKey)) as unknown[][];
+  async depth(model?: string | null): Promise<number> {
+    if (model !== undefined) return this.#streamDepth(model);
+    const models = await this.#redis.smembers(modelSetKey(this.streamKey));
+    const depths = await Promise.all([null, ...models].map((line) => this.#streamDepth(line)));
+    return depths.reduce((sum, depth) => sum + depth, 0);
+  }
+
+  async #streamDepth(line: Line): Promise<number> {
+    await this.ensureGroup(line);
+    const stream = this.streamFor(line);
+    const groups = (await this.#redis.xinfo('GROUPS', stream)) as unknown[][];
     for (const raw of groups) {
       const info = pairs(raw);
       if (info.get('name') !== this.group) continue;
@@ -131,7 +159,7 @@ export class RedisJobQueue implements JobQueue {
     }
     // No lag (Redis can't always tell, e.g. after some deletions): entries in the stream are the
     // waiting ones plus the delivered-but-unacked ones, since acked entries are deleted.
-    const [length, pending] = await this.#transaction((multi) => multi.xlen(this.streamKey).xpending(this.streamKey, this.group));
+    const [length, pending] = await this.#transaction((multi) => multi.xlen(stream).xpending(stream, this.group));
     const pendingCount = Array.isArray(pending) ? Number(pending[0]) : 0;
     return Math.max(0, Number(length) - pendingCount);
   }
@@ -142,7 +170,14 @@ export class RedisJobQueue implements JobQueue {
     return entries.map(([, fields]) => {
       const info = pairs(fields ?? []);
       const body = String(info.get('job'));
-      return { job: readable(body), body, entryId: String(info.get('entryId')), deliveries: Number(info.get('deliveries')) };
+      return {
+        job: readable(body),
+        body,
+        // Entries dead-lettered by an earlier release have no stream: they came from the only one.
+        stream: String(info.get('stream') ?? this.streamKey),
+        entryId: String(info.get('entryId')),
+        deliveries: Number(info.get('deliveries')),
+      };
     });
   }
 
@@ -152,22 +187,28 @@ export class RedisJobQueue implements JobQueue {
     if (this.#ownsRedis) await this.#redis.quit();
   }
 
-  /** Creates the group (and stream) once; a consumer that meets NOGROUP (stream deleted) resets it. */
-  ensureGroup(reset = false): Promise<void> {
-    if (reset) this.#group = undefined;
-    return this.#ensureGroup();
-  }
-
-  #ensureGroup(): Promise<void> {
-    this.#group ??= this.#redis.xgroup('CREATE', this.streamKey, this.group, '0', 'MKSTREAM').then(
-      () => undefined,
-      (error: unknown) => {
-        if (error instanceof Error && error.message.startsWith('BUSYGROUP')) return;
-        this.#group = undefined;
-        throw error;
-      },
-    );
-    return this.#group;
+  /**
+   * Creates the line's group (and stream) once; a consumer that meets NOGROUP (stream deleted)
+   * resets it. A model's stream is also listed in the models set, which `depth()` sums over.
+   */
+  ensureGroup(line: Line, reset = false): Promise<void> {
+    const stream = this.streamFor(line);
+    if (reset) this.#groups.delete(stream);
+    let created = this.#groups.get(stream);
+    if (!created) {
+      created = (async () => {
+        if (line !== null) await this.#redis.sadd(modelSetKey(this.streamKey), line);
+        await this.#redis.xgroup('CREATE', stream, this.group, '0', 'MKSTREAM').catch((error: unknown) => {
+          if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error;
+        });
+      })();
+      const attempt = created;
+      attempt.catch(() => {
+        if (this.#groups.get(stream) === attempt) this.#groups.delete(stream);
+      });
+      this.#groups.set(stream, created);
+    }
+    return created;
   }
 
   async #transaction(build: (multi: ReturnType<Redis['multi']>) => ReturnType<Redis['multi']>): Promise<unknown[]> {
@@ -179,26 +220,36 @@ export class RedisJobQueue implements JobQueue {
     });
   }
 
-  /** Moves an entry to the dead-letter stream and out of the group, in one transaction. */
-  async deadLetter(entryId: string, body: string, deliveries: number): Promise<void> {
+  /** Moves an entry to the dead-letter stream and out of its group, in one transaction. */
+  async deadLetter(stream: string, entryId: string, body: string, deliveries: number): Promise<void> {
     await this.#transaction((multi) =>
       multi
-        .xadd(this.deadKey, '*', 'job', body, 'entryId', entryId, 'deliveries', String(deliveries))
-        .xack(this.streamKey, this.group, entryId)
-        .xdel(this.streamKey, entryId),
+        .xadd(this.deadKey, '*', 'job', body, 'stream', stream, 'entryId', entryId, 'deliveries', String(deliveries))
+        .xack(stream, this.group, entryId)
+        .xdel(stream, entryId),
     );
   }
 
-  async ack(entryId: string): Promise<void> {
-    await this.#transaction((multi) => multi.xack(this.streamKey, this.group, entryId).xdel(this.streamKey, entryId));
+  /**
+   * Puts back an entry a consumer read but has no slot for, as a new entry at the stream's end
+   * (in one transaction): it never ran, so it keeps no delivery.
+   */
+  async giveBack(stream: string, entryId: string, body: string): Promise<void> {
+    await this.#transaction((multi) =>
+      multi.xadd(stream, 'MAXLEN', '~', this.#maxLength, '*', 'job', body).xack(stream, this.group, entryId).xdel(stream, entryId),
+    );
   }
 
-  async forgetConsumer(consumerName: string): Promise<void> {
-    await this.#redis.eval(FORGET_CONSUMER_SCRIPT, 1, this.streamKey, this.group, consumerName);
+  async ack(stream: string, entryId: string): Promise<void> {
+    await this.#transaction((multi) => multi.xack(stream, this.group, entryId).xdel(stream, entryId));
   }
 
-  async touch(consumerName: string, entryId: string): Promise<boolean> {
-    const held = await this.#redis.eval(TOUCH_SCRIPT, 1, this.streamKey, this.group, consumerName, entryId);
+  async forgetConsumer(stream: string, consumerName: string): Promise<void> {
+    await this.#redis.eval(FORGET_CONSUMER_SCRIPT, 1, stream, this.group, consumerName);
+  }
+
+  async touch(stream: string, consumerName: string, entryId: string): Promise<boolean> {
+    const held = await this.#redis.eval(TOUCH_SCRIPT, 1, stream, this.group, consumerName, entryId);
     return held === 1;
   }
 }
@@ -210,7 +261,12 @@ class RedisConsumer {
   readonly #reader: Redis;
   readonly #loop: Promise<void>;
   readonly #stopped = new AbortController();
-  #claimCursor = '0-0';
+  readonly #lines: Line[];
+  readonly #streams: string[];
+  /** XAUTOCLAIM's cursor, per stream. */
+  readonly #claimCursors = new Map<string, string>();
+  /** Which stream the non-blocking reads start with, turn by turn, so that none is always last. */
+  #turn = 0;
 
   constructor(
     private readonly queue: RedisJobQueue,
@@ -221,6 +277,8 @@ class RedisConsumer {
     private readonly logger: QueueLogger,
   ) {
     this.#slots = new Slots(options.concurrency);
+    this.#lines = [...new Set<Line>([...options.models, ...(options.unnamed ? [null] : [])])];
+    this.#streams = this.#lines.map((line) => queue.streamFor(line));
     this.#reader = redis.duplicate();
     // Without a listener ioredis prints connection errors itself; the read loop retries anyway.
     this.#reader.on('error', (error: unknown) => logger.warn({ err: error, consumer: options.consumerName }, 'queue reader connection error'));
@@ -236,9 +294,11 @@ class RedisConsumer {
     }
     await this.#loop;
     await Promise.all(this.#running);
-    await this.queue
-      .forgetConsumer(this.options.consumerName)
-      .catch((error: unknown) => this.logger.warn({ err: error, consumer: this.options.consumerName }, 'could not remove queue consumer'));
+    for (const stream of this.#streams) {
+      await this.queue
+        .forgetConsumer(stream, this.options.consumerName)
+        .catch((error: unknown) => this.logger.warn({ err: error, consumer: this.options.consumerName }, 'could not remove queue consumer'));
+    }
   }
 
   get #blockMs(): number {
@@ -252,13 +312,13 @@ class RedisConsumer {
       await this.#slots.whenFree();
       if (signal.aborted) break;
       try {
-        await this.queue.ensureGroup();
+        await Promise.all(this.#lines.map((line) => this.queue.ensureGroup(line)));
         if ((await this.#reclaim()) > 0) continue;
         await this.#readNew();
       } catch (error) {
         if (signal.aborted) break;
         if (error instanceof Error && error.message.startsWith('NOGROUP')) {
-          await this.queue.ensureGroup(true).catch(() => undefined);
+          await Promise.all(this.#lines.map((line) => this.queue.ensureGroup(line, true))).catch(() => undefined);
         } else {
           this.logger.warn({ err: error, consumer: this.options.consumerName }, 'queue read failed; retrying');
         }
@@ -267,25 +327,34 @@ class RedisConsumer {
     }
   }
 
-  /** Takes over entries idle past the visibility timeout; returns how many it started. */
+  /** Takes over entries idle past the visibility timeout, stream by stream; returns how many it started. */
   async #reclaim(): Promise<number> {
-    const { streamKey, group } = this.queue;
+    let started = 0;
+    for (const stream of this.#streams) {
+      if (this.#slots.free <= 0) break;
+      started += await this.#reclaimFrom(stream);
+    }
+    return started;
+  }
+
+  async #reclaimFrom(stream: string): Promise<number> {
+    const { group } = this.queue;
     const name = this.options.consumerName;
     const [cursor, claimed] = (await this.redis.xautoclaim(
-      streamKey,
+      stream,
       group,
       name,
       this.queueOptions.visibilityTimeoutMs,
-      this.#claimCursor,
+      this.#claimCursors.get(stream) ?? '0-0',
       'COUNT',
       this.#slots.free,
     )) as [string, StreamEntry[], string[]?];
-    this.#claimCursor = cursor;
+    this.#claimCursors.set(stream, cursor);
     const live = claimed.filter((entry): entry is [string, string[]] => entry[1] !== null);
     if (live.length === 0) return 0;
     // XAUTOCLAIM does not return delivery counts; the PEL has them (already bumped by the claim).
     const pipeline = this.redis.pipeline();
-    for (const [id] of live) pipeline.xpending(streamKey, group, id, id, 1, name);
+    for (const [id] of live) pipeline.xpending(stream, group, id, id, 1, name);
     const counts = (await pipeline.exec()) ?? [];
     let started = 0;
     for (const [index, [id, fields]] of live.entries()) {
@@ -295,51 +364,78 @@ class RedisConsumer {
       const deliveries = Number(row[3]);
       const body = fieldValue(fields, 'job');
       if (deliveries > this.queueOptions.maxDeliveries || body === undefined) {
-        await this.queue.deadLetter(id, body ?? '', deliveries);
-        this.logger.warn({ entryId: id, deliveries }, 'generation job dead-lettered');
+        await this.queue.deadLetter(stream, id, body ?? '', deliveries);
+        this.logger.warn({ entryId: id, stream, deliveries }, 'generation job dead-lettered');
         continue;
       }
-      if (this.#start(id, body, deliveries)) started += 1;
+      if (this.#start(stream, id, body, deliveries)) started += 1;
     }
     return started;
   }
 
+  /**
+   * New entries. XREADGROUP's COUNT is per stream, so a consumer of several streams first takes
+   * what waits in each, one stream at a time, within its free slots; only when none has anything
+   * does it block on all of them at once, for one entry each. An entry beyond the free slots
+   * (several streams woke together) is given back rather than held unstarted.
+   */
   async #readNew(): Promise<void> {
-    const { streamKey, group } = this.queue;
-    const reply = (await this.#reader.xreadgroup(
+    if (this.#streams.length === 1) {
+      await this.#read(this.#streams, this.#slots.free, this.#blockMs);
+      return;
+    }
+    let read = 0;
+    const first = this.#turn++ % this.#streams.length;
+    for (const stream of [...this.#streams.slice(first), ...this.#streams.slice(0, first)]) {
+      if (this.#slots.free <= 0 || this.#stopped.signal.aborted) return;
+      read += await this.#read([stream], this.#slots.free);
+    }
+    if (read === 0) await this.#read(this.#streams, 1, this.#blockMs);
+  }
+
+  /** One XREADGROUP of new entries; returns how many it read. */
+  async #read(streams: string[], count: number, blockMs?: number): Promise<number> {
+    const reply = (await this.#reader.call(
+      'XREADGROUP',
       'GROUP',
-      group,
+      this.queue.group,
       this.options.consumerName,
       'COUNT',
-      this.#slots.free,
-      'BLOCK',
-      this.#blockMs,
+      count,
+      ...(blockMs === undefined ? [] : ['BLOCK', blockMs]),
       'STREAMS',
-      streamKey,
-      '>',
+      ...streams,
+      ...streams.map(() => '>'),
     )) as [string, StreamEntry[]][] | null;
-    for (const [, entries] of reply ?? []) {
+    let read = 0;
+    for (const [stream, entries] of reply ?? []) {
       for (const [id, fields] of entries) {
+        read += 1;
         const body = fields ? fieldValue(fields, 'job') : undefined;
         if (body === undefined) {
-          await this.queue.deadLetter(id, '', 1);
+          await this.queue.deadLetter(stream, id, '', 1);
           continue;
         }
         // Read as the consumer was stopping: left pending, reclaimed by another worker after the visibility timeout.
-        if (this.#stopped.signal.aborted) return;
-        this.#start(id, body, 1);
+        if (this.#stopped.signal.aborted) return read;
+        if (this.#slots.free <= 0) {
+          await this.queue.giveBack(stream, id, body);
+          continue;
+        }
+        this.#start(stream, id, body, 1);
       }
     }
+    return read;
   }
 
-  #start(entryId: string, body: string, attempt: number): boolean {
+  #start(stream: string, entryId: string, body: string, attempt: number): boolean {
     let job: GenerationJob;
     try {
       job = parseJob(body);
     } catch (error) {
       // Another delivery would not make it readable: dead-lettered at once, kept for a look.
-      this.logger.error({ err: error, entryId }, 'unreadable generation job dead-lettered');
-      void this.queue.deadLetter(entryId, body, attempt).catch((failure: unknown) => this.logger.error({ err: failure, entryId }, 'dead-lettering failed'));
+      this.logger.error({ err: error, entryId, stream }, 'unreadable generation job dead-lettered');
+      void this.queue.deadLetter(stream, entryId, body, attempt).catch((failure: unknown) => this.logger.error({ err: failure, entryId }, 'dead-lettering failed'));
       return false;
     }
     this.#slots.take();
@@ -349,9 +445,9 @@ class RedisConsumer {
       attempt,
       logger: this.logger,
       visibilityTimeoutMs: this.queueOptions.visibilityTimeoutMs,
-      ack: () => this.queue.ack(entryId),
+      ack: () => this.queue.ack(stream, entryId),
       heartbeat: async () => {
-        if (!(await this.queue.touch(this.options.consumerName, entryId))) {
+        if (!(await this.queue.touch(stream, this.options.consumerName, entryId))) {
           this.logger.warn({ entryId, generationId: job.generationId }, 'generation job was reclaimed by another worker');
         }
       },

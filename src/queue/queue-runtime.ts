@@ -2,7 +2,7 @@
  * What the three queue adapters share on the consuming side: a concurrency gate, running one
  * delivery with a visibility heartbeat, and option checks. Backend specifics stay in the adapters.
  */
-import type { DeliveredJob, GenerationJob, JobHandler, QueueOptions } from './queue.ts';
+import type { ConsumeOptions, DeliveredJob, GenerationJob, JobHandler, QueueOptions } from './queue.ts';
 
 /** Where adapters report what they cannot throw to a caller (a handler's error, a backend hiccup). */
 export interface QueueLogger {
@@ -19,9 +19,13 @@ export function checkQueueOptions(options: QueueOptions): void {
   }
 }
 
-export function checkConcurrency(concurrency: number): void {
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('concurrency must be an integer of at least 1');
+export function checkConsumeOptions(options: ConsumeOptions): void {
+  if (!Number.isInteger(options.concurrency) || options.concurrency < 1) throw new RangeError('concurrency must be an integer of at least 1');
+  if (options.models.length === 0 && !options.unnamed) throw new RangeError('a consumer must take the jobs of at least one model');
 }
+
+/** The model a job waits for; undefined for a job that names none. */
+export const modelOf = (job: GenerationJob): string | undefined => job.params.model ?? undefined;
 
 /**
  * Heartbeats run several times per visibility timeout so that one late or failed beat does not
@@ -46,12 +50,13 @@ export class Slots {
     return this.limit - this.#busy;
   }
 
-  take(): void {
-    this.#busy += 1;
+  take(count = 1): void {
+    this.#busy += count;
   }
 
-  release(): void {
-    this.#busy -= 1;
+  release(count = 1): void {
+    if (count === 0) return;
+    this.#busy -= count;
     this.#wake();
   }
 

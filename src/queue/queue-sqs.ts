@@ -1,6 +1,10 @@
 /**
- * Job queue on an Amazon SQS standard queue.
+ * Job queue on Amazon SQS standard queues, one per model.
  *
+ * - A job goes to its model's queue (`modelQueueUrl`: the configured queue's name with
+ *   `-<model>`); jobs that name no model (an earlier release's) to the configured queue itself. A
+ *   consumer polls the queues of the models it serves, so a job never reaches a worker without its
+ *   model. The queues are the operator's to create (Terraform does), like the tables.
  * - Long polling (`WaitTimeSeconds`) with at most as many messages as the consumer has free slots.
  * - The adapter's visibility timeout is sent with every receive, so it wins over the queue's own.
  *   SQS counts it in whole seconds: the timeout is rounded up.
@@ -21,11 +25,13 @@ import {
   type SQSClientConfig,
 } from '@aws-sdk/client-sqs';
 import { encodeJob, parseJob } from './job.ts';
+import { modelQueueUrl } from './names.ts';
 import type { Consumer, ConsumeOptions, GenerationJob, JobHandler, JobQueue, QueueOptions } from './queue.ts';
 import {
   Slots,
-  checkConcurrency,
+  checkConsumeOptions,
   checkQueueOptions,
+  modelOf,
   pause,
   runDelivery,
   silentLogger,
@@ -33,6 +39,7 @@ import {
 } from './queue-runtime.ts';
 
 export interface SqsQueueOptions extends QueueOptions {
+  /** The queue of jobs that name no model; each model's queue is named after it (`modelQueueUrl`). */
   queueUrl: string;
   /** A client the caller owns (left open on close), or the config for one the queue creates and destroys. */
   client?: SQSClient | SQSClientConfig;
@@ -57,6 +64,8 @@ export class SqsJobQueue implements JobQueue {
   readonly #waitTimeSeconds: number;
   readonly #logger: QueueLogger;
   readonly #stops = new Set<() => Promise<void>>();
+  /** Models whose queues this process has sent to or polls: what `depth()` can add up. */
+  readonly #models = new Set<string>();
   #closed = false;
 
   constructor(options: SqsQueueOptions) {
@@ -79,14 +88,22 @@ export class SqsJobQueue implements JobQueue {
     return Math.max(1, Math.ceil(this.#options.visibilityTimeoutMs / 1000));
   }
 
+  /** The queue of `model`'s jobs; the configured queue for jobs that name no model. */
+  queueUrlFor(model: string | null | undefined): string {
+    return model == null ? this.queueUrl : modelQueueUrl(this.queueUrl, model);
+  }
+
   async enqueue(job: GenerationJob): Promise<void> {
     if (this.#closed) throw new Error('queue is closed');
-    await this.client.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: encodeBody(job) }));
+    const model = modelOf(job);
+    if (model !== undefined) this.#models.add(model);
+    await this.client.send(new SendMessageCommand({ QueueUrl: this.queueUrlFor(model), MessageBody: encodeBody(job) }));
   }
 
   consume(handler: JobHandler, options: ConsumeOptions): Consumer {
-    checkConcurrency(options.concurrency);
+    checkConsumeOptions(options);
     if (this.#closed) throw new Error('queue is closed');
+    for (const model of options.models) this.#models.add(model);
     const consumer = new SqsConsumer(this, handler, options, {
       ...this.#options,
       waitTimeSeconds: this.#waitTimeSeconds,
@@ -101,9 +118,15 @@ export class SqsJobQueue implements JobQueue {
     return { stop };
   }
 
-  async depth(): Promise<number> {
+  async depth(model?: string | null): Promise<number> {
+    if (model !== undefined) return this.#queueDepth(this.queueUrlFor(model));
+    const depths = await Promise.all([null, ...this.#models].map((line) => this.#queueDepth(this.queueUrlFor(line))));
+    return depths.reduce((sum, depth) => sum + depth, 0);
+  }
+
+  async #queueDepth(queueUrl: string): Promise<number> {
     const { Attributes } = await this.client.send(
-      new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
     );
     return Number(Attributes?.ApproximateNumberOfMessages ?? 0);
   }
@@ -114,13 +137,13 @@ export class SqsJobQueue implements JobQueue {
     if (this.#ownsClient) this.client.destroy();
   }
 
-  async delete(receiptHandle: string): Promise<void> {
-    await this.client.send(new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle }));
+  async delete(queueUrl: string, receiptHandle: string): Promise<void> {
+    await this.client.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle }));
   }
 
-  async setVisibility(receiptHandle: string, seconds: number): Promise<void> {
+  async setVisibility(queueUrl: string, receiptHandle: string, seconds: number): Promise<void> {
     await this.client.send(
-      new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }),
+      new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }),
     );
   }
 }
@@ -142,6 +165,11 @@ interface SqsConsumerSettings extends QueueOptions {
   logger: QueueLogger;
 }
 
+/**
+ * Polls each of its queues in a loop of its own; the loops share the consumer's slots. A long poll
+ * holds the slots it asks for until it returns (up to 20 s), so with several queues a queue that
+ * had nothing asks for one message at a time, and the busy ones for the rest.
+ */
 class SqsConsumer {
   readonly #slots: Slots;
   readonly #running = new Set<Promise<void>>();
@@ -155,89 +183,109 @@ class SqsConsumer {
     private readonly settings: SqsConsumerSettings,
   ) {
     this.#slots = new Slots(options.concurrency);
-    this.#loop = this.#run();
+    const lines = [...new Set<string | null>([...options.models, ...(options.unnamed ? [null] : [])])];
+    const urls = lines.map((line) => queue.queueUrlFor(line));
+    this.#loop = Promise.all(urls.map((url) => this.#run(url, urls.length > 1))).then(() => undefined);
   }
 
   async stop(): Promise<void> {
     this.#stopped.abort();
     this.#slots.wake();
-    // The poll in progress is not aborted: SQS may already have handed it messages, which an
+    // The polls in progress are not aborted: SQS may already have handed them messages, which an
     // aborted request would lose until their visibility ran out. #receive releases them instead.
     await this.#loop;
     await Promise.all(this.#running);
   }
 
-  async #run(): Promise<void> {
+  async #run(queueUrl: string, shared: boolean): Promise<void> {
     const signal = this.#stopped.signal;
+    let idle = true;
     while (!signal.aborted) {
       await this.#slots.whenFree();
-      if (signal.aborted) break;
+      // Another queue's loop may have taken the slot that woke this one.
+      if (signal.aborted || this.#slots.free <= 0) continue;
+      const wanted = Math.min(MAX_RECEIVE, shared && idle ? 1 : this.#slots.free);
+      // Held for the poll: what it brings is started at once, in these slots.
+      this.#slots.take(wanted);
+      let started = 0;
       try {
-        await this.#receive();
+        const received = await this.#receive(queueUrl, wanted);
+        started = received.started;
+        idle = received.count === 0;
       } catch (error) {
         if (signal.aborted) break;
-        this.settings.logger.warn({ err: error, consumer: this.options.consumerName }, 'queue receive failed; retrying');
+        this.settings.logger.warn({ err: error, consumer: this.options.consumerName, queueUrl }, 'queue receive failed; retrying');
         await pause(RETRY_DELAY_MS, signal);
+      } finally {
+        this.#slots.release(wanted - started);
       }
     }
   }
 
-  async #receive(): Promise<void> {
+  /** One receive of up to `wanted` messages; each started handler keeps one of the slots held for it. */
+  async #receive(queueUrl: string, wanted: number): Promise<{ count: number; started: number }> {
     const { Messages = [] } = await this.queue.client.send(
       new ReceiveMessageCommand({
-        QueueUrl: this.queue.queueUrl,
-        MaxNumberOfMessages: Math.min(MAX_RECEIVE, this.#slots.free),
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: wanted,
         WaitTimeSeconds: this.settings.waitTimeSeconds,
         VisibilityTimeout: this.queue.visibilitySeconds,
         MessageSystemAttributeNames: ['ApproximateReceiveCount'],
       }),
     );
+    let started = 0;
     for (const message of Messages) {
       if (message.ReceiptHandle === undefined) continue;
       if (this.#stopped.signal.aborted) {
         // Visible again at once for the other workers, rather than after the visibility timeout.
-        await this.queue.setVisibility(message.ReceiptHandle, 0).catch(() => undefined);
+        await this.queue.setVisibility(queueUrl, message.ReceiptHandle, 0).catch(() => undefined);
         continue;
       }
-      await this.#handle(message, message.ReceiptHandle);
+      if (await this.#handle(queueUrl, message, message.ReceiptHandle)) started += 1;
     }
+    return { count: Messages.length, started };
   }
 
-  async #handle(message: Message, receiptHandle: string): Promise<void> {
+  /** Starts the handler for one message (true), or dead-letters it (false). */
+  async #handle(queueUrl: string, message: Message, receiptHandle: string): Promise<boolean> {
     const attempt = Number(message.Attributes?.ApproximateReceiveCount ?? 1);
     const { logger, deadLetterQueueUrl, maxDeliveries } = this.settings;
-    if (deadLetterQueueUrl && attempt > maxDeliveries) return this.#deadLetter(message, receiptHandle, attempt);
+    if (deadLetterQueueUrl && attempt > maxDeliveries) {
+      await this.#deadLetter(queueUrl, message, receiptHandle, attempt);
+      return false;
+    }
     let job: GenerationJob;
     try {
       job = parseJob(message.Body ?? '');
     } catch (error) {
       logger.error({ err: error, messageId: message.MessageId }, 'unreadable generation job dead-lettered');
       // Without a dead-letter queue of ours, the redrive policy moves it after maxDeliveries receives.
-      return this.#deadLetter(message, receiptHandle, attempt);
+      await this.#deadLetter(queueUrl, message, receiptHandle, attempt);
+      return false;
     }
-    this.#slots.take();
     const run = runDelivery({
       handler: this.handler,
       job,
       attempt,
       logger,
       visibilityTimeoutMs: this.settings.visibilityTimeoutMs,
-      ack: () => this.queue.delete(receiptHandle),
-      heartbeat: () => this.queue.setVisibility(receiptHandle, this.queue.visibilitySeconds),
+      ack: () => this.queue.delete(queueUrl, receiptHandle),
+      heartbeat: () => this.queue.setVisibility(queueUrl, receiptHandle, this.queue.visibilitySeconds),
     }).finally(() => {
       this.#running.delete(run);
       this.#slots.release();
     });
     this.#running.add(run);
+    return true;
   }
 
   /** Moves the message to our dead-letter queue when one is given; otherwise the redrive policy will. */
-  async #deadLetter(message: Message, receiptHandle: string, attempt: number): Promise<void> {
+  async #deadLetter(queueUrl: string, message: Message, receiptHandle: string, attempt: number): Promise<void> {
     const { deadLetterQueueUrl, logger } = this.settings;
     if (!deadLetterQueueUrl) return;
     // Sent before the delete: a crash in between duplicates the dead letter rather than losing the job.
     await this.queue.client.send(new SendMessageCommand({ QueueUrl: deadLetterQueueUrl, MessageBody: message.Body ?? '' }));
-    await this.queue.delete(receiptHandle);
-    logger.warn({ messageId: message.MessageId, attempt }, 'generation job dead-lettered');
+    await this.queue.delete(queueUrl, receiptHandle);
+    logger.warn({ messageId: message.MessageId, attempt, queueUrl }, 'generation job dead-lettered');
   }
 }

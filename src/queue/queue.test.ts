@@ -17,12 +17,13 @@ import { buildApp } from 'fauxqs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { GenerationJob, QueueOptions } from './queue.ts';
-import { jobQueueContract, makeJob, waitFor, type QueueHarness } from '../../test/contracts/queue.contract.ts';
+import { MODEL_A, MODEL_B, jobQueueContract, makeJob, waitFor, type QueueHarness } from '../../test/contracts/queue.contract.ts';
 import { REDIS_URL } from '../../test/support/services.ts';
 import { createQueue } from './queue-factory.ts';
 import { MemoryJobQueue } from './queue-memory.ts';
 import { RedisJobQueue } from './queue-redis.ts';
-import { parseJob } from './job.ts';
+import { encodeJob, parseJob } from './job.ts';
+import { modelQueueUrl, modelSetKey, sqsQueueName } from './names.ts';
 import { SqsJobQueue } from './queue-sqs.ts';
 
 const redisAvailable = inject('redisAvailable');
@@ -94,9 +95,10 @@ describe.skipIf(!redisAvailable).concurrent('RedisJobQueue', () => {
         seen.push(delivery.job.generationId);
         await delivery.ack();
       },
-      { concurrency: 2, consumerName: 'w1' },
+      { concurrency: 2, consumerName: 'w1', models: [MODEL_A], unnamed: true },
     );
     try {
+      // On the stream of jobs that name no model, as an earlier release's would be.
       await redis.xadd(queue.streamKey, '*', 'job', unknownKind);
       await redis.xadd(queue.streamKey, '*', 'job', malformed);
       await queue.enqueue(good);
@@ -131,18 +133,22 @@ describe.skipIf(!redisAvailable).concurrent('RedisJobQueue', () => {
           seen.push(delivery.job.generationId);
           if (delivery.job.generationId === good.generationId) await delivery.ack();
         },
-        { concurrency: 2, consumerName: 'w1' },
+        { concurrency: 2, consumerName: 'w1', models: [MODEL_A] },
       );
       await queue.enqueue(good);
       await queue.enqueue(poison);
       await waitFor(async () => (await queue.deadLetters()).length === 1);
       await consumer.stop();
       expect(seen.sort()).toEqual([good.generationId, poison.generationId].sort());
-      expect(await redis.xlen(queue.streamKey)).toBe(0);
+      const stream = queue.streamFor(MODEL_A);
+      expect(stream).toBe(`${prefix}jobs:model:${MODEL_A}`);
+      expect(await redis.xlen(stream)).toBe(0);
       const [dead] = await queue.deadLetters();
       expect(dead?.job).toStrictEqual(poison);
+      expect(dead?.stream).toBe(stream);
       expect(dead?.deliveries).toBe(2);
-      expect((await redis.keys(`${prefix}*`)).sort()).toEqual([queue.deadKey, queue.streamKey].sort());
+      expect((await redis.keys(`${prefix}*`)).sort()).toEqual([queue.deadKey, stream, modelSetKey(queue.streamKey)].sort());
+      expect(await redis.smembers(modelSetKey(queue.streamKey))).toEqual([MODEL_A]);
     } finally {
       await queue.close();
       await harness.cleanup();
@@ -154,20 +160,95 @@ describe.skipIf(!redisAvailable).concurrent('RedisJobQueue', () => {
     const client = new Redis(REDIS_URL);
     const queue = new RedisJobQueue({ visibilityTimeoutMs: 30_000, maxDeliveries: 3, redis: client, streamKey: `${prefix}jobs` });
     try {
-      const consumer = queue.consume(async () => {}, { concurrency: 1, consumerName: 'idle' });
-      await waitFor(async () => (await redis.exists(`${prefix}jobs`)) === 1);
+      const consumer = queue.consume(async () => {}, { concurrency: 1, consumerName: 'idle', models: [MODEL_A] });
+      await waitFor(async () => (await redis.exists(queue.streamFor(MODEL_A))) === 1);
       await new Promise((resolve) => setTimeout(resolve, 100));
       const started = Date.now();
       await consumer.stop();
       // BLOCK would be 5 s at this visibility timeout; disconnecting ends it now.
       expect(Date.now() - started).toBeLessThan(1_000);
       // A stopped consumer holding nothing is removed from the group.
-      expect(await redis.xinfo('CONSUMERS', `${prefix}jobs`, 'workers')).toEqual([]);
+      expect(await redis.xinfo('CONSUMERS', queue.streamFor(MODEL_A), 'workers')).toEqual([]);
       await queue.close();
       expect(await client.ping()).toBe('PONG');
     } finally {
       await client.quit();
       await deleteKeys(prefix);
+    }
+  });
+});
+
+describe.skipIf(!redisAvailable)('RedisJobQueue with several streams', () => {
+  it('gives back an entry read beyond the free slots: undelivered, at the stream’s end, delivered again as attempt 1', async () => {
+    const harness = redisHarness({ visibilityTimeoutMs: 60_000, maxDeliveries: 3 });
+    const { queue } = harness;
+    try {
+      const [early, late] = [makeJob(), makeJob()];
+      await queue.enqueue(early);
+      await queue.enqueue(late);
+      const stream = queue.streamFor(MODEL_A);
+      const reply = (await redis.xreadgroup('GROUP', 'workers', 'w1', 'COUNT', 1, 'STREAMS', stream, '>')) as [string, [string, string[]][]][];
+      const [id, fields] = reply[0]![1][0]!;
+      await queue.giveBack(stream, id, fields[1]!);
+      expect(await redis.xpending(stream, 'workers')).toEqual([0, null, null, null]);
+      const seen: { id: string; attempt: number }[] = [];
+      const consumer = queue.consume(
+        async (delivery) => {
+          seen.push({ id: delivery.job.generationId, attempt: delivery.attempt });
+          await delivery.ack();
+        },
+        { concurrency: 1, consumerName: 'w2', models: [MODEL_A] },
+      );
+      await waitFor(() => seen.length === 2);
+      await consumer.stop();
+      expect(seen).toEqual([
+        { id: late.generationId, attempt: 1 },
+        { id: early.generationId, attempt: 1 },
+      ]);
+    } finally {
+      await queue.close();
+      await harness.cleanup();
+    }
+  });
+
+  it('holds no entry it has no slot for when several streams wake it at once', async () => {
+    const harness = redisHarness({ visibilityTimeoutMs: 60_000, maxDeliveries: 3 });
+    const { queue } = harness;
+    const first = makeJob({ params: { model: MODEL_A } });
+    const second = makeJob({ params: { model: MODEL_B } });
+    const deliveries: { id: string; attempt: number }[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const consumer = queue.consume(
+      async (delivery) => {
+        deliveries.push({ id: delivery.job.generationId, attempt: delivery.attempt });
+        await gate;
+        await delivery.ack();
+      },
+      { concurrency: 1, consumerName: 'w1', models: [MODEL_A, MODEL_B] },
+    );
+    try {
+      // Blocked on both streams with one slot: one transaction fills both. Redis 7.2+ answers the
+      // read with both entries (the second is given back), earlier ones with the first only.
+      // (Redis lists a consumer only once it has been given an entry: the streams' existence and a pause have to do.)
+      await waitFor(async () => (await redis.exists(queue.streamFor(MODEL_A), queue.streamFor(MODEL_B))) === 2);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await redis.multi().xadd(queue.streamFor(MODEL_A), '*', 'job', encodeJob(first)).xadd(queue.streamFor(MODEL_B), '*', 'job', encodeJob(second)).exec();
+      await waitFor(() => deliveries.length === 1);
+      // The other entry waits in its stream, delivered to no one, for another worker to take.
+      const waiting = deliveries[0]!.id === first.generationId ? queue.streamFor(MODEL_B) : queue.streamFor(MODEL_A);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await redis.xlen(waiting)).toBe(1);
+      expect(await redis.xpending(waiting, 'workers')).toEqual([0, null, null, null]);
+      release();
+      await waitFor(() => deliveries.length === 2);
+      expect(deliveries.map((d) => d.attempt)).toEqual([1, 1]);
+      expect(new Set(deliveries.map((d) => d.id))).toEqual(new Set([first.generationId, second.generationId]));
+    } finally {
+      release();
+      await consumer.stop();
+      await queue.close();
+      await harness.cleanup();
     }
   });
 });
@@ -203,6 +284,13 @@ async function createSqsQueues(maxReceiveCount: number | undefined) {
   }
   const main = await sqsAdmin.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
   const queueUrl = main.QueueUrl as string;
+  // Each model's queue, named as the adapter derives it, dead-lettering to the same DLQ.
+  const modelQueueUrls: string[] = [];
+  for (const model of [MODEL_A, MODEL_B]) {
+    const created = await sqsAdmin.send(new CreateQueueCommand({ QueueName: sqsQueueName(modelQueueUrl(queueUrl, model)), Attributes: attributes }));
+    expect(created.QueueUrl).toBe(modelQueueUrl(queueUrl, model));
+    modelQueueUrls.push(created.QueueUrl as string);
+  }
   return {
     queueUrl,
     dlqUrl,
@@ -214,8 +302,7 @@ async function createSqsQueues(maxReceiveCount: number | undefined) {
       return Messages.map((message) => parseJob(message.Body ?? ''));
     },
     async cleanup() {
-      await sqsAdmin.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
-      await sqsAdmin.send(new DeleteQueueCommand({ QueueUrl: dlqUrl }));
+      for (const url of [queueUrl, ...modelQueueUrls, dlqUrl]) await sqsAdmin.send(new DeleteQueueCommand({ QueueUrl: url }));
     },
   };
 }
@@ -251,7 +338,7 @@ describe.concurrent('SqsJobQueue', () => {
           await new Promise((resolve) => setTimeout(resolve, 1_100));
           await delivery.ack();
         },
-        { concurrency: 4, consumerName: 'w1' },
+        { concurrency: 4, consumerName: 'w1', models: [MODEL_A] },
       );
       await queue.enqueue(job);
       await waitFor(() => sent.some((s) => s.command === 'DeleteMessageCommand'));
@@ -260,9 +347,12 @@ describe.concurrent('SqsJobQueue', () => {
       expect(attempts).toEqual([1]);
 
       const byCommand = (name: string) => sent.filter((s) => s.command === name).map((s) => s.input);
-      expect(byCommand('SendMessageCommand')).toEqual([{ QueueUrl: queues.queueUrl, MessageBody: JSON.stringify(job) }]);
+      // The job's model has a queue of its own, named after the configured one.
+      const modelUrl = modelQueueUrl(queues.queueUrl, MODEL_A);
+      expect(modelUrl).toBe(queues.queueUrl.replace(/\/(test-[^/]+)$/, `/$1-${MODEL_A}`));
+      expect(byCommand('SendMessageCommand')).toEqual([{ QueueUrl: modelUrl, MessageBody: JSON.stringify(job) }]);
       expect(byCommand('ReceiveMessageCommand')[0]).toEqual({
-        QueueUrl: queues.queueUrl,
+        QueueUrl: modelUrl,
         MaxNumberOfMessages: 4,
         WaitTimeSeconds: 1,
         VisibilityTimeout: 2,
@@ -270,9 +360,13 @@ describe.concurrent('SqsJobQueue', () => {
       });
       const visibility = byCommand('ChangeMessageVisibilityCommand');
       expect(visibility.length).toBeGreaterThan(0);
-      expect(visibility[0]).toEqual({ QueueUrl: queues.queueUrl, ReceiptHandle: expect.any(String), VisibilityTimeout: 2 });
-      expect(byCommand('DeleteMessageCommand')).toEqual([{ QueueUrl: queues.queueUrl, ReceiptHandle: visibility[0]?.ReceiptHandle }]);
-      expect(byCommand('GetQueueAttributesCommand')).toEqual([{ QueueUrl: queues.queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }]);
+      expect(visibility[0]).toEqual({ QueueUrl: modelUrl, ReceiptHandle: expect.any(String), VisibilityTimeout: 2 });
+      expect(byCommand('DeleteMessageCommand')).toEqual([{ QueueUrl: modelUrl, ReceiptHandle: visibility[0]?.ReceiptHandle }]);
+      // The total: the queue of jobs naming no model, and that of each model this process used.
+      expect(byCommand('GetQueueAttributesCommand')).toEqual([
+        { QueueUrl: queues.queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] },
+        { QueueUrl: modelUrl, AttributeNames: ['ApproximateNumberOfMessages'] },
+      ]);
     } finally {
       await queue.close();
       client.destroy();
@@ -297,7 +391,7 @@ describe.concurrent('SqsJobQueue', () => {
         async (delivery) => {
           attempts.push(delivery.attempt);
         },
-        { concurrency: 1, consumerName: 'w1' },
+        { concurrency: 1, consumerName: 'w1', models: [MODEL_A] },
       );
       await queue.enqueue(job);
       await waitFor(async () => (await queues.deadLetters()).length === 1);

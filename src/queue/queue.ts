@@ -1,5 +1,8 @@
 /**
  * The generation job queue: one interface, three adapters (in-process, Redis Streams, SQS).
+ * Jobs wait per model (`job.params.model`) and go only to consumers serving that model; jobs
+ * that name no model (enqueued by an earlier release) wait apart and go to the consumers that
+ * take them (`ConsumeOptions.unnamed`), which run them on their default model.
  * Delivery is at-least-once: a job whose handler has not acknowledged it within the visibility
  * timeout (its worker died, say) is delivered again, possibly to another worker. The worker
  * makes that exactly-once in effect (the reply is persisted with a conditional write).
@@ -30,6 +33,13 @@ export interface ConsumeOptions {
   concurrency: number;
   /** Stable name of this consumer (e.g. host/pid), for Redis consumer groups and logs. */
   consumerName: string;
+  /** The models whose jobs this consumer takes: no job for another model ever reaches it. */
+  models: readonly string[];
+  /**
+   * Also take the jobs that name no model (an earlier release's, or the API's while it knew of
+   * no worker); the handler runs them on its default model. One consumer per worker asks for them.
+   */
+  unnamed?: boolean;
 }
 
 export interface Consumer {
@@ -41,8 +51,12 @@ export interface JobQueue {
   readonly kind: 'memory' | 'redis' | 'sqs';
   enqueue(job: GenerationJob): Promise<void>;
   consume(handler: JobHandler, options: ConsumeOptions): Consumer;
-  /** Jobs waiting (not yet delivered), for metrics and autoscaling; approximate where the backend is. */
-  depth(): Promise<number>;
+  /**
+   * Jobs waiting (not yet delivered), for metrics and autoscaling; approximate where the backend
+   * is. For `model`; for jobs naming no model with `null`; with no argument, all of them (SQS:
+   * those in the queues this process has used, as it cannot list the others).
+   */
+  depth(model?: string | null): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -2,8 +2,8 @@ import { mapAsyncIterator } from 'graphql-yoga';
 import type { Context } from '../context.ts';
 import { AppError, ErrorCode } from '../errors.ts';
 import type { GenerationMeta, StreamEvent } from '../streams/events.ts';
-import type { StatelessInput } from '../generation/service.ts';
-import type { GenerationParams } from '../inference/params.ts';
+import type { ServedModel } from '../generation/model-directory.ts';
+import type { RequestParams, StatelessInput } from '../generation/service.ts';
 import type { ChatRole } from '../inference/prompt.ts';
 import { builder } from './builder.ts';
 import { ConversationRef } from './conversation.ts';
@@ -31,6 +31,10 @@ const GenerationParamsInput = builder.inputType('GenerationParams', {
     presencePenalty: t.float({ required: false, description: '-2 to 2.' }),
     seed: t.int({ required: false, description: 'Same seed, same output.' }),
     stop: t.stringList({ required: false, description: 'Up to 8 texts that end the reply (not included in it).' }),
+    model: t.string({
+      required: false,
+      description: 'Which model answers: one of `models`. Default: in a conversation the model of its last reply, else the first model `models` lists.',
+    }),
   }),
 });
 
@@ -158,10 +162,17 @@ const CompletionRef = builder.objectRef<Completed>('Completion').implement({
   }),
 });
 
-const ModelRef = builder.objectRef<{ name: string; contextLength: number }>('Model').implement({
+const ModelRef = builder.objectRef<ServedModel>('Model').implement({
+  description: 'A model the workers serve.',
   fields: (t) => ({
-    name: t.exposeString('name'),
-    contextLength: t.exposeInt('contextLength'),
+    name: t.exposeString('name', { description: 'What `GenerationParams.model` takes.' }),
+    architecture: t.exposeString('architecture', { description: 'As config.json names it, e.g. LlamaForCausalLM.' }),
+    dtype: t.exposeString('dtype', { description: 'The weights variant served: fp32, fp16, int8, q4, q4f16 or quantized.' }),
+    // Float: counts pass 2^31 (a 7B model), beyond GraphQL's Int; a double holds them exactly.
+    parameters: t.exposeFloat('parameters', { nullable: true, description: 'Weights in the model; null where the architecture cannot be counted.' }),
+    contextLength: t.exposeInt('contextLength', { description: 'Tokens of prompt and reply together.' }),
+    chatTemplate: t.exposeBoolean('chatTemplate', { description: 'Whether chats are written with the model’s own chat template (else as a plain transcript).' }),
+    workers: t.exposeStringList('workers', { description: 'The workers serving it, by their queue consumer names.' }),
   }),
 });
 
@@ -176,12 +187,12 @@ function statelessInput(input: { prompt?: string | null; messages?: { role: Chat
   return input.prompt != null ? { prompt: input.prompt } : { messages: input.messages! };
 }
 
-const toParams = (params: GenerationParams | null | undefined) => params ?? undefined;
+const toParams = (params: RequestParams | null | undefined) => params ?? undefined;
 
 builder.queryFields((t) => ({
   models: t.withAuth({ authenticated: true }).field({
     type: [ModelRef],
-    description: 'Models the workers serve.',
+    description: 'Models the workers serve; the first is the default one.',
     resolve: (_root, _args, context) => context.services.models.list(),
   }),
 }));

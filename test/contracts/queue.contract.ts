@@ -9,6 +9,10 @@ import { describe, expect, test } from 'vitest';
 import type { StatelessGenerationJob } from '../../src/queue/job.ts';
 import type { ConsumeOptions, Consumer, DeliveredJob, GenerationJob, JobHandler, JobQueue, QueueOptions } from '../../src/queue/queue.ts';
 
+/** The models contract jobs are for; the second has a dot, which SQS queue names do not allow. */
+export const MODEL_A = 'model-a';
+export const MODEL_B = 'model.b';
+
 export interface QueueHarness {
   queue: JobQueue;
   /** What the queue was created with. */
@@ -43,7 +47,7 @@ export function jobQueueContract(name: string, createHarness: () => Promise<Queu
         harness,
         visibility: harness.options.visibilityTimeoutMs,
         consume(handler, options = {}) {
-          const consumer = queue.consume(handler, { concurrency: 1, consumerName: `consumer-${consumers.length + 1}`, ...options });
+          const consumer = queue.consume(handler, { concurrency: 1, consumerName: `consumer-${consumers.length + 1}`, models: [MODEL_A], ...options });
           consumers.push(consumer);
           return consumer;
         },
@@ -81,6 +85,7 @@ export function jobQueueContract(name: string, createHarness: () => Promise<Queu
           topK: 0,
           topP: null,
           minP: 0.05,
+          model: MODEL_A,
         },
       };
       const delivered = deferred<DeliveredJob>();
@@ -293,6 +298,81 @@ export function jobQueueContract(name: string, createHarness: () => Promise<Queu
       expect(await queue.depth()).toBe(1);
     });
 
+    it('routes a job only to consumers serving its model; it waits for one', async ({ queue, visibility, consume }) => {
+      const forA = makeJob();
+      const forB = makeJob({ params: { model: MODEL_B } });
+      const seenByA: string[] = [];
+      consume(
+        async (delivery) => {
+          seenByA.push(delivery.job.generationId);
+          await delivery.ack();
+        },
+        { consumerName: 'serves-a', concurrency: 4 },
+      );
+      await queue.enqueue(forB);
+      await queue.enqueue(forA);
+      await waitFor(() => seenByA.length === 1);
+      await sleep(visibility * 1.5);
+      expect(seenByA).toEqual([forA.generationId]);
+      expect(await queue.depth(MODEL_B)).toBe(1);
+      expect(await queue.depth(MODEL_A)).toBe(0);
+
+      const seenByB = deferred<GenerationJob>();
+      consume(
+        async (delivery) => {
+          await delivery.ack();
+          seenByB.resolve(delivery.job);
+        },
+        { consumerName: 'serves-b', models: [MODEL_B] },
+      );
+      expect(await seenByB.promise).toStrictEqual(forB);
+      expect(seenByA).toEqual([forA.generationId]);
+      await waitFor(async () => (await queue.depth()) === 0);
+    });
+
+    it('keeps each model’s jobs to its consumers under load, and jobs naming no model to the consumer that takes them', async ({ queue, consume }) => {
+      const seen = new Map<string, string[]>();
+      const handler =
+        (name: string): JobHandler =>
+        async (delivery) => {
+          seen.set(name, [...(seen.get(name) ?? []), delivery.job.params.model ?? 'none']);
+          await sleep(Math.random() * 5);
+          await delivery.ack();
+        };
+      consume(handler('a'), { consumerName: 'serves-a', concurrency: 3 });
+      consume(handler('b+unnamed'), { consumerName: 'serves-b', models: [MODEL_B], unnamed: true, concurrency: 3 });
+      const jobs = Array.from({ length: 30 }, (_, i) => makeJob({ params: i % 3 === 0 ? { model: MODEL_A } : i % 3 === 1 ? { model: MODEL_B } : {} }));
+      for (const job of jobs) await queue.enqueue(job);
+      await waitFor(() => [...seen.values()].flat().length === jobs.length, { timeoutMs: 20_000 });
+      expect(new Set(seen.get('a'))).toEqual(new Set([MODEL_A]));
+      expect(seen.get('a')).toHaveLength(10);
+      expect([...(seen.get('b+unnamed') ?? [])].sort()).toEqual([...Array(10).fill(MODEL_B), ...Array(10).fill('none')].sort());
+    });
+
+    it('gives a consumer of several models and of unnamed jobs all of them, within its concurrency', async ({ queue, visibility, consume }) => {
+      let active = 0;
+      let peak = 0;
+      const processed = new Map<string, number>();
+      consume(
+        async (delivery) => {
+          active += 1;
+          peak = Math.max(peak, active);
+          await sleep(30);
+          active -= 1;
+          await delivery.ack();
+          processed.set(delivery.job.generationId, (processed.get(delivery.job.generationId) ?? 0) + 1);
+        },
+        { consumerName: 'serves-all', models: [MODEL_A, MODEL_B], unnamed: true, concurrency: 2 },
+      );
+      const jobs = Array.from({ length: 12 }, (_, i) => makeJob({ params: i % 3 === 0 ? { model: MODEL_A } : i % 3 === 1 ? { model: MODEL_B } : {} }));
+      await Promise.all(jobs.map((job) => queue.enqueue(job)));
+      await waitFor(() => processed.size === jobs.length, { timeoutMs: 20_000 });
+      await sleep(visibility * 1.5);
+      expect(peak).toBeLessThanOrEqual(2);
+      expect([...processed.values()].filter((count) => count !== 1)).toEqual([]);
+      expect(await queue.depth()).toBe(0);
+    });
+
     it('processes 200 jobs across two consumers, each exactly once', async ({ queue, visibility, consume, enqueueAll }) => {
       const processed = new Map<string, number>();
       const handler: JobHandler = async (delivery) => {
@@ -319,7 +399,7 @@ export function makeJob(overrides: Partial<StatelessGenerationJob> = {}): Statel
     generationId: randomUUID(),
     userId: 'user-1',
     enqueuedAt: new Date().toISOString(),
-    params: {},
+    params: { model: MODEL_A },
     input: { prompt: 'hello' },
     ...overrides,
   };

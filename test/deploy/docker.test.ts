@@ -85,8 +85,8 @@ describe('Dockerfile', () => {
         }
       }
     }
-    // model/index.ts: DEFAULT_MODEL_DIR = new URL('./default', import.meta.url), i.e. dist/model/default.
-    expect(fs.readFileSync(path.join(ROOT, 'model', 'index.ts'), 'utf8')).toContain("new URL('./default', import.meta.url)");
+    // model/default-dir.ts: DEFAULT_MODEL_DIR = new URL('./default', import.meta.url), i.e. dist/model/default.
+    expect(fs.readFileSync(path.join(ROOT, 'model', 'default-dir.ts'), 'utf8')).toContain("new URL('./default', import.meta.url)");
     expect(args('build', 'RUN').join('\n')).toContain('cp -r model/default dist/model/default');
   });
 });

@@ -12,6 +12,7 @@ import { CONFIG_VARIABLES, loadConfig } from '../../src/config.ts';
 import { startTestApp, type TestApp } from '../support/harness.ts';
 import { DEFAULT_GROUP } from '../../src/queue/queue-redis.ts';
 import { jobStreamKey } from '../../src/composition/infrastructure.ts';
+import { modelQueueUrl, modelStreamKey } from '../../src/queue/names.ts';
 import { createGenerationMetrics, createInferenceMetrics, createMetrics, createRegistry } from '../../src/observability/metrics.ts';
 import { startWorkerHttp } from '../../src/server/worker-http.ts';
 import { K8S_DIR, OVERLAYS, ROOT, describe as name, render, schemaErrors, unknownFieldErrors, type K8sObject, type Overlay } from './manifests.ts';
@@ -274,19 +275,26 @@ describe('k8s manifests: consistency with the code', () => {
     expect(byName<Deployment>(overlay, 'Deployment', 'gptql-api').spec.template.spec.nodeSelector).toEqual({ 'gptql.io/node-pool': 'cpu' });
   });
 
-  it.each(OVERLAYS)('%s: KEDA watches the queue the workers read', (overlay) => {
+  it.each(OVERLAYS)('%s: KEDA watches the queue of each model the workers serve, and that of jobs naming none', (overlay) => {
     const scaled = byName<K8sObject & { spec: { scaleTargetRef: { name: string }; triggers: { type: string; metadata: Record<string, string>; authenticationRef: { name: string } }[] } }>(overlay, 'ScaledObject', 'gptql-worker');
     expect(scaled.spec.scaleTargetRef.name).toBe('gptql-worker');
     const env = containerEnv(overlay, byName<Deployment>(overlay, 'Deployment', 'gptql-worker').spec.template.spec.containers[0]!);
     const config = loadConfig(env);
-    const [trigger] = scaled.spec.triggers;
+    const models = config.model.folders.map((folder) => folder.name);
+    const { triggers } = scaled.spec;
     if (config.sqsQueueUrl) {
-      expect(trigger).toMatchObject({ type: 'aws-sqs-queue', metadata: { queueURL: config.sqsQueueUrl, awsRegion: config.region } });
+      const queueUrl = config.sqsQueueUrl;
+      expect(triggers.map((trigger) => trigger.metadata.queueURL)).toEqual([...models.map((model) => modelQueueUrl(queueUrl, model)), queueUrl]);
+      for (const trigger of triggers) expect(trigger).toMatchObject({ type: 'aws-sqs-queue', metadata: { awsRegion: config.region } });
     } else {
-      expect(trigger).toMatchObject({ type: 'redis-streams', metadata: { stream: jobStreamKey(config.redisPrefix), consumerGroup: DEFAULT_GROUP, enableTLS: 'true' } });
+      const jobs = jobStreamKey(config.redisPrefix);
+      expect(triggers.map((trigger) => trigger.metadata.stream)).toEqual([...models.map((model) => modelStreamKey(jobs, model)), jobs]);
+      for (const trigger of triggers) expect(trigger).toMatchObject({ type: 'redis-streams', metadata: { consumerGroup: DEFAULT_GROUP, enableTLS: 'true' } });
+      // Every trigger reads the same Redis, the overlay's.
+      expect(new Set(triggers.map((trigger) => trigger.metadata.address)).size).toBe(1);
       expect(new URL(config.redis!.url).host).not.toBe(''); // sanity: the sample URL parses
     }
-    expect(ofKind(overlay, 'TriggerAuthentication').map((t) => t.metadata.name)).toContain(trigger!.authenticationRef.name);
+    for (const trigger of triggers) expect(ofKind(overlay, 'TriggerAuthentication').map((t) => t.metadata.name)).toContain(trigger.authenticationRef.name);
   });
 
   it('alerts and dashboard use only metric names gptql exports, in valid PromQL', async () => {

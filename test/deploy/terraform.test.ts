@@ -12,7 +12,8 @@ import { format } from '@cdktf/hcl-tools';
 import { parse } from '@cdktf/hcl2json';
 import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES } from '../../src/config.ts';
+import { CONFIG_VARIABLES, loadConfig } from '../../src/config.ts';
+import { modelQueueUrl } from '../../src/queue/names.ts';
 import { TTL_ATTRIBUTE, tableDefinitions, type TableNames } from '../../src/store/tables.ts';
 import { K8S_DIR, OVERLAYS, ROOT } from './manifests.ts';
 
@@ -220,6 +221,22 @@ describe('terraform: agrees with the code and k8s/', () => {
     expect(queues.jobs!.redrive_policy).toContain('maxReceiveCount     = var.max_deliveries');
     const variables = blocks(moduleDir('sqs'), 'variable');
     expect(String(variables.max_deliveries!.default)).toBe(CONFIG_VARIABLES.QUEUE_MAX_DELIVERIES.default);
+  });
+
+  it('SQS: a jobs queue per model, named as the workers derive it from SQS_QUEUE_URL, dead-lettering alike', () => {
+    const queues = resources(moduleDir('sqs'), 'aws_sqs_queue');
+    expect(queues.jobs!.name).toBe('${var.name}-jobs');
+    expect(queues.model_jobs).toMatchObject({ for_each: '${toset(var.models)}', name: '${var.name}-jobs-${replace(each.value, ".", "_")}' });
+    expect(queues.model_jobs!.redrive_policy).toBe(queues.jobs!.redrive_policy);
+    // The same derivation, spelled out: name "-" model, dots as underscores.
+    expect(modelQueueUrl('https://sqs.us-east-1.amazonaws.com/000000000000/gptql-prod-jobs', 'llama-3.2-1b')).toBe(
+      'https://sqs.us-east-1.amazonaws.com/000000000000/gptql-prod-jobs-llama-3_2-1b',
+    );
+    // By default, the one model a worker serves without MODEL_PATH.
+    const defaults = [blocks(moduleDir('sqs'), 'variable').models!.default, blocks(moduleDir('gptql'), 'variable').models!.default];
+    for (const models of defaults) expect(models).toEqual(loadConfig({}).model.folders.map((folder) => folder.name));
+    // Both roles may use every jobs queue.
+    expect(blocks(moduleDir('gptql'), 'module').irsa!.queue_arns).toBe('${module.sqs.queue_arns}');
   });
 
   it('S3: files and model buckets are encrypted, versioned and closed to the public', () => {

@@ -34,7 +34,7 @@ describe('files in context', () => {
     const short = (await upload(t, user.accessToken, Buffer.from('The lighthouse keeper is called Morwenna.'), 'keeper.txt')).data!.uploadFile;
     const long = (await upload(t, user.accessToken, Buffer.from(`START ${'wave '.repeat(200)}END-OF-FILE`), 'waves.md')).data!.uploadFile;
     const png = (await upload(t, user.accessToken, Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64'), 'pic.png')).data!.uploadFile;
-    const generate = vi.spyOn(t.worker!.engine, 'generate');
+    const generate = vi.spyOn(t.worker!.engines.get('default')!, 'generate');
 
     const sent = await t.gql(SendMessageDocument, { input: { content: 'Who keeps the lighthouse?', fileIds: [short.id, long.id, png.id], params: { maxTokens: 4, seed: 1 } } }, user.accessToken);
     expect(sent.errors).toBeUndefined();

@@ -144,7 +144,10 @@ describe('streaming generation (embedded)', () => {
     await client.dispose();
     const events = results.map((r) => r.data!.generateStream);
     expect(completed(events)).toMatchObject({ __typename: 'GenerationCompleted', message: null, text: tokens(events).map((e) => e.delta).join('') });
-    expect((await t.gql(ModelsDocument, {}, user.accessToken)).data?.models).toEqual([{ name: 'default', contextLength: 256 }]);
+    const models = (await t.gql(ModelsDocument, {}, user.accessToken)).data?.models;
+    expect(models).toEqual([
+      { name: 'default', architecture: expect.any(String), dtype: 'fp32', parameters: models?.[0]?.parameters ?? null, contextLength: 256, chatTemplate: expect.any(Boolean), workers: [t.worker!.consumerName] },
+    ]);
   });
 
   it('refuses bad input and other users clearly', async () => {

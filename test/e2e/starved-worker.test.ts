@@ -12,6 +12,7 @@ import { print } from 'graphql';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConversationDocument, SendMessageDocument, GenerationEventsDocument, type GenerationEventFieldsFragment } from '../../src/generated/graphql.ts';
+import { modelStreamKey } from '../../src/queue/names.ts';
 import type { StreamEvent } from '../../src/streams/events.ts';
 import { postGraphQL, signUpUser } from '../support/harness.ts';
 import { startGptql, startSharedDynamo, type GptqlProcess } from '../support/processes.ts';
@@ -63,9 +64,16 @@ async function waitFor(what: string, condition: () => boolean | Promise<boolean>
   }
 }
 
-/** The worker process whose queue consumer holds the generation's job (its name embeds the pid). */
+/**
+ * The worker process whose queue consumer holds the generation's job (its name embeds the pid):
+ * in the default model's stream, or in that of jobs naming no model if the API sent it before
+ * any worker had announced its models.
+ */
 async function holderOf(workers: GptqlProcess[]): Promise<GptqlProcess | undefined> {
-  const pending = (await redis.xpending(`${prefix}jobs`, 'workers', '-', '+', 10)) as [string, string, number, number][];
+  const streams = [modelStreamKey(`${prefix}jobs`, 'default'), `${prefix}jobs`];
+  const pending = (
+    await Promise.all(streams.map((stream) => redis.xpending(stream, 'workers', '-', '+', 10).catch(() => []) as Promise<[string, string, number, number][]>))
+  ).flat();
   return workers.find((worker) => pending.some(([, consumer]) => consumer.includes(`-${worker.child.pid}-`)));
 }
 

@@ -43,7 +43,7 @@ describe('a redelivered generation whose reply was already stored', () => {
       createdAt: new Date().toISOString(),
     });
 
-    const generate = vi.spyOn(t.worker!.engine, 'generate');
+    const generate = vi.spyOn(t.worker!.engines.get('default')!, 'generate');
     await infra.queue.enqueue({ kind: 'conversation-reply', generationId, userId: user.userId, enqueuedAt, params: { maxTokens: 8 }, conversationId: conversation.conversationId, parentMessageId: question.messageId, replyMessageId });
     const events: StreamEvent[] = [];
     for await (const event of infra.streams.subscribe(generationId, 0)) events.push(event);

@@ -53,6 +53,7 @@ module "redis" {
 module "sqs" {
   source                     = "../sqs"
   name                       = local.name
+  models                     = var.models
   visibility_timeout_seconds = var.queue_visibility_timeout_seconds
   max_deliveries             = var.queue_max_deliveries
 }
@@ -92,7 +93,7 @@ module "irsa" {
   oidc_provider_arn   = module.eks.oidc_provider_arn
   oidc_issuer         = module.eks.oidc_issuer
   dynamodb_table_arns = module.dynamodb.table_arns
-  queue_arn           = module.sqs.queue_arn
+  queue_arns          = module.sqs.queue_arns
   user_pool_arn       = module.cognito.user_pool_arn
   files_bucket_arn    = module.s3.files_bucket_arn
   models_bucket_arn   = module.s3.models_bucket_arn

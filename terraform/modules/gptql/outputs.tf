@@ -24,6 +24,10 @@ output "sqs_queue_url" {
   value = module.sqs.queue_url
 }
 
+output "sqs_model_queue_urls" {
+  value = module.sqs.model_queue_urls
+}
+
 output "s3_bucket_name" {
   value = module.s3.files_bucket
 }

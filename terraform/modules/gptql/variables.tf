@@ -80,3 +80,9 @@ variable "queue_max_deliveries" {
   type    = number
   default = 5
 }
+
+variable "models" {
+  type        = list(string)
+  description = "The model names workers serve (MODEL_PATH's, \"default\" when it is unset): one SQS jobs queue each."
+  default     = ["default"]
+}

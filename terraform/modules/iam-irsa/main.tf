@@ -26,7 +26,7 @@ locals {
       statements = [
         { sid = "Tables", actions = local.dynamodb_actions, resources = local.table_and_index_arns },
         # The API enqueues jobs and reports the queue depth.
-        { sid = "Queue", actions = ["sqs:SendMessage", "sqs:GetQueueAttributes"], resources = [var.queue_arn] },
+        { sid = "Queue", actions = ["sqs:SendMessage", "sqs:GetQueueAttributes"], resources = var.queue_arns },
         # Role changes and user administration (src/auth/cognito.ts); sign-in calls need no IAM.
         { sid = "UserPool", actions = [
           "cognito-idp:AdminAddUserToGroup",
@@ -50,7 +50,7 @@ locals {
           "sqs:ChangeMessageVisibility",
           "sqs:GetQueueAttributes",
           "sqs:SendMessage",
-        ], resources = [var.queue_arn] },
+        ], resources = var.queue_arns },
         # Model checkpoints are read, never written, by workers.
         { sid = "ModelObjects", actions = ["s3:GetObject"], resources = ["${var.models_bucket_arn}/*"] },
         { sid = "ModelList", actions = ["s3:ListBucket"], resources = [var.models_bucket_arn] },

@@ -20,8 +20,9 @@ variable "dynamodb_table_arns" {
   type = list(string)
 }
 
-variable "queue_arn" {
-  type = string
+variable "queue_arns" {
+  type        = list(string)
+  description = "The jobs queues: SQS_QUEUE_URL's and each model's."
 }
 
 variable "user_pool_arn" {

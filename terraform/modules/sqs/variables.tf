@@ -13,3 +13,9 @@ variable "max_deliveries" {
   description = "QUEUE_MAX_DELIVERIES: deliveries before a job goes to the dead-letter queue."
   default     = 5
 }
+
+variable "models" {
+  type        = list(string)
+  description = "The model names workers serve (MODEL_PATH's, \"default\" when it is unset): one jobs queue each."
+  default     = ["default"]
+}
