@@ -182,7 +182,9 @@ export async function downloadFile(file: HubFile, url: string, target: string, o
       return await verify(check);
     } catch (error) {
       if (error instanceof PullError) throw error;
-      if (localError !== undefined) {
+      // Node 24's pipeline destroys the file stream with the network's error too: only an error
+      // of the file's own (ENOSPC…) is local.
+      if (localError !== undefined && localError !== error) {
         if ((localError as NodeJS.ErrnoException).code === 'ENOSPC') {
           throw new PullError(PullErrorCode.DISK_FULL, `disk full writing ${name}`, { cause: localError });
         }

@@ -3,6 +3,7 @@
  * thread only through messages, because session.run blocks the thread it runs on.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { keepFloat16AsUint16 } from './float16-tensors.ts';
 import { readModelFolder, textCodec } from './model-folder.ts';
 import { createSession, type SessionOptions } from './ort-session.ts';
 import { PromptBuilder } from './prompt.ts';
@@ -21,6 +22,7 @@ const port = parentPort!;
 const send = (message: FromWorker) => port.postMessage(message);
 
 async function main(config: WorkerConfig) {
+  keepFloat16AsUint16();
   const model = readModelFolder(config.modelPath, config.dtype);
   // Parsed before the weights load: a broken template fails the start, not every request.
   const codec = textCodec(model.tokenizer, model.promptSpecials);

@@ -74,9 +74,10 @@ describe.each(HF_TINY_MODELS)('%s', (model: HfTinyModel) => {
       const prompt = diagnose(engine, { input: { prompt: ref.prompt }, params: greedy(ref.greedy_ids.length) });
       const chat = diagnose(engine, { input: { messages: ref.chat_messages }, params: greedy(ref.chat_greedy_ids.length) });
       neighbours.push(...[3, 4, 5].map((i) => neighbour(engine, i)));
-      const [promptResult, chatResult] = await Promise.all([prompt, chat]);
-      const testedEnd = performance.now();
-      const neighbourEnds = await Promise.all(neighbours);
+      // Awaited together, so that a failure of one leaves no rejection unhandled.
+      const tested = Promise.all([prompt, chat]).then((results) => ({ results, end: performance.now() }));
+      const [{ results, end: testedEnd }, neighbourEnds] = await Promise.all([tested, Promise.all(neighbours)]);
+      const [promptResult, chatResult] = results;
       expect(neighbourEnds.every((end) => end > testedEnd)).toBe(true);
 
       expect(promptResult.tokenIds).toEqual(expectedGreedy);
