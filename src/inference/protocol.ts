@@ -45,6 +45,8 @@ export interface Diagnostics {
   tokenIds: number[];
   /** The logits at every prompt position, as float32. */
   promptLogits: Float32Array[];
+  /** How many sequences each of its decode steps ran together. */
+  batchSizes: number[];
 }
 
 export interface ErrorEvent {

@@ -194,7 +194,7 @@ export class Scheduler {
       enqueuedAt: submission.enqueuedAt,
       startedAt,
       firstTokenAt: 0,
-      diagnostics: submission.diagnostics ? { promptIds: ids, tokenIds: [], promptLogits: [] } : undefined,
+      diagnostics: submission.diagnostics ? { promptIds: ids, tokenIds: [], promptLogits: [], batchSizes: [] } : undefined,
     };
     const empty = KvBatch.empty(io);
     const n = ids.length;
@@ -249,6 +249,7 @@ export class Scheduler {
     this.kv = kv.advance(io.cache.map((slot) => out[slot.present]!));
     const rows = lastRows(out[io.logits]!, size);
     batch.forEach((seq, row) => {
+      seq.diagnostics?.batchSizes.push(size);
       seq.length++;
       this.accept(seq, this.sample(seq, rows[row]!));
     });

@@ -21,16 +21,18 @@ async function diagnose(engine: InferenceEngine, request: GenerateRequest): Prom
   return done.diagnostics!;
 }
 
-/** A request of another length decoding alongside; resolves when it ends, with the time. */
-function neighbour(engine: InferenceEngine, i: number, onFirstToken?: () => void): Promise<number> {
+/**
+ * A request of another length decoding alongside, long enough to outlast the requests under test
+ * (stopped once they are done); resolves with its done event.
+ */
+function neighbour(engine: InferenceEngine, i: number, signal: AbortSignal, onFirstToken?: () => void) {
   const words = 'Permission is hereby granted free of charge to any person obtaining a copy of this software'.split(' ');
-  const tokens = 60 + i * 10;
   let first = true;
-  const events = engine.generate({ input: { prompt: words.slice(0, 2 + i * 2).join(' ') }, params: { temperature: 0.7, seed: i, maxTokens: tokens, minTokens: tokens } });
+  const events = engine.generate({ input: { prompt: words.slice(0, 2 + i * 2).join(' ') }, params: { temperature: 0.7, seed: i, maxTokens: 200, minTokens: 200 }, signal });
   return collect(events, () => {
     if (first) onFirstToken?.();
     first = false;
-  }).then(() => performance.now());
+  }).then(({ done }) => done);
 }
 
 describe.each(HF_TINY_MODELS)('%s', (model: HfTinyModel) => {
@@ -64,21 +66,24 @@ describe.each(HF_TINY_MODELS)('%s', (model: HfTinyModel) => {
 
     it('gives the same results while six other requests of different lengths share the batch', async () => {
       // Three are decoding before the requests under test join, three join with them: the cache
-      // is re-laid around rows of other lengths both ways. The neighbours are longer, so they
-      // are all still in the batch when the requests under test end.
+      // is re-laid around rows of other lengths both ways.
+      const stopNeighbours = new AbortController();
+      const neighbours: ReturnType<typeof neighbour>[] = [];
       let started = 0;
-      const neighbours: Promise<number>[] = [];
       await new Promise<void>((resolve) => {
-        neighbours.push(...[0, 1, 2].map((i) => neighbour(engine, i, () => ++started === 3 && resolve())));
+        neighbours.push(...[0, 1, 2].map((i) => neighbour(engine, i, stopNeighbours.signal, () => ++started === 3 && resolve())));
       });
       const prompt = diagnose(engine, { input: { prompt: ref.prompt }, params: greedy(ref.greedy_ids.length) });
       const chat = diagnose(engine, { input: { messages: ref.chat_messages }, params: greedy(ref.chat_greedy_ids.length) });
-      neighbours.push(...[3, 4, 5].map((i) => neighbour(engine, i)));
+      neighbours.push(...[3, 4, 5].map((i) => neighbour(engine, i, stopNeighbours.signal)));
       // Awaited together, so that a failure of one leaves no rejection unhandled.
-      const tested = Promise.all([prompt, chat]).then((results) => ({ results, end: performance.now() }));
-      const [{ results, end: testedEnd }, neighbourEnds] = await Promise.all([tested, Promise.all(neighbours)]);
-      const [promptResult, chatResult] = results;
-      expect(neighbourEnds.every((end) => end > testedEnd)).toBe(true);
+      const tested = Promise.all([prompt, chat]).finally(() => stopNeighbours.abort());
+      const [[promptResult, chatResult], neighbourEnds] = await Promise.all([tested, Promise.all(neighbours)]);
+
+      // All eight decoded together, and every neighbour was still going when they were stopped.
+      expect(Math.max(...promptResult.batchSizes)).toBe(8);
+      expect(Math.max(...chatResult.batchSizes)).toBe(8);
+      for (const done of neighbourEnds) expect(done.finishReason).toBe('cancelled');
 
       expect(promptResult.tokenIds).toEqual(expectedGreedy);
       expect(maxAbsDiff(promptResult.promptLogits, expectedLogits)).toBeLessThan(tolerance);
