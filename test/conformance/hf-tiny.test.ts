@@ -13,6 +13,15 @@ import { HF_TINY_MODELS, hfTinyDir, maxAbsDiff, reference, variantReferences, ty
 
 const VARIANTS: ModelDtype[] = ['fp32', 'fp16', 'int8', 'q4'];
 
+/**
+ * Whether a variant's results can be independent of its batch-mates. ONNX Runtime's dynamic int8
+ * (DynamicQuantizeLinear → MatMulInteger) quantizes activations with one scale for the whole
+ * tensor, so the other rows of a batch change a sequence's numbers: its greedy tokens in a batch
+ * may differ where the logits are nearly tied (seen in CI on qwen2-bias). q4 (MatMulNBits,
+ * accuracy level 4) quantizes activations per row and block, and is invariant.
+ */
+const BATCH_INVARIANT: Record<string, boolean> = { fp32: true, fp16: true, int8: false, q4: true };
+
 /** Greedy, exactly `tokens` new tokens: EOS cannot end it early (min_new_tokens in the references). */
 const greedy = (tokens: number) => ({ temperature: 0, maxTokens: tokens, minTokens: tokens });
 
@@ -85,9 +94,11 @@ describe.each(HF_TINY_MODELS)('%s', (model: HfTinyModel) => {
       expect(Math.max(...chatResult.batchSizes)).toBe(8);
       for (const done of neighbourEnds) expect(done.finishReason).toBe('cancelled');
 
-      expect(promptResult.tokenIds).toEqual(expectedGreedy);
+      // The prompt is read alone, so its logits hold for every variant.
       expect(maxAbsDiff(promptResult.promptLogits, expectedLogits)).toBeLessThan(tolerance);
       expect(chatResult.promptIds).toEqual(ref.chat_prompt_ids);
+      if (BATCH_INVARIANT[dtype]) expect(promptResult.tokenIds).toEqual(expectedGreedy);
+      else expect(promptResult.tokenIds).toHaveLength(expectedGreedy.length);
       if (dtype === 'fp32') expect(chatResult.tokenIds).toEqual(ref.chat_greedy_ids);
     });
   });
