@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { hfTinyDir, reference } from '../test/support/hf-tiny.ts';
@@ -26,5 +29,20 @@ describe('the model CLI on folders exported by transformers', () => {
     const { stdout } = await cli('sample', '--model', hfTinyDir('qwen2-bias'), '--chat', 'What may I copy?', '--tokens', '4');
     expect(stdout.length).toBeGreaterThan(0);
     await expect(cli('sample', '--model', hfTinyDir('qwen2-bias'), '--dtype', 'q4f16')).rejects.toMatchObject({ stderr: expect.stringMatching(/no q4f16 variant.*this folder has: fp32, fp16, int8, q4/) });
+  });
+
+  it('quantize writes the int8 variant the folder then serves, and says what it refuses', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gptql-cli-quantize-'));
+    try {
+      fs.cpSync(hfTinyDir('gpt2'), dir, { recursive: true });
+      fs.rmSync(path.join(dir, 'onnx', 'model_int8.onnx'));
+      const { stdout } = await cli('quantize', dir, '--dtype', 'int8');
+      expect(stdout).toMatch(/wrote .*onnx\/model_int8\.onnx: 9 weight matmuls 8-bit, per channel; serve it with MODEL_PATH=.* MODEL_DTYPE=int8/);
+      const info = await cli('info', '--model', dir, '--dtype', 'int8');
+      expect(info.stdout).toMatch(/serving\s+int8: onnx\/model_int8\.onnx/);
+      await expect(cli('quantize', dir, '--dtype', 'q4', '--block-size', '48')).rejects.toMatchObject({ stderr: expect.stringMatching(/--block-size must be one of 32, 64, 128/) });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -11,6 +11,7 @@ import { CONFIG_VARIABLES } from '../src/config.ts';
 import { MODEL_DTYPES, type ModelDtype } from '../src/inference/model-variants.ts';
 import { DEFAULT_REVISION, pullModel } from './hub/pull.ts';
 import { pullReporter } from './hub/progress.ts';
+import { CLI_BLOCK_SIZES, DEFAULT_BLOCK_SIZE, QUANTIZED_DTYPES, quantizeFolder, type QuantizedDtype } from './quantize/index.ts';
 
 const USAGE = `usage:
   npm run model -- info [--model DIR [--dtype D]]
@@ -21,7 +22,10 @@ const USAGE = `usage:
   npm run model -- pull ORG/NAME [--revision ${DEFAULT_REVISION}] [--dtype ${MODEL_DTYPES.join('|')}] [--out DIR] [--force]
       downloads from the Hugging Face Hub only what serving that dtype needs (default --dtype
       ${CONFIG_VARIABLES.MODEL_DTYPE.default}, as MODEL_DTYPE) into --out (default $DATA_DIR/models/NAME); reruns resume.
-      HF_TOKEN: token for gated and private models; HF_ENDPOINT: a mirror (default https://huggingface.co)`;
+      HF_TOKEN: token for gated and private models; HF_ENDPOINT: a mirror (default https://huggingface.co)
+  npm run model -- quantize DIR --dtype ${QUANTIZED_DTYPES.join('|')} [--block-size ${CLI_BLOCK_SIZES.join('|')}] [--force]
+      writes DIR/onnx/model_q4.onnx (4-bit MatMulNBits, block ${DEFAULT_BLOCK_SIZE} by default) or model_int8.onnx
+      (8-bit per-channel weights) from DIR/onnx/model.onnx; embeddings stay float32`;
 
 function info(): void {
   const rows = Object.entries(PRESETS).map(([name, c]) => ({
@@ -110,6 +114,45 @@ async function pull(args: string[]): Promise<void> {
   }
 }
 
+function quantize(args: string[]): void {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      dtype: { type: 'string' },
+      'block-size': { type: 'string' },
+      force: { type: 'boolean', default: false },
+    },
+  });
+  const [dir, ...extra] = positionals;
+  if (!dir || extra.length > 0) throw new Error(`quantize takes one model folder\n${USAGE}`);
+  if (!QUANTIZED_DTYPES.includes(values.dtype as QuantizedDtype)) throw new Error(`--dtype must be one of ${QUANTIZED_DTYPES.join(', ')}`);
+  const dtype = values.dtype as QuantizedDtype;
+  const blockSize = Number(values['block-size'] ?? DEFAULT_BLOCK_SIZE);
+  if (!CLI_BLOCK_SIZES.includes(blockSize as (typeof CLI_BLOCK_SIZES)[number])) throw new Error(`--block-size must be one of ${CLI_BLOCK_SIZES.join(', ')}`);
+  if (values['block-size'] !== undefined && dtype !== 'q4') throw new Error('--block-size applies to --dtype q4 only (int8 has one scale per output channel)');
+  const bar = new cliProgress.SingleBar({ format: 'weights [{bar}] {value}/{total} {tensor}' }, cliProgress.Presets.shades_classic);
+  bar.start(1, 0, { tensor: '' });
+  try {
+    const result = quantizeFolder(dir, {
+      dtype,
+      blockSize,
+      force: values.force,
+      onWeight: (done, total, tensor) => {
+        bar.setTotal(total);
+        bar.update(done, { tensor });
+      },
+    });
+    bar.stop();
+    for (const s of result.skipped) console.log(`left in float32: ${s.node} (${s.reason})`);
+    const form = dtype === 'q4' ? `4-bit, block ${blockSize}` : '8-bit, per channel';
+    const data = result.externalData ? ` with its weights in ${basename(result.output)}_data` : '';
+    console.log(`wrote ${result.output}${data}: ${result.quantized} weight matmuls ${form}; serve it with MODEL_PATH=${dir} MODEL_DTYPE=${dtype}`);
+  } finally {
+    bar.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   switch (command) {
@@ -122,6 +165,8 @@ async function main(): Promise<void> {
       return sampleFolder(rest);
     case 'pull':
       return pull(rest);
+    case 'quantize':
+      return quantize(rest);
     default:
       console.error(USAGE);
       process.exitCode = 2;
