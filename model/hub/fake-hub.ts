@@ -130,12 +130,18 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     res.write(slice.subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 100));
   };
 
-  const hub = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://hub');
-    const seen: SeenRequest = { server: 'hub', path: url.pathname, range: req.headers.range, authorization: req.headers.authorization, status: 0 };
+  /** Notes a request and, once answered, its status, for the tests to inspect. */
+  const record = (server: SeenRequest['server'], url: URL, req: IncomingMessage, res: ServerResponse): SeenRequest => {
+    const seen: SeenRequest = { server, path: url.pathname, range: req.headers.range, authorization: req.headers.authorization, status: 0 };
     requests.push(seen);
     res.on('finish', () => (seen.status = res.statusCode));
     res.on('close', () => (seen.status ||= res.statusCode));
+    return seen;
+  };
+
+  const hub = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://hub');
+    const seen = record('hub', url, req, res);
 
     const api = /^\/api\/models\/(.+)\/revision\/([^/]+)$/.exec(url.pathname);
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
@@ -182,10 +188,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
 
   const cdnServer = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://cdn');
-    const seen: SeenRequest = { server: 'cdn', path: url.pathname, range: req.headers.range, authorization: req.headers.authorization, status: 0 };
-    requests.push(seen);
-    res.on('finish', () => (seen.status = res.statusCode));
-    res.on('close', () => (seen.status ||= res.statusCode));
+    const seen = record('cdn', url, req, res);
     const entry = bySha.get(url.pathname.replace(/^\/cdn\//, ''));
     if (!entry) return fail(res, 404);
     serve(req, res, entry, seen);
