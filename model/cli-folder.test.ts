@@ -45,4 +45,21 @@ describe('the model CLI on folders exported by transformers', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('build --dtype q4 writes the float32 graph and its q4 variant; a rebuild leaves no stale variant', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gptql-cli-build-'));
+    try {
+      const { stdout } = await cli('build', '--size', 'tiny', '--dtype', 'q4', '--block-size', '64', '--out', dir);
+      expect(stdout).toMatch(/wrote .*onnx\/model_q4\.onnx: \d+ weight matmuls 4-bit, block 64/);
+      expect((await cli('info', '--model', dir, '--dtype', 'q4')).stdout).toMatch(/variants\s+fp32, q4\n/);
+      const sample = await cli('sample', '--model', dir, '--dtype', 'q4', '--prompt', 'In the beginning', '--tokens', '3', '--temperature', '0');
+      expect(sample.stdout.startsWith('In the beginning')).toBe(true);
+      await cli('build', '--size', 'tiny', '--seed', '1', '--out', dir);
+      expect(fs.readdirSync(path.join(dir, 'onnx'))).toEqual(['model.onnx']);
+      await expect(cli('build', '--size', 'tiny', '--dtype', 'int8', '--block-size', '64', '--out', dir)).rejects.toMatchObject({ stderr: expect.stringMatching(/--block-size applies to --dtype q4 only/) });
+      await expect(cli('build', '--size', 'tiny', '--dtype', 'q8', '--out', dir)).rejects.toMatchObject({ stderr: expect.stringMatching(/--dtype must be one of fp32, fp16, q4, int8/) });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

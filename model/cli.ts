@@ -16,7 +16,9 @@ import { CLI_BLOCK_SIZES, DEFAULT_BLOCK_SIZE, QUANTIZED_DTYPES, quantizeFolder, 
 const USAGE = `usage:
   npm run model -- info [--model DIR [--dtype D]]
   npm run model -- build --size S [--from ckpt.safetensors] [--flavour portable|optimized]
-                         [--dtype fp32|fp16] [--tokenizer tokenizer.json] [--seed N] [--external-data] --out DIR
+                         [--dtype fp32|fp16|int8|q4] [--block-size N] [--tokenizer tokenizer.json] [--seed N]
+                         [--external-data] --out DIR
+      int8 and q4 write the float32 onnx/model.onnx and, beside it, the quantized variant (as quantize does)
   npm run model -- sample --model DIR [--dtype D] [--prompt TEXT | --chat TEXT [--system TEXT]]
                           [--tokens N] [--temperature T] [--seed N]
   npm run model -- pull ORG/NAME [--revision ${DEFAULT_REVISION}] [--dtype ${MODEL_DTYPES.join('|')}] [--out DIR] [--force]
@@ -49,6 +51,7 @@ function build(args: string[]): void {
       from: { type: 'string' },
       flavour: { type: 'string', default: 'optimized' },
       dtype: { type: 'string', default: 'fp32' },
+      'block-size': { type: 'string' },
       tokenizer: { type: 'string' },
       seed: { type: 'string', default: '0' },
       'external-data': { type: 'boolean', default: false },
@@ -57,7 +60,10 @@ function build(args: string[]): void {
   });
   if (!values.size || !values.out) throw new Error(`--size and --out are required\n${USAGE}`);
   if (!FLAVOURS.includes(values.flavour as Flavour)) throw new Error(`--flavour must be one of ${FLAVOURS.join(', ')}`);
-  if (values.dtype !== 'fp32' && values.dtype !== 'fp16') throw new Error('--dtype must be fp32 or fp16');
+  const quantized = QUANTIZED_DTYPES.includes(values.dtype as QuantizedDtype) ? (values.dtype as QuantizedDtype) : undefined;
+  if (values.dtype !== 'fp32' && values.dtype !== 'fp16' && !quantized) throw new Error(`--dtype must be one of fp32, fp16, ${QUANTIZED_DTYPES.join(', ')}`);
+  const blockSize = quantized ? blockSizeOption(quantized, values['block-size']) : undefined;
+  if (!quantized && values['block-size'] !== undefined) throw new Error('--block-size applies to --dtype q4 only');
   const base = preset(values.size);
   let weights: WeightSource & { close?: () => void };
   if (values.from) {
@@ -73,7 +79,8 @@ function build(args: string[]): void {
   bar.start(weights.config.layers * 12 + 4, 0, { tensor: '' });
   const folder = writeModelFolder(values.out, weights, {
     flavour: values.flavour as Flavour,
-    dtype: values.dtype,
+    // A quantized build quantizes the float32 graph: the variant is made from exact weights.
+    dtype: values.dtype === 'fp16' ? 'fp16' : 'fp32',
     tokenizerPath: values.tokenizer,
     externalData: values['external-data'],
     onWeight: (tensor, done, total) => {
@@ -85,6 +92,39 @@ function build(args: string[]): void {
   bar.stop();
   weights.close?.();
   console.log(`wrote ${folder.dir} (${parameterCount(weights.config).toLocaleString('en-US')} parameters, ${values.flavour}, ${values.dtype})`);
+  if (quantized) writeQuantized(folder.dir, quantized, blockSize!, true);
+}
+
+/** --block-size checked against the dtype: only q4 has blocks. */
+function blockSizeOption(dtype: QuantizedDtype, option: string | undefined): number {
+  const blockSize = Number(option ?? DEFAULT_BLOCK_SIZE);
+  if (!CLI_BLOCK_SIZES.includes(blockSize as (typeof CLI_BLOCK_SIZES)[number])) throw new Error(`--block-size must be one of ${CLI_BLOCK_SIZES.join(', ')}`);
+  if (option !== undefined && dtype !== 'q4') throw new Error('--block-size applies to --dtype q4 only (int8 has one scale per output channel)');
+  return blockSize;
+}
+
+/** Writes DIR/onnx/model_<dtype>.onnx from DIR/onnx/model.onnx with a progress bar, and says what it did. */
+function writeQuantized(dir: string, dtype: QuantizedDtype, blockSize: number, force: boolean): void {
+  const bar = new cliProgress.SingleBar({ format: 'quantize [{bar}] {value}/{total} {tensor}' }, cliProgress.Presets.shades_classic);
+  bar.start(1, 0, { tensor: '' });
+  try {
+    const result = quantizeFolder(dir, {
+      dtype,
+      blockSize,
+      force,
+      onWeight: (done, total, tensor) => {
+        bar.setTotal(total);
+        bar.update(done, { tensor });
+      },
+    });
+    bar.stop();
+    for (const s of result.skipped) console.log(`left in float32: ${s.node} (${s.reason})`);
+    const form = dtype === 'q4' ? `4-bit, block ${blockSize}` : '8-bit, per channel';
+    const data = result.externalData ? ` with its weights in ${basename(result.output)}_data` : '';
+    console.log(`wrote ${result.output}${data}: ${result.quantized} weight matmuls ${form}; serve it with MODEL_PATH=${dir} MODEL_DTYPE=${dtype}`);
+  } finally {
+    bar.stop();
+  }
 }
 
 async function pull(args: string[]): Promise<void> {
@@ -127,30 +167,7 @@ function quantize(args: string[]): void {
   const [dir, ...extra] = positionals;
   if (!dir || extra.length > 0) throw new Error(`quantize takes one model folder\n${USAGE}`);
   if (!QUANTIZED_DTYPES.includes(values.dtype as QuantizedDtype)) throw new Error(`--dtype must be one of ${QUANTIZED_DTYPES.join(', ')}`);
-  const dtype = values.dtype as QuantizedDtype;
-  const blockSize = Number(values['block-size'] ?? DEFAULT_BLOCK_SIZE);
-  if (!CLI_BLOCK_SIZES.includes(blockSize as (typeof CLI_BLOCK_SIZES)[number])) throw new Error(`--block-size must be one of ${CLI_BLOCK_SIZES.join(', ')}`);
-  if (values['block-size'] !== undefined && dtype !== 'q4') throw new Error('--block-size applies to --dtype q4 only (int8 has one scale per output channel)');
-  const bar = new cliProgress.SingleBar({ format: 'weights [{bar}] {value}/{total} {tensor}' }, cliProgress.Presets.shades_classic);
-  bar.start(1, 0, { tensor: '' });
-  try {
-    const result = quantizeFolder(dir, {
-      dtype,
-      blockSize,
-      force: values.force,
-      onWeight: (done, total, tensor) => {
-        bar.setTotal(total);
-        bar.update(done, { tensor });
-      },
-    });
-    bar.stop();
-    for (const s of result.skipped) console.log(`left in float32: ${s.node} (${s.reason})`);
-    const form = dtype === 'q4' ? `4-bit, block ${blockSize}` : '8-bit, per channel';
-    const data = result.externalData ? ` with its weights in ${basename(result.output)}_data` : '';
-    console.log(`wrote ${result.output}${data}: ${result.quantized} weight matmuls ${form}; serve it with MODEL_PATH=${dir} MODEL_DTYPE=${dtype}`);
-  } finally {
-    bar.stop();
-  }
+  writeQuantized(dir, values.dtype as QuantizedDtype, blockSizeOption(values.dtype as QuantizedDtype, values['block-size']), values.force);
 }
 
 async function main(): Promise<void> {

@@ -1,9 +1,10 @@
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAYER_NORM_EPSILON } from './presets.ts';
 import type { WeightSource } from './weights.ts';
 import { buildGptGraph, type Flavour } from './onnx/gpt.ts';
 import type { SerializeOptions, WeightDtype } from './onnx/graph.ts';
+import { dtypeOfFile, isExternalDataOf } from '../src/inference/model-variants.ts';
 
 export const DEFAULT_TOKENIZER = new URL('./default/tokenizer.json', import.meta.url).pathname;
 const EOS = '<|endoftext|>';
@@ -44,6 +45,18 @@ function checkTokenizer(tokenizerPath: string, vocab: number): number {
 }
 
 /**
+ * Removes every model variant under `onnxDir` (and their external data): a folder rebuilt from
+ * other weights must not keep serving the old ones under another MODEL_DTYPE.
+ */
+export function removeVariants(onnxDir: string): void {
+  const files = readdirSync(onnxDir);
+  const models = files.filter((f) => dtypeOfFile(f) !== undefined);
+  for (const f of files) {
+    if (models.some((m) => m === f || isExternalDataOf(m, f))) rmSync(join(onnxDir, f), { force: true });
+  }
+}
+
+/**
  * Writes the folder layout that Hugging Face tools (Optimum exports, @huggingface/transformers)
  * read: config.json as a gpt2 model, generation and tokenizer configs, onnx/model.onnx.
  */
@@ -52,6 +65,7 @@ export function writeModelFolder(dir: string, weights: WeightSource, opts: Folde
   const tokenizerPath = opts.tokenizerPath ?? DEFAULT_TOKENIZER;
   const eos = checkTokenizer(tokenizerPath, c.vocab);
   mkdirSync(join(dir, 'onnx'), { recursive: true });
+  removeVariants(join(dir, 'onnx'));
 
   const graph = buildGptGraph(weights, opts.flavour);
   const modelPath = join(dir, 'onnx', 'model.onnx');
