@@ -86,8 +86,9 @@ describe.each(HF_TINY_MODELS)('q4 of the %s fixture', (model) => {
   });
 
   it("is ONNX Runtime's own model_q4.onnx: the same nodes and initializers bit for bit, and its reference logits", async () => {
-    // ONNX Runtime's tool quantizes MatMul only; `ops` reproduces that for the comparison.
-    const result = quantizeFolder(dir, { dtype: 'q4', ops: new Set(['MatMul']), outputName: 'model_q4_gptql.onnx' });
+    // The fixtures were made with ONNX Runtime's tool at block 32, MatMul only; the options
+    // reproduce that for the comparison.
+    const result = quantizeFolder(dir, { dtype: 'q4', blockSize: 32, ops: new Set(['MatMul']), outputName: 'model_q4_gptql.onnx' });
     const ours = decode(result.output).graph!;
     const theirs = decode(path.join(dir, 'onnx', 'model_q4.onnx')).graph!;
     const theirNodes = theirs.node!.filter((n) => n.opType === 'MatMulNBits');
@@ -187,7 +188,8 @@ describe('external data', () => {
     saveModel(model, input, { sourceDir, external: { path: `${input}.data`, location: 'model.onnx.data' } });
     expect(loadModel(input).external).toBe(true);
 
-    const q4 = quantizeFolder(dir, { dtype: 'q4', force: true, externalData: true });
+    // Block 32, as the fixture's own model_q4.onnx that the logits are compared with.
+    const q4 = quantizeFolder(dir, { dtype: 'q4', blockSize: 32, force: true, externalData: true });
     expect(fs.existsSync(path.join(dir, 'onnx', 'model_q4.onnx_data'))).toBe(true);
     expect(loadModel(q4.output).external).toBe(true);
     const ids = reference('llama-gqa').prompt_ids;
