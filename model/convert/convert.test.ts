@@ -184,6 +184,34 @@ describe('checkpoint layouts', () => {
     expect(maxAbsDiff(portable!.slice(window), ref.logits.slice(window))).toBeGreaterThan(1e-3);
   });
 
+  it('partial_rotary_factor: the portable rotation and ONNX Runtime RotaryEmbedding agree', async () => {
+    const config = { ...fixtureConfig('llama-gqa'), partial_rotary_factor: 0.5 };
+    const ckpt = checkpointFolder(llama, config, fixtureTensors('llama-gqa'));
+    const [portable, optimized] = await Promise.all(
+      (['portable', 'optimized'] as const).map(async (flavour) => {
+        const out = tempDir('partial');
+        convertCheckpoint(ckpt, out, { flavour });
+        return promptLogits(out, ref.prompt_ids);
+      }),
+    );
+    expect(maxAbsDiff(portable!, optimized!.map((r) => Array.from(r)))).toBeLessThan(1e-5);
+    // Half the dimensions no longer rotate: not the full-rotary reference.
+    expect(maxAbsDiff(portable!.slice(1), ref.logits.slice(1))).toBeGreaterThan(1e-3);
+  });
+
+  it('--dtype fp16 stores float16 weights; external data and --dtype int8 write what they say', async () => {
+    const fp32 = convertCheckpoint(llama, tempDir('fp32'));
+    const fp16 = convertCheckpoint(llama, tempDir('fp16'), { dtype: 'fp16' });
+    expect(readFileSync(fp16.modelPath).length).toBeLessThan(0.6 * readFileSync(fp32.modelPath).length);
+    expect(maxAbsDiff(await promptLogits(fp16.dir, ref.prompt_ids), ref.logits)).toBeLessThan(1e-2);
+
+    const external = convertCheckpoint(llama, tempDir('external'), { externalData: true, dtype: 'int8' });
+    expect(readFileSync(`${external.modelPath}_data`).length).toBeGreaterThan(500_000);
+    expect(JSON.parse(readFileSync(join(external.dir, 'config.json'), 'utf8'))['transformers.js_config']).toEqual({ use_external_data_format: true });
+    expect(maxAbsDiff(await promptLogits(external.dir, ref.prompt_ids), ref.logits)).toBeLessThan(1e-4);
+    expect(external.quantized?.output).toBe(join(external.dir, 'onnx', 'model_int8.onnx'));
+  });
+
   it('a tied LM head is quantized with the rest (the quantizer follows Transpose back to the embedding)', () => {
     const out = tempDir('qwen-q4');
     convertCheckpoint(hfTinyDir('qwen2-bias'), out, { flavour: 'portable' });

@@ -31,10 +31,12 @@ const MASKED = -1e9;
 
 export interface LlamaGraphOptions {
   /**
-   * For measurement only: in the optimized flavour, how attention is computed when
-   * kv_heads < heads ('matmul': grouped MatMuls; 'mha': MultiHeadAttention over expanded KV).
+   * For measurement only (bench/convert-flavours.ts): how the optimized flavour computes
+   * attention. 'auto' (default): MultiHeadAttention with past/present when kv_heads = heads,
+   * grouped MatMuls otherwise. 'matmul': grouped MatMuls always. 'mha': MultiHeadAttention
+   * always, over KV heads expanded to every query head when kv_heads < heads.
    */
-  groupedAttention?: 'matmul' | 'mha';
+  attention?: 'auto' | 'matmul' | 'mha';
 }
 
 /** ONNX weight names: the checkpoint's own where one tensor maps to one, ours for fused ones. */
@@ -183,7 +185,7 @@ export function buildLlamaGraph(weights: LlamaWeights, flavour: Flavour, options
       );
       return [normed!, sum!];
     };
-    const mode = options.groupedAttention ?? 'matmul';
+    const mode = options.attention ?? 'auto';
     let h = g.op('SimplifiedLayerNormalization', [x, w('layers.0.input_norm')], { axis: -1, epsilon: eps, stash_type: 1 }, 'layers.0.input_norm');
     for (let i = 0; i < c.layers; i++) {
       const p = `layers.${i}.`;
@@ -191,7 +193,7 @@ export function buildLlamaGraph(weights: LlamaWeights, flavour: Flavour, options
       const q = rotary(q0, c.heads);
       const k = rotary(k0, c.kvHeads);
       let ctx: string;
-      if (groups === 1) {
+      if (groups === 1 && mode !== 'matmul') {
         [ctx] = g.node('MultiHeadAttention', [q, k, v, '', '', attnBias, past[i]!.key, past[i]!.value], ['attn', io.presentKey(i), io.presentValue(i)], { num_heads: c.heads }, MS_DOMAIN) as [string];
       } else if (mode === 'mha') {
         const keys = g.node('Concat', [past[i]!.key, toHeads(k, c.kvHeads)], [io.presentKey(i)], { axis: 2 })[0]!;
