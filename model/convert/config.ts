@@ -148,8 +148,8 @@ function readLlamaFamily(c: Json, modelType: LlamaFamilyConfig['modelType']): Ll
     rmsNormEps: num(c, 'rms_norm_eps') ?? 1e-6,
     vocab: positiveInt(c, 'vocab_size'),
     maxPositions,
-    // transformers' PretrainedConfig default is tied; llama/mistral/qwen2/phi3 configs say so explicitly.
-    tieWordEmbeddings: c.tie_word_embeddings !== false,
+    // LlamaConfig, MistralConfig, Qwen2Config and Phi3Config all default to an untied head.
+    tieWordEmbeddings: c.tie_word_embeddings === true,
     qkvBias: modelType === 'qwen2' || attentionBias,
     oBias: modelType !== 'qwen2' && attentionBias,
     mlpBias,

@@ -160,6 +160,29 @@ describe('checkpoint layouts', () => {
     }
   });
 
+  it('as many KV heads as query heads (MultiHeadAttention in the optimized graph): each KV head duplicated gives the reference', async () => {
+    // Query head h reads KV head h / 2 in the fixture; with 4 KV heads, KV head h must be that one.
+    const tensors = fixtureTensors('llama-gqa').map(([name, shape, data]): [string, number[], Float32Array] => {
+      if (!/self_attn\.[kv]_proj\.weight$/.test(name)) return [name, shape, data];
+      const [rows, cols] = shape as [number, number];
+      const headRows = rows / 2;
+      const out = new Float32Array(2 * data.length);
+      for (let h = 0; h < 4; h++) out.set(data.subarray((h >> 1) * headRows * cols, ((h >> 1) + 1) * headRows * cols), h * headRows * cols);
+      return [name, [2 * rows, cols], out];
+    });
+    const config = { ...fixtureConfig('llama-gqa'), num_key_value_heads: 4 };
+    const ckpt = checkpointFolder(llama, config, tensors);
+    for (const flavour of ['portable', 'optimized'] as const) {
+      const out = tempDir('mha');
+      convertCheckpoint(ckpt, out, { flavour });
+      expect(readFileSync(join(out, 'onnx', 'model.onnx')).includes('MultiHeadAttention')).toBe(flavour === 'optimized');
+      expect(maxAbsDiff(await promptLogits(out, ref.prompt_ids), ref.logits)).toBeLessThan(1e-4);
+      const { prompt, chat } = await served(out, 'llama-gqa');
+      expect(prompt.tokenIds).toEqual(ref.greedy_ids);
+      expect(chat.tokenIds).toEqual(ref.chat_greedy_ids);
+    }
+  });
+
   it('mistral: the llama checkpoint under model_type mistral gives the llama reference', async () => {
     const config = { ...fixtureConfig('llama-gqa'), model_type: 'mistral', architectures: ['MistralForCausalLM'], sliding_window: 4096 };
     const out = tempDir('mistral');

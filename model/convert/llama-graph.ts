@@ -13,12 +13,12 @@
  *   same cos/sin tables by position_ids (one row per token, so left padding is harmless).
  * - MultiHeadAttention with past/present when kv_heads = heads: takes our additive bias
  *   (padding + causal), as in the GPT-2 graph.
- * Not used: GroupQueryAttention. Its CPU kernel finds each row's length from seqlens_k /
- * total_sequence_length and assumes the cache is filled from the left (right padding), so a
- * left-padded batch with an attention mask would attend to padding or lose tokens; and its
- * present buffers follow its own layout rules. For kv_heads < heads the attention is the
- * MatMul form below, which reads each KV head once for its group of query heads (measured
- * against MultiHeadAttention over KV heads expanded to every query head: see model/README.md).
+ * Not used: GroupQueryAttention. Its CPU kernel finds each row's extent from seqlens_k /
+ * total_sequence_length and expects every row's tokens to start at cache slot 0 (right
+ * padding), so the engine's left-padded batches, closed by attention_mask, do not fit it.
+ * For kv_heads < heads the attention is the MatMul form below, which reads each KV head once
+ * for its group of query heads; MultiHeadAttention over KV heads expanded to every query head
+ * measured no faster (bench/convert-flavours.ts, model/README.md).
  */
 import { ElemType, GraphBuilder, MS_DOMAIN } from '../onnx/graph.ts';
 import { io, type Flavour } from '../onnx/gpt.ts';
