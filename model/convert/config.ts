@@ -74,6 +74,10 @@ function positiveInt(c: Json, key: string, fallback?: number): number {
 function readRope(c: Json): { theta: number; scaling: RopeScaling } {
   const params = (c.rope_parameters ?? undefined) as Json | undefined;
   const legacy = (c.rope_scaling ?? undefined) as Json | undefined;
+  // transformers 5 may key rope_parameters by layer type ({ full_attention: {…}, … }).
+  if (params && Object.values(params).some((v) => v !== null && typeof v === 'object')) {
+    throw new ConvertError(`config.json: rope_parameters per layer type (${Object.keys(params).join(', ')}) are not supported`);
+  }
   const theta = num(params ?? {}, 'rope_theta') ?? num(c, 'rope_theta') ?? 10000;
   const scaling = { ...legacy, ...params };
   const type = (scaling.rope_type ?? scaling.type ?? 'default') as string;
@@ -106,23 +110,22 @@ function readLlamaFamily(c: Json, modelType: LlamaFamilyConfig['modelType']): Ll
   if (heads % kvHeads !== 0) throw new ConvertError(`config.json: ${heads} attention heads are not a multiple of ${kvHeads} key/value heads`);
   if (c.head_dim == null && hidden % heads !== 0) throw new ConvertError(`config.json: hidden_size ${hidden} is not divisible by ${heads} heads`);
   const headDim = positiveInt(c, 'head_dim', Math.floor(hidden / heads));
-  const partial = num(c, 'partial_rotary_factor') ?? 1;
+  const partial = num(c, 'partial_rotary_factor') ?? num((c.rope_parameters ?? {}) as Json, 'partial_rotary_factor') ?? 1;
   const rotaryDim = Math.floor(headDim * partial);
   if (partial <= 0 || partial > 1 || rotaryDim % 2 !== 0) {
     throw new ConvertError(`config.json: partial_rotary_factor ${partial} gives ${rotaryDim} rotary dimensions of ${headDim}; need an even number > 0`);
   }
-  if ((num(c, 'pretraining_tp') ?? 1) !== 1) throw new ConvertError('config.json: pretraining_tp other than 1 is not supported');
   const maxPositions = positiveInt(c, 'max_position_embeddings');
   const { theta, scaling } = readRope(c);
 
   // Sliding-window attention: mistral and phi3 apply `sliding_window` to every layer; qwen2 only
-  // with `use_sliding_window` and then per layer (max_window_layers), which we do not build.
+  // with `use_sliding_window` and then per layer (max_window_layers), which we do not build;
+  // llama has none (transformers ignores the key there).
   let slidingWindow: number | undefined;
   const window = num(c, 'sliding_window');
   if (modelType === 'qwen2') {
     if (c.use_sliding_window === true) throw new ConvertError('config.json: qwen2 use_sliding_window (per-layer sliding windows) is not supported');
-  } else if (window !== undefined && window !== null) {
-    if (modelType === 'llama') throw new ConvertError('config.json: llama has no sliding_window; this checkpoint is not a plain llama');
+  } else if (window !== undefined && modelType !== 'llama') {
     // A window that covers the whole context changes nothing; a smaller one becomes part of the
     // attention mask (as transformers' masks do, over cache positions).
     if (window < maxPositions) slidingWindow = window;
