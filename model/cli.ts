@@ -12,6 +12,8 @@ import { MODEL_DTYPES, type ModelDtype } from '../src/inference/model-variants.t
 import { DEFAULT_REVISION, pullModel } from './hub/pull.ts';
 import { pullReporter } from './hub/progress.ts';
 import { CLI_BLOCK_SIZES, DEFAULT_BLOCK_SIZE, QUANTIZED_DTYPES, quantizeFolder, type QuantizedDtype } from './quantize/index.ts';
+import { CONVERT_DTYPES, convertCheckpoint, DEFAULT_CONVERT_FLAVOUR, type ConvertDtype } from './convert/convert.ts';
+import { MODEL_TYPES } from './convert/config.ts';
 
 const USAGE = `usage:
   npm run model -- info [--model DIR [--dtype D]]
@@ -27,7 +29,13 @@ const USAGE = `usage:
       HF_TOKEN: token for gated and private models; HF_ENDPOINT: a mirror (default https://huggingface.co)
   npm run model -- quantize DIR --dtype ${QUANTIZED_DTYPES.join('|')} [--block-size ${CLI_BLOCK_SIZES.join('|')}] [--force]
       writes DIR/onnx/model_q4.onnx (4-bit MatMulNBits, block ${DEFAULT_BLOCK_SIZE} by default) or model_int8.onnx
-      (8-bit per-channel weights) from DIR/onnx/model.onnx; embeddings stay float32`;
+      (8-bit per-channel weights) from DIR/onnx/model.onnx; embeddings stay float32
+  npm run model -- convert HF_FOLDER --out DIR [--dtype ${CONVERT_DTYPES.join('|')}] [--flavour portable|optimized] [--force]
+      converts a Hugging Face checkpoint folder (config.json + model.safetensors, or shards with
+      model.safetensors.index.json; model_type ${MODEL_TYPES.join(', ')}) into a model folder:
+      DIR/onnx/model.onnx (fp16: weights stored as float16) and the checkpoint's config and tokenizer
+      files; int8|q4 also write that variant. --flavour defaults to ${DEFAULT_CONVERT_FLAVOUR} (ONNX Runtime's fused
+      operators); portable uses standard opset-17 operators only`;
 
 function info(): void {
   const rows = Object.entries(PRESETS).map(([name, c]) => ({
@@ -170,6 +178,44 @@ function quantize(args: string[]): void {
   writeQuantized(dir, values.dtype as QuantizedDtype, blockSizeOption(values.dtype as QuantizedDtype, values['block-size']), values.force);
 }
 
+function convert(args: string[]): void {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      out: { type: 'string' },
+      dtype: { type: 'string', default: 'fp32' },
+      flavour: { type: 'string', default: DEFAULT_CONVERT_FLAVOUR },
+      force: { type: 'boolean', default: false },
+    },
+  });
+  const [source, ...extra] = positionals;
+  if (!source || extra.length > 0 || !values.out) throw new Error(`convert takes one checkpoint folder and --out\n${USAGE}`);
+  if (!CONVERT_DTYPES.includes(values.dtype as ConvertDtype)) throw new Error(`--dtype must be one of ${CONVERT_DTYPES.join(', ')}`);
+  if (!FLAVOURS.includes(values.flavour as Flavour)) throw new Error(`--flavour must be one of ${FLAVOURS.join(', ')}`);
+  const bar = new cliProgress.SingleBar({ format: 'weights [{bar}] {value}/{total} {tensor}' }, cliProgress.Presets.shades_classic);
+  bar.start(1, 0, { tensor: '' });
+  try {
+    const result = convertCheckpoint(source, values.out, {
+      dtype: values.dtype as ConvertDtype,
+      flavour: values.flavour as Flavour,
+      force: values.force,
+      onWeight: (tensor, done, total) => {
+        bar.setTotal(total);
+        bar.update(done, { tensor });
+      },
+    });
+    bar.stop();
+    const variant = result.quantized ? ` and ${basename(result.quantized.output)}` : '';
+    console.log(
+      `wrote ${result.dir}: ${result.config.modelType}, ${result.parameters.toLocaleString('en-US')} parameters, onnx/model.onnx${variant} (${values.flavour}); ` +
+        `serve it with MODEL_PATH=${result.dir} MODEL_DTYPE=${values.dtype === 'fp16' ? 'fp32' : values.dtype}`,
+    );
+  } finally {
+    bar.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   switch (command) {
@@ -184,6 +230,8 @@ async function main(): Promise<void> {
       return pull(rest);
     case 'quantize':
       return quantize(rest);
+    case 'convert':
+      return convert(rest);
     default:
       console.error(USAGE);
       process.exitCode = 2;

@@ -134,6 +134,16 @@ export class GraphBuilder {
     return name;
   }
 
+  /**
+   * A float32 constant that is not a model parameter (a lookup table, say): always stored in
+   * float32, whatever the weights' dtype (cos/sin tables keep their precision).
+   */
+  floats(values: Float32Array, dims: number[], hint = 'const_f32'): string {
+    const name = this.fresh(hint);
+    this.constants.push({ name, dataType: ElemType.FLOAT, dims, rawData: bytesOf(values) });
+    return name;
+  }
+
   /** A model parameter; loaded only when the model is serialized. */
   weight(name: string, dims: number[], load: () => Float32Array): string {
     this.names.add(name);
