@@ -34,6 +34,8 @@ const COMPLETE = '.bench-complete';
 function progressBar(label: string) {
   const bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {value}/{total} {tensor}` }, cliProgress.Presets.shades_classic);
   bar.start(1, 0, { tensor: '' });
+  // cli-progress draws nothing when stderr is not a terminal: say at least what is going on.
+  if (!process.stderr.isTTY) console.error(`${label}…`);
   return {
     onWeight: (tensor: string, done: number, total: number) => {
       bar.setTotal(total);
