@@ -55,7 +55,7 @@ export async function dtypeBench(args: string[]): Promise<void> {
   console.log(`${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.availableParallelism()}, node ${process.version}; folders cached in ${values.cache}`);
   const bandwidth: Bandwidth = await measureReadBandwidth({ mib: Number(values['bandwidth-mib']) });
   console.log(
-    `memory read bandwidth (sum of a ${values['bandwidth-mib']} MiB Float64Array): 1 thread ${bandwidth.oneThreadGBps.toFixed(1)} GB/s, ` +
+    `memory read bandwidth (Buffer.indexOf scan of ${values['bandwidth-mib']} MiB): 1 thread ${bandwidth.oneThreadGBps.toFixed(1)} GB/s, ` +
       `${bandwidth.threads} threads ${bandwidth.allThreadsGBps.toFixed(1)} GB/s`,
   );
 
