@@ -95,7 +95,8 @@ export async function dtypeBench(args: string[]): Promise<void> {
   if (ppl) console.log(`\nperplexity: model/default/validation.txt, ${ppl.tokens} tokens, windows of ${ppl.context} tokens every ${ppl.stride} (model/perplexity.ts)`);
   console.log(
     '\nweights read / token: initializers read by anything but Gather, at their size when the graph runs (float16 cast to float32 at load counts 4 bytes); ' +
-      'embedding rows gathered and the KV cache are left out (bench/dtypes/weight-bytes.ts). implied GB/s = that × decode tok/s.',
+      'embedding rows gathered and the KV cache are left out (bench/dtypes/weight-bytes.ts). implied GB/s = that × decode tok/s; ' +
+      '"of measured bandwidth" divides it by the better of the two read-bandwidth figures above.',
   );
   if (batched.length > 0) {
     const b = batchedMarkdown(batched, streams);
