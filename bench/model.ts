@@ -6,9 +6,12 @@ import { buildGptGraph, FLAVOURS, type Flavour } from '../model/onnx/gpt.ts';
 import { argmax, GptSession } from '../model/session.ts';
 
 /**
- * Decode throughput of the two graph flavours, batch 1, fp32, random weights, on this
+ * `npm run bench:model`: decode throughput of the two graph flavours, batch 1, fp32, random weights, on this
  * machine's CPU with ONNX Runtime's default session options. One run per cell: a quick
  * comparison, not a statistically careful one.
+ *
+ * `npm run bench:model -- --dtype [...]`: fp32, fp16 weights, int8 and q4 side by side instead
+ * (bench/dtypes/main.ts, which lists its options).
  */
 const SIZES: { name: PresetName; prompt: number; tokens: number }[] = [
   { name: '10m', prompt: 16, tokens: 200 },
@@ -49,4 +52,9 @@ async function main(): Promise<void> {
   console.table(rows);
 }
 
-await main();
+if (process.argv.includes('--dtype')) {
+  const { dtypeBench } = await import('./dtypes/main.ts');
+  await dtypeBench(process.argv.slice(2));
+} else {
+  await main();
+}

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Tokenizer } from '@huggingface/tokenizers';
 import words from 'an-array-of-english-words' with { type: 'json' };
 import { GptSession, temperatureSampler } from './session.ts';
+import { folderPerplexity, tokenStream } from './perplexity.ts';
 import { seededRandom } from './weights.ts';
 
 const dir = fileURLToPath(new URL('./default', import.meta.url));
@@ -52,5 +53,22 @@ describe('the shipped default model', () => {
     expect(total).toBeGreaterThan(500);
     expect(share).toBeGreaterThanOrEqual(0.6);
     await s.release();
+  });
+
+  it("validation.txt is the trainer's held-out split: its token stream is as long as train-summary.json's val_tokens", () => {
+    const summary = JSON.parse(readFileSync(`${dir}/train-summary.json`, 'utf8')) as { val_tokens: number };
+    const tok = new Tokenizer(JSON.parse(readFileSync(`${dir}/tokenizer.json`, 'utf8')), {});
+    expect(tokenStream(tok, readFileSync(`${dir}/validation.txt`, 'utf8')).length).toBe(summary.val_tokens);
+  });
+
+  it('the shipped q4 variant keeps perplexity on held-out text within 10% of the float model', async () => {
+    const text = readFileSync(`${dir}/validation.txt`, 'utf8');
+    const opts = { maxTokens: 1536, stride: 128 };
+    const fp32 = await folderPerplexity(dir, text, { ...opts, dtype: 'fp32' });
+    const q4 = await folderPerplexity(dir, text, { ...opts, dtype: 'q4' });
+    console.log(`perplexity on ${fp32.tokens} validation tokens: fp32 ${fp32.perplexity.toFixed(2)}, q4 ${q4.perplexity.toFixed(2)} (${(q4.perplexity / fp32.perplexity).toFixed(3)}×)`);
+    expect(fp32.perplexity).toBeGreaterThan(10);
+    expect(fp32.perplexity).toBeLessThan(40);
+    expect(q4.perplexity / fp32.perplexity).toBeLessThan(1.1);
   });
 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { GptConfig } from './presets.ts';
+import { findVariant, type ModelDtype } from '../src/inference/model-variants.ts';
 import { io } from './onnx/gpt.ts';
 
 /** The architecture numbers of a model folder, read back from its config.json. */
@@ -26,8 +27,10 @@ export class GptSession {
     readonly config: GptConfig,
   ) {}
 
-  static async fromFolder(dir: string, options: ort.InferenceSession.SessionOptions = {}): Promise<GptSession> {
-    const session = await ort.InferenceSession.create(join(dir, 'onnx', 'model.onnx'), options);
+  /** The folder's onnx/model.onnx, or with `dtype` the variant the engine would load for it (model_q4.onnx…). */
+  static async fromFolder(dir: string, options: ort.InferenceSession.SessionOptions = {}, dtype?: ModelDtype): Promise<GptSession> {
+    const file = dtype ? findVariant(dir, dtype) : join(dir, 'onnx', 'model.onnx');
+    const session = await ort.InferenceSession.create(file, options);
     return new GptSession(session, readFolderConfig(dir));
   }
 
