@@ -6,7 +6,7 @@
  * weights widened to float32 storage, the shipped file itself as the fp16 row, and its q4 and
  * int8 variants (the shipped ones when the folder has them).
  */
-import { cpSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { preset, randomWeights, writeModelFolder, type PresetName } from '../../model/index.ts';
@@ -57,14 +57,18 @@ function buildPreset(dir: string, size: PresetName, dtype: 'fp32' | 'fp16'): voi
   writeFileSync(join(dir, COMPLETE), '');
 }
 
+/** Quantizes once per settings: a marker beside the variant records the block size it was made with. */
 function quantized(dir: string, dtype: 'q4' | 'int8', blockSize: number): void {
-  if (existsSync(join(dir, 'onnx', variantFileNames(dtype)[0]!))) return;
-  const bar = progressBar(`quantizing ${dtype}`);
+  const settings = dtype === 'q4' ? `block ${blockSize}` : 'per channel';
+  const marker = join(dir, `.bench-${dtype}`);
+  if (existsSync(join(dir, 'onnx', variantFileNames(dtype)[0]!)) && existsSync(marker) && readFileSync(marker, 'utf8') === settings) return;
+  const bar = progressBar(`quantizing ${dtype} (${settings})`);
   try {
-    quantizeFolder(dir, { dtype, blockSize: dtype === 'q4' ? blockSize : undefined, onWeight: (done, total, tensor) => bar.onWeight(tensor, done, total) });
+    quantizeFolder(dir, { dtype, blockSize: dtype === 'q4' ? blockSize : undefined, force: true, onWeight: (done, total, tensor) => bar.onWeight(tensor, done, total) });
   } finally {
     bar.stop();
   }
+  writeFileSync(marker, settings);
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:model -- --dtype [--sizes 124m,355m,default] [--dtypes fp32,fp16,int8,q4]
  *   [--tokens N] [--rounds R] [--streams S] [--stream-tokens N] [--ppl-tokens N|all|0]
- *   [--block-size 32] [--cache DIR]`
+ *   [--block-size 128] [--cache DIR]`
  *
  * fp32, fp16-stored weights, int8 and q4 side by side in one run, on presets with random
  * weights and on the shipped default model: batch-1 decode tokens/s, the weight bytes a decode
@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MODEL_DIR } from '../../model/default-dir.ts';
 import { isPresetName } from '../../model/presets.ts';
+import { DEFAULT_BLOCK_SIZE } from '../../model/quantize/index.ts';
 import { folderPerplexity, type PerplexityResult } from '../../model/perplexity.ts';
 import { BENCH_DTYPES, defaultVariants, presetVariants, type BenchDtype, type Variant } from './folders.ts';
 import { decodeWeightBytesOfFile } from './weight-bytes.ts';
@@ -37,7 +38,7 @@ export async function dtypeBench(args: string[]): Promise<void> {
       'stream-tokens': { type: 'string', default: '32' },
       'stream-rounds': { type: 'string', default: '2' },
       'ppl-tokens': { type: 'string', default: 'all' },
-      'block-size': { type: 'string', default: '32' },
+      'block-size': { type: 'string', default: String(DEFAULT_BLOCK_SIZE) },
       'bandwidth-mib': { type: 'string', default: '512' },
       cache: { type: 'string', default: join(os.tmpdir(), 'gptql-bench-dtypes') },
     },
