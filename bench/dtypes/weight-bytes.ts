@@ -13,20 +13,8 @@
  * Runtime may repack weights at load (MLAS packed GEMM, MatMulNBits' prepacked blocks); the
  * repacked forms are about the same size, which this does not model.
  */
-import { DataType, dimsOf, elementCount, loadModel, type ModelProto } from '../../model/quantize/onnx-file.ts';
+import { BYTES_PER_ELEMENT, dimsOf, elementCount, loadModel, type ModelProto } from '../../model/quantize/onnx-file.ts';
 
-const ELEMENT_BYTES: Partial<Record<number, number>> = {
-  [DataType.FLOAT]: 4,
-  [DataType.FLOAT16]: 2,
-  [DataType.BFLOAT16]: 2,
-  [DataType.DOUBLE]: 8,
-  [DataType.UINT8]: 1,
-  [DataType.INT8]: 1,
-  [DataType.INT32]: 4,
-  [DataType.INT64]: 8,
-  21: 0.5, // UINT4 (not in onnx-proto's enum)
-  22: 0.5, // INT4
-};
 
 /** Nodes a weight passes through unchanged in size or only in dtype. */
 const PASS_THROUGH = new Set(['Cast', 'Transpose', 'Identity', 'Reshape', 'Unsqueeze', 'Squeeze']);
@@ -60,7 +48,7 @@ export function decodeWeightBytes(model: ModelProto): WeightBytes {
     for (const node of consumers.get(name) ?? []) {
       if (PASS_THROUGH.has(node.opType ?? '')) {
         const to = node.opType === 'Cast' ? Number(node.attribute?.find((a) => a.name === 'to')?.i ?? 0) : 0;
-        const next = follow(node.output![0]!, to ? (ELEMENT_BYTES[to] ?? elementBytes) : elementBytes, seen);
+        const next = follow(node.output![0]!, to ? (BYTES_PER_ELEMENT[to] ?? elementBytes) : elementBytes, seen);
         computed ||= next.computed;
         if (next.computed) size = Math.max(size, next.elementBytes);
       } else if (node.opType !== 'Gather') {
@@ -74,7 +62,7 @@ export function decodeWeightBytes(model: ModelProto): WeightBytes {
   let total = 0;
   for (const t of model.graph?.initializer ?? []) {
     const count = elementCount(dimsOf(t));
-    const stored = ELEMENT_BYTES[t.dataType ?? 0] ?? 4;
+    const stored = BYTES_PER_ELEMENT[t.dataType ?? 0] ?? 4;
     const { elementBytes, computed } = follow(t.name!, stored);
     const bytes = Math.ceil(count * elementBytes);
     total += bytes;

@@ -22,12 +22,10 @@
  */
 import { ElemType, GraphBuilder, MS_DOMAIN } from '../onnx/graph.ts';
 import { io, type Flavour } from '../onnx/gpt.ts';
+import { attentionBias } from '../onnx/attention-bias.ts';
 import type { LlamaFamilyConfig } from './config.ts';
 import { llamaTensorShapes, projectionSizes, type LlamaWeights } from './layout.ts';
 import { inverseFrequencies, rotaryTables } from './rope.ts';
-
-/** Masked attention scores get this added, as in the GPT-2 graph. */
-const MASKED = -1e9;
 
 export interface LlamaGraphOptions {
   /**
@@ -78,23 +76,7 @@ export function buildLlamaGraph(weights: LlamaWeights, flavour: Flavour, options
     value: g.input(io.pastValue(i), FLOAT, pastShape),
   }));
 
-  // Additive attention bias [batch, 1, seq, total], built as in the GPT-2 graph: queries sit at
-  // the end of the total sequence; keys after a query, and padding, are closed. A sliding
-  // window also closes keys `window` or more slots before the query (transformers' rule).
-  const seqLen = g.op('Shape', [ids], { start: 1, end: 2 }, 'seq_len');
-  const totalLen = g.op('Shape', [mask], { start: 1, end: 2 }, 'total_len');
-  const pastLen = g.op('Sub', [totalLen, seqLen], {}, 'past_len');
-  const scalar = (t: string): string => g.op('Squeeze', [t], {}, `${t}_scalar`);
-  const one = g.int64s([1], 'one', true);
-  const queryPos = g.op('Unsqueeze', [g.op('Range', [scalar(pastLen), scalar(totalLen), one], {}, 'query_pos'), g.int64s([1])], {}, 'query_col');
-  const keyPos = g.op('Range', [g.int64s([0], 'zero', true), scalar(totalLen), one], {}, 'key_pos');
-  let allowed = g.op('LessOrEqual', [keyPos, queryPos], {}, 'causal');
-  if (c.slidingWindow !== undefined) {
-    const inWindow = g.op('Greater', [keyPos, g.op('Sub', [queryPos, g.int64s([c.slidingWindow], 'window', true)])], {}, 'in_window');
-    allowed = g.op('And', [allowed, inWindow], {}, 'windowed');
-  }
-  const padding = g.op('Unsqueeze', [g.op('Cast', [mask], { to: ElemType.BOOL }), g.int64s([1, 2])], {}, 'padding');
-  const attnBias = g.op('Where', [g.op('And', [allowed, padding], {}, 'allowed'), g.float(0), g.float(MASKED)], {}, 'attention_bias');
+  const attnBias = attentionBias(g, ids, mask, c.slidingWindow);
 
   // Rotary tables, float32 whatever the weights' dtype, one row per position.
   const tables = rotaryTables(inverseFrequencies(c), c.maxPositions);

@@ -1,6 +1,7 @@
 import { headDim, LAYER_NORM_EPSILON, tensorShapes, type GptConfig } from '../presets.ts';
 import type { WeightSource } from '../weights.ts';
 import { ElemType, GraphBuilder, MS_DOMAIN } from './graph.ts';
+import { attentionBias } from './attention-bias.ts';
 
 /**
  * `portable`: standard ONNX operators only (opset 17), loadable by any ONNX runtime.
@@ -21,9 +22,6 @@ export const io = {
   presentKey: (i: number) => `present.${i}.key`,
   presentValue: (i: number) => `present.${i}.value`,
 } as const;
-
-/** Masked attention scores get this added: large enough to vanish in softmax, small enough never to overflow. */
-const MASKED = -1e9;
 
 export function buildGptGraph(weights: WeightSource, flavour: Flavour): GraphBuilder {
   const c: GptConfig = weights.config;
@@ -54,20 +52,7 @@ export function buildGptGraph(weights: WeightSource, flavour: Flavour): GraphBui
     value: g.input(io.pastValue(i), FLOAT, pastShape),
   }));
 
-  // Additive attention bias [batch, 1, seq, total]: causal over absolute positions (queries
-  // sit at the end of the total sequence) and closed where attention_mask is 0 (padding).
-  const seqLen = g.op('Shape', [ids], { start: 1, end: 2 }, 'seq_len');
-  const totalLen = g.op('Shape', [mask], { start: 1, end: 2 }, 'total_len');
-  const pastLen = g.op('Sub', [totalLen, seqLen], {}, 'past_len');
-  const scalar = (t: string): string => g.op('Squeeze', [t], {}, `${t}_scalar`);
-  const zero = g.int64s([0], 'zero', true);
-  const one = g.int64s([1], 'one', true);
-  const queryPos = g.op('Range', [scalar(pastLen), scalar(totalLen), one], {}, 'query_pos');
-  const keyPos = g.op('Range', [zero, scalar(totalLen), one], {}, 'key_pos');
-  const causal = g.op('LessOrEqual', [keyPos, g.op('Unsqueeze', [queryPos, g.int64s([1])])], {}, 'causal');
-  const padding = g.op('Unsqueeze', [g.op('Cast', [mask], { to: ElemType.BOOL }), g.int64s([1, 2])], {}, 'padding');
-  const allowed = g.op('And', [causal, padding], {}, 'allowed');
-  const attnBias = g.op('Where', [allowed, g.float(0), g.float(MASKED)], {}, 'attention_bias');
+  const attnBias = attentionBias(g, ids, mask);
 
   const embedded = g.op(
     'Add',

@@ -39,13 +39,18 @@ export function loadModel(file: string): LoadedModel {
 export const dimsOf = (t: ITensorProto): number[] => (t.dims ?? []).map(Number);
 export const elementCount = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
-const BYTES_PER_ELEMENT: Partial<Record<number, number>> = {
+/** Bytes per element of the tensor types the project reads and writes (4-bit types pack two per byte). */
+export const BYTES_PER_ELEMENT: Partial<Record<number, number>> = {
   [DataType.FLOAT]: 4,
   [DataType.FLOAT16]: 2,
+  [DataType.BFLOAT16]: 2,
+  [DataType.DOUBLE]: 8,
   [DataType.UINT8]: 1,
   [DataType.INT8]: 1,
-  [DataType.INT64]: 8,
   [DataType.INT32]: 4,
+  [DataType.INT64]: 8,
+  21: 0.5, // UINT4 (not in onnx-proto's enum)
+  22: 0.5, // INT4
 };
 
 function externalEntry(t: ITensorProto, key: string): string | undefined {
@@ -60,7 +65,7 @@ function readExternal(t: ITensorProto, dir: string): Uint8Array {
   if (!path.startsWith(dir + sep)) throw new Error(`initializer ${t.name}: external data ${location} lies outside ${dir}`);
   const offset = Number(externalEntry(t, 'offset') ?? 0);
   const per = BYTES_PER_ELEMENT[t.dataType ?? 0];
-  const length = Number(externalEntry(t, 'length') ?? (per ? per * elementCount(dimsOf(t)) : NaN));
+  const length = Number(externalEntry(t, 'length') ?? (per ? Math.ceil(per * elementCount(dimsOf(t))) : NaN));
   if (!Number.isFinite(length)) throw new Error(`initializer ${t.name}: external data without a length`);
   const out = new Uint8Array(length);
   const fd = openSync(path, 'r');
