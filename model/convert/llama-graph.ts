@@ -20,9 +20,10 @@
  * for its group of query heads; MultiHeadAttention over KV heads expanded to every query head
  * measured no faster (bench/convert-flavours.ts, model/README.md).
  */
-import { ElemType, GraphBuilder, MS_DOMAIN } from '../onnx/graph.ts';
+import { GraphBuilder, MS_DOMAIN } from '../onnx/graph.ts';
 import { io, type Flavour } from '../onnx/gpt.ts';
 import { attentionBias } from '../onnx/attention-bias.ts';
+import { declareDecoderOutputs, decoderInputs, lazyWeights } from '../onnx/decoder-io.ts';
 import type { LlamaFamilyConfig } from './config.ts';
 import { llamaTensorShapes, projectionSizes, type LlamaWeights } from './layout.ts';
 import { inverseFrequencies, rotaryTables } from './rope.ts';
@@ -52,29 +53,11 @@ export function buildLlamaGraph(weights: LlamaWeights, flavour: Flavour, options
   const groups = c.heads / c.kvHeads;
   const g = new GraphBuilder(`gptql-${c.modelType}-${flavour}`);
   const shapes = llamaTensorShapes(c);
-  const declared = new Map<string, string>();
-  const w = (name: string): string => {
-    const shape = shapes.get(name);
-    if (!shape) throw new Error(`no tensor ${name}`);
-    let id = declared.get(name);
-    if (!id) {
-      id = g.weight(onnxName(name), shape, () => weights.tensor(name));
-      declared.set(name, id);
-    }
-    return id;
-  };
+  const w = lazyWeights(g, shapes, onnxName, (name) => weights.tensor(name));
   const has = (name: string) => shapes.has(name);
 
-  const { INT64, FLOAT } = ElemType;
-  const ids = g.input(io.inputIds, INT64, ['batch_size', 'sequence_length']);
-  const mask = g.input(io.attentionMask, INT64, ['batch_size', 'total_sequence_length']);
-  const pos = g.input(io.positionIds, INT64, ['batch_size', 'sequence_length']);
-  const pastShape = ['batch_size', c.kvHeads, 'past_sequence_length', hd];
-  const presentShape = ['batch_size', c.kvHeads, 'total_sequence_length', hd];
-  const past = Array.from({ length: c.layers }, (_, i) => ({
-    key: g.input(io.pastKey(i), FLOAT, pastShape),
-    value: g.input(io.pastValue(i), FLOAT, pastShape),
-  }));
+  const decoder = { layers: c.layers, kvHeads: c.kvHeads, headDim: hd, vocab: c.vocab };
+  const { ids, mask, pos, past } = decoderInputs(g, decoder);
 
   const attnBias = attentionBias(g, ids, mask, c.slidingWindow);
 
@@ -197,10 +180,6 @@ export function buildLlamaGraph(weights: LlamaWeights, flavour: Flavour, options
   // follows it back to the weight). Untied: lm_head stored [hidden, vocab].
   const head = c.tieWordEmbeddings ? g.op('Transpose', [w('embed')], { perm: [1, 0] }, 'lm_head') : w('lm_head');
   g.node('MatMul', [x, head], [io.logits]);
-  g.output(io.logits, FLOAT, ['batch_size', 'sequence_length', c.vocab]);
-  for (let i = 0; i < c.layers; i++) {
-    g.output(io.presentKey(i), FLOAT, presentShape);
-    g.output(io.presentValue(i), FLOAT, presentShape);
-  }
+  declareDecoderOutputs(g, decoder);
   return g;
 }

@@ -1,7 +1,8 @@
 import { headDim, LAYER_NORM_EPSILON, tensorShapes, type GptConfig } from '../presets.ts';
 import type { WeightSource } from '../weights.ts';
-import { ElemType, GraphBuilder, MS_DOMAIN } from './graph.ts';
+import { GraphBuilder, MS_DOMAIN } from './graph.ts';
 import { attentionBias } from './attention-bias.ts';
+import { declareDecoderOutputs, decoderInputs, lazyWeights } from './decoder-io.ts';
 
 /**
  * `portable`: standard ONNX operators only (opset 17), loadable by any ONNX runtime.
@@ -29,28 +30,10 @@ export function buildGptGraph(weights: WeightSource, flavour: Flavour): GraphBui
   const hd = headDim(c);
   const g = new GraphBuilder(`gptql-gpt2-${flavour}`);
   const shapes = tensorShapes(c);
-  const declared = new Map<string, string>();
-  const w = (name: string): string => {
-    const shape = shapes.get(name);
-    if (!shape) throw new Error(`no tensor ${name}`);
-    let id = declared.get(name);
-    if (!id) {
-      id = g.weight(`transformer.${name}`, shape, () => weights.tensor(name));
-      declared.set(name, id);
-    }
-    return id;
-  };
+  const w = lazyWeights(g, shapes, (name) => `transformer.${name}`, (name) => weights.tensor(name));
 
-  const { INT64, FLOAT } = ElemType;
-  const ids = g.input(io.inputIds, INT64, ['batch_size', 'sequence_length']);
-  const mask = g.input(io.attentionMask, INT64, ['batch_size', 'total_sequence_length']);
-  const pos = g.input(io.positionIds, INT64, ['batch_size', 'sequence_length']);
-  const pastShape = ['batch_size', c.heads, 'past_sequence_length', hd];
-  const presentShape = ['batch_size', c.heads, 'total_sequence_length', hd];
-  const past = Array.from({ length: c.layers }, (_, i) => ({
-    key: g.input(io.pastKey(i), FLOAT, pastShape),
-    value: g.input(io.pastValue(i), FLOAT, pastShape),
-  }));
+  const decoder = { layers: c.layers, kvHeads: c.heads, headDim: hd, vocab: c.vocab };
+  const { ids, mask, pos, past } = decoderInputs(g, decoder);
 
   const attnBias = attentionBias(g, ids, mask);
 
@@ -130,10 +113,6 @@ export function buildGptGraph(weights: WeightSource, flavour: Flavour): GraphBui
 
   // Tied LM head: the same wte initializer, transposed (ORT folds the Transpose at load).
   g.node('MatMul', [x, g.op('Transpose', [w('wte.weight')], { perm: [1, 0] }, 'lm_head')], [io.logits]);
-  g.output(io.logits, FLOAT, ['batch_size', 'sequence_length', c.vocab]);
-  for (let i = 0; i < c.layers; i++) {
-    g.output(io.presentKey(i), FLOAT, presentShape);
-    g.output(io.presentValue(i), FLOAT, presentShape);
-  }
+  declareDecoderOutputs(g, decoder);
   return g;
 }
