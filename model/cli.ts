@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
-import cliProgress from 'cli-progress';
 import { basename, join } from 'node:path';
 import { parameterCount, preset, PRESETS, headDim } from './presets.ts';
 import { randomWeights, type WeightSource } from './weights.ts';
 import { safetensorsWeights } from './checkpoint.ts';
 import { writeModelFolder } from './folder.ts';
+import { weightProgress } from './weight-progress.ts';
 import { folderInfo, sampleFolder } from './cli-folder.ts';
 import { FLAVOURS, type Flavour } from './onnx/gpt.ts';
 import { CONFIG_VARIABLES } from '../src/config.ts';
@@ -83,18 +83,14 @@ function build(args: string[]): void {
   } else {
     weights = randomWeights(base, { seed: Number(values.seed) });
   }
-  const bar = new cliProgress.SingleBar({ format: 'weights [{bar}] {value}/{total} {tensor}' }, cliProgress.Presets.shades_classic);
-  bar.start(weights.config.layers * 12 + 4, 0, { tensor: '' });
+  const bar = weightProgress('weights');
   const folder = writeModelFolder(values.out, weights, {
     flavour: values.flavour as Flavour,
     // A quantized build quantizes the float32 graph: the variant is made from exact weights.
     dtype: values.dtype === 'fp16' ? 'fp16' : 'fp32',
     tokenizerPath: values.tokenizer,
     externalData: values['external-data'],
-    onWeight: (tensor, done, total) => {
-      bar.setTotal(total);
-      bar.update(done, { tensor });
-    },
+    onWeight: bar.onWeight,
     provenance: { preset: values.size, source: values.from ? 'safetensors' : `random(seed=${values.seed})` },
   });
   bar.stop();
@@ -113,17 +109,13 @@ function blockSizeOption(dtype: QuantizedDtype, option: string | undefined): num
 
 /** Writes DIR/onnx/model_<dtype>.onnx from DIR/onnx/model.onnx with a progress bar, and says what it did. */
 function writeQuantized(dir: string, dtype: QuantizedDtype, blockSize: number, force: boolean): void {
-  const bar = new cliProgress.SingleBar({ format: 'quantize [{bar}] {value}/{total} {tensor}' }, cliProgress.Presets.shades_classic);
-  bar.start(1, 0, { tensor: '' });
+  const bar = weightProgress('quantize');
   try {
     const result = quantizeFolder(dir, {
       dtype,
       blockSize,
       force,
-      onWeight: (done, total, tensor) => {
-        bar.setTotal(total);
-        bar.update(done, { tensor });
-      },
+      onWeight: (done, total, tensor) => bar.onWeight(tensor, done, total),
     });
     bar.stop();
     for (const s of result.skipped) console.log(`left in float32: ${s.node} (${s.reason})`);
@@ -193,17 +185,13 @@ function convert(args: string[]): void {
   if (!source || extra.length > 0 || !values.out) throw new Error(`convert takes one checkpoint folder and --out\n${USAGE}`);
   if (!CONVERT_DTYPES.includes(values.dtype as ConvertDtype)) throw new Error(`--dtype must be one of ${CONVERT_DTYPES.join(', ')}`);
   if (!FLAVOURS.includes(values.flavour as Flavour)) throw new Error(`--flavour must be one of ${FLAVOURS.join(', ')}`);
-  const bar = new cliProgress.SingleBar({ format: 'weights [{bar}] {value}/{total} {tensor}' }, cliProgress.Presets.shades_classic);
-  bar.start(1, 0, { tensor: '' });
+  const bar = weightProgress('weights');
   try {
     const result = convertCheckpoint(source, values.out, {
       dtype: values.dtype as ConvertDtype,
       flavour: values.flavour as Flavour,
       force: values.force,
-      onWeight: (tensor, done, total) => {
-        bar.setTotal(total);
-        bar.update(done, { tensor });
-      },
+      onWeight: bar.onWeight,
     });
     bar.stop();
     const variant = result.quantized ? ` and ${basename(result.quantized.output)}` : '';

@@ -8,7 +8,7 @@
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import cliProgress from 'cli-progress';
+import { weightProgress } from '../../model/weight-progress.ts';
 import { preset, randomWeights, writeModelFolder, type PresetName } from '../../model/index.ts';
 import { quantizeFolder } from '../../model/quantize/index.ts';
 import { DataType, floatValues, loadModel, saveModel } from '../../model/quantize/onnx-file.ts';
@@ -31,18 +31,10 @@ export interface Variant {
 
 const COMPLETE = '.bench-complete';
 
-function progressBar(label: string) {
-  const bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {value}/{total} {tensor}` }, cliProgress.Presets.shades_classic);
-  bar.start(1, 0, { tensor: '' });
+function progressBar(label: string): ReturnType<typeof weightProgress> {
   // cli-progress draws nothing when stderr is not a terminal: say at least what is going on.
   if (!process.stderr.isTTY) console.error(`${label}…`);
-  return {
-    onWeight: (tensor: string, done: number, total: number) => {
-      bar.setTotal(total);
-      bar.update(done, { tensor });
-    },
-    stop: () => bar.stop(),
-  };
+  return weightProgress(label);
 }
 
 function buildPreset(dir: string, size: PresetName, dtype: 'fp32' | 'fp16'): void {
