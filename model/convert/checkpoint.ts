@@ -67,13 +67,3 @@ export function openCheckpoint(dir: string): Checkpoint {
     },
   };
 }
-
-/** [rows, cols] row-major → [cols, rows]: torch Linear stores [out, in], MatMul wants [in, out]. */
-export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) {
-    const from = r * cols;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = data[from + c]!;
-  }
-  return out;
-}

@@ -6,7 +6,8 @@
  */
 import type { LlamaFamilyConfig } from './config.ts';
 import { ConvertError } from './config.ts';
-import { transpose2d, type Checkpoint } from './checkpoint.ts';
+import type { Checkpoint } from './checkpoint.ts';
+import { transpose } from '../quantize/blockwise.ts';
 import { projectionSizes, type LlamaWeights } from './layout.ts';
 
 /** Buffers some checkpoints carry that are not parameters (recomputed from the config). */
@@ -81,7 +82,7 @@ export function hfLlamaWeights(ckpt: Checkpoint, c: LlamaFamilyConfig): LlamaWei
   const linear = (...names: string[]): Float32Array => {
     const rows = names.reduce((a, n) => a + expected.get(n)![0]!, 0);
     const cols = expected.get(names[0]!)![1]!;
-    return transpose2d(concat(names.map((n) => ckpt.read(n))), rows, cols);
+    return transpose(concat(names.map((n) => ckpt.read(n))), rows, cols);
   };
   return {
     config: c,
