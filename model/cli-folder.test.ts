@@ -37,7 +37,7 @@ describe('the model CLI on folders exported by transformers', () => {
       fs.cpSync(hfTinyDir('gpt2'), dir, { recursive: true });
       fs.rmSync(path.join(dir, 'onnx', 'model_int8.onnx'));
       const { stdout } = await cli('quantize', dir, '--dtype', 'int8');
-      expect(stdout).toMatch(/wrote .*onnx\/model_int8\.onnx: 9 weight matmuls 8-bit, per channel; serve it with MODEL_PATH=.* MODEL_DTYPE=int8/);
+      expect(stdout).toMatch(/wrote .*onnx\/model_int8\.onnx: 9 weight matmuls 8-bit, block 128; serve it with MODEL_PATH=.* MODEL_DTYPE=int8/);
       const info = await cli('info', '--model', dir, '--dtype', 'int8');
       expect(info.stdout).toMatch(/serving\s+int8: onnx\/model_int8\.onnx/);
       await expect(cli('quantize', dir, '--dtype', 'q4', '--block-size', '48')).rejects.toMatchObject({ stderr: expect.stringMatching(/--block-size must be one of 32, 64, 128/) });

@@ -28,8 +28,8 @@ const USAGE = `usage:
       ${CONFIG_VARIABLES.MODEL_DTYPE.default}, as MODEL_DTYPE) into --out (default $DATA_DIR/models/NAME); reruns resume.
       HF_TOKEN: token for gated and private models; HF_ENDPOINT: a mirror (default https://huggingface.co)
   npm run model -- quantize DIR --dtype ${QUANTIZED_DTYPES.join('|')} [--block-size ${CLI_BLOCK_SIZES.join('|')}] [--force]
-      writes DIR/onnx/model_q4.onnx (4-bit MatMulNBits, block ${DEFAULT_BLOCK_SIZE} by default) or model_int8.onnx
-      (8-bit per-channel weights) from DIR/onnx/model.onnx; embeddings stay float32
+      writes DIR/onnx/model_q4.onnx or model_int8.onnx (4- or 8-bit MatMulNBits, block ${DEFAULT_BLOCK_SIZE} by default)
+      from DIR/onnx/model.onnx; embeddings stay float32
   npm run model -- convert HF_FOLDER --out DIR [--dtype ${CONVERT_DTYPES.join('|')}] [--flavour portable|optimized] [--force]
       converts a Hugging Face checkpoint folder (config.json + model.safetensors, or shards with
       model.safetensors.index.json; model_type ${MODEL_TYPES.join(', ')}) into a model folder:
@@ -119,7 +119,7 @@ function writeQuantized(dir: string, dtype: QuantizedDtype, blockSize: number, f
     });
     bar.stop();
     for (const s of result.skipped) console.log(`left in float32: ${s.node} (${s.reason})`);
-    const form = dtype === 'q4' ? `4-bit, block ${blockSize}` : '8-bit, per channel';
+    const form = `${dtype === 'q4' ? 4 : 8}-bit, block ${blockSize}`;
     const data = result.externalData ? ` with its weights in ${basename(result.output)}_data` : '';
     console.log(`wrote ${result.output}${data}: ${result.quantized} weight matmuls ${form}; serve it with MODEL_PATH=${dir} MODEL_DTYPE=${dtype}`);
   } finally {

@@ -51,12 +51,12 @@ function buildPreset(dir: string, size: PresetName, dtype: 'fp32' | 'fp16'): voi
 
 /** Quantizes once per settings: a marker beside the variant records the block size it was made with. */
 function quantized(dir: string, dtype: 'q4' | 'int8', blockSize: number): void {
-  const settings = dtype === 'q4' ? `block ${blockSize}` : 'per channel';
+  const settings = `block ${blockSize}`;
   const marker = join(dir, `.bench-${dtype}`);
   if (existsSync(join(dir, 'onnx', variantFileNames(dtype)[0]!)) && existsSync(marker) && readFileSync(marker, 'utf8') === settings) return;
   const bar = progressBar(`quantizing ${dtype} (${settings})`);
   try {
-    quantizeFolder(dir, { dtype, blockSize: dtype === 'q4' ? blockSize : undefined, force: true, onWeight: (done, total, tensor) => bar.onWeight(tensor, done, total) });
+    quantizeFolder(dir, { dtype, blockSize, force: true, onWeight: (done, total, tensor) => bar.onWeight(tensor, done, total) });
   } finally {
     bar.stop();
   }

@@ -4,7 +4,7 @@
  * memory bus, not arithmetic, sets the pace on a CPU.
  *
  * Counted: every initializer that reaches a node other than Gather (MatMul, Gemm, MatMulNBits
- * weights, scales and zero points, DynamicQuantizeMatMul weights and scales, LayerNorm and
+ * weights, scales and zero points, DynamicQuantizeMatMul weights and scales (published int8 files), LayerNorm and
  * SkipLayerNorm gains and biases, Add biases, the tied LM head), at the size it has when the
  * graph runs: a float16 tensor behind a Cast to float32 (the `fp16` weights of gptql's builder,
  * cast once when the session loads) counts 4 bytes per element, since the cast result is what

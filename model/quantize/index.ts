@@ -11,7 +11,7 @@ import { variantFileNames } from '../../src/inference/model-variants.ts';
 import { BLOCK_SIZES } from './blockwise.ts';
 import { EMBED_LIMIT, initializerBytes, loadModel, saveModel } from './onnx-file.ts';
 import { rewriteWeightMatMuls, type RewriteOptions, type RewriteSummary, type Scheme } from './rewrite.ts';
-import { dynamicQuantizeMatMul, matMulNBits } from './schemes.ts';
+import { matMulNBits } from './schemes.ts';
 
 export const QUANTIZED_DTYPES = ['q4', 'int8'] as const;
 export type QuantizedDtype = (typeof QUANTIZED_DTYPES)[number];
@@ -25,7 +25,7 @@ export const DEFAULT_BLOCK_SIZE = 128;
 
 export interface QuantizeOptions {
   dtype: QuantizedDtype;
-  /** q4 only: weights per scale along K. */
+  /** Weights per scale along K. */
   blockSize?: number;
   /**
    * Operators to quantize. Default both MatMul and Gemm (torch.onnx exports GPT-2's Conv1D as
@@ -54,12 +54,14 @@ export class QuantizeError extends Error {
 }
 
 /**
- * q4: ONNX Runtime's own 4-bit layout (MatMulNBits, symmetric). int8: DynamicQuantizeMatMul with
- * per-channel weights, the fastest 8-bit form measured on ORT 1.30's CPU provider (model/README.md,
- * "Quantizing"): it decodes as fast as 8-bit MatMulNBits and reads prompts ~1.5× faster.
+ * ONNX Runtime's MatMulNBits (symmetric blocks) for both: 4 bits for q4, 8 for int8. For int8,
+ * DynamicQuantizeMatMul (quantize_dynamic's form) reads prompts faster on CPUs with AVX-512 VNNI,
+ * but on AVX2-only CPUs its u8×s8 kernel saturates 16-bit sums: on the hf-tiny fixtures its
+ * logits (and ONNX Runtime's own int8 files) land 0.6–0.8 from float32 there, against 0.05–0.07
+ * for 8-bit MatMulNBits, which also decodes faster (model/README.md, "Quantizing").
  */
 function schemeFor(dtype: QuantizedDtype, blockSize: number): Scheme {
-  return dtype === 'q4' ? matMulNBits(4, blockSize) : dynamicQuantizeMatMul();
+  return matMulNBits(dtype === 'q4' ? 4 : 8, blockSize);
 }
 
 function removeIfPresent(...files: string[]): void {

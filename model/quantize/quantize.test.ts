@@ -103,8 +103,13 @@ describe.each(HF_TINY_MODELS)('q4 of the %s fixture', (model) => {
       expect(our.input!.length).toBe(3); // symmetric: no zero points
       for (const i of [1, 2]) expect(bytes(ours, our.input![i]!).equals(bytes(theirs, their.input![i]!))).toBe(true);
     }
-    const expected = variantReferences(model).q4!.prompt_logits;
-    expect(maxAbsDiff(rows(await promptLogits(result.output, reference(model).prompt_ids)), expected)).toBeLessThan(1e-3);
+    // Run here, the two files give the same logits. The logits recorded with the fixture came
+    // from another CPU, whose int8 kernels (accuracy_level 4) round differently: 0.029 apart
+    // on an AVX2-only EPYC.
+    const ids = reference(model).prompt_ids;
+    const ourLogits = rows(await promptLogits(result.output, ids));
+    expect(maxAbsDiff(ourLogits, rows(await promptLogits(path.join(dir, 'onnx', 'model_q4.onnx'), ids)))).toBeLessThan(1e-3);
+    expect(maxAbsDiff(ourLogits, variantReferences(model).q4!.prompt_logits)).toBeLessThan(0.05);
   });
 });
 
@@ -152,16 +157,20 @@ describe.each(['fp32', 'fp16'] as const)('our GPT graph, %s weights', (dtype) =>
 });
 
 describe('int8', () => {
-  it.each(HF_TINY_MODELS)('%s: logits within 0.15 of float32, no further than ONNX Runtime’s own int8 file', async (model) => {
+  it.each(HF_TINY_MODELS)('%s: 8-bit MatMulNBits, logits within 0.1 of float32 and closer than q4', async (model) => {
     const dir = copyFixture(model);
     const int8 = quantizeFolder(dir, { dtype: 'int8', force: true });
-    expect(count(int8.output, 'DynamicQuantizeMatMul')).toBe(int8.quantized);
+    expect(count(int8.output, 'MatMulNBits')).toBe(int8.quantized);
+    expect(decode(int8.output).graph!.node!.filter((n) => n.opType === 'MatMulNBits').every((n) => n.attribute!.find((a) => a.name === 'bits')!.i == 8)).toBe(true);
+    const q4 = quantizeFolder(dir, { dtype: 'q4', force: true });
     const ref = reference(model);
-    const ours = maxAbsDiff(rows(await promptLogits(int8.output, ref.prompt_ids)), ref.logits);
-    const theirs = maxAbsDiff(variantReferences(model).int8!.prompt_logits, ref.logits);
-    // Measured: 0.106, 0.064, 0.066 (llama-gqa, qwen2-bias, gpt2); ONNX Runtime's file 0.132, 0.085, 0.071.
-    expect(ours).toBeLessThan(0.15);
-    expect(ours).toBeLessThanOrEqual(theirs);
+    const error = async (file: string) => maxAbsDiff(rows(await promptLogits(file, ref.prompt_ids)), ref.logits);
+    const [int8Error, q4Error] = [await error(int8.output), await error(q4.output)];
+    // Measured on an AVX2-only EPYC: 0.068, 0.061, 0.070 (llama-gqa, qwen2-bias, gpt2), where
+    // ONNX Runtime's own int8 files (quantize_dynamic) land 0.63–0.83 away; 0.13, 0.085, 0.071
+    // in the fixtures' references, made on another CPU.
+    expect(int8Error).toBeLessThan(0.1);
+    expect(int8Error).toBeLessThan(q4Error);
   });
 
   it('is served by the engine (MODEL_DTYPE=int8): it generates, with the file’s own prompt logits', async () => {
@@ -193,7 +202,7 @@ describe('external data', () => {
     expect(fs.existsSync(path.join(dir, 'onnx', 'model_q4.onnx_data'))).toBe(true);
     expect(loadModel(q4.output).external).toBe(true);
     const ids = reference('llama-gqa').prompt_ids;
-    expect(maxAbsDiff(rows(await promptLogits(q4.output, ids)), variantReferences('llama-gqa').q4!.prompt_logits)).toBeLessThan(1e-3);
+    expect(maxAbsDiff(rows(await promptLogits(q4.output, ids)), rows(await promptLogits(path.join(dir, 'onnx', 'model_q4.onnx'), ids)))).toBeLessThan(1e-3);
   });
 
   it('refuses to overwrite a variant without force, and names a missing model.onnx', () => {

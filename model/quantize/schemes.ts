@@ -4,7 +4,6 @@
  */
 import onnxProto from 'onnx-proto';
 import { quantizeBlockwise, type Bits } from './blockwise.ts';
-import { quantizePerChannel } from './per-channel.ts';
 import { DataType } from './onnx-file.ts';
 import { makeNode, makeTensor, MS_DOMAIN, type NameSource, type Scheme, type WeightMatMul } from './rewrite.ts';
 
@@ -44,36 +43,6 @@ export function matMulNBits(bits: Bits, blockSize: number, accuracyLevel = ACCUR
           [m.input, data!.name!, scales!.name!, ...(bias.length ? ['', '', ...bias] : [])],
           [output],
           { K: m.K, N: m.N, bits, block_size: blockSize, accuracy_level: accuracyLevel },
-          MS_DOMAIN,
-        ),
-      ]);
-    },
-  };
-}
-
-/**
- * `com.microsoft.DynamicQuantizeMatMul`: int8 weights [K, N] with one scale per output column,
- * activations quantized to uint8 per tensor at run time. It is the operator ONNX Runtime fuses
- * quantize_dynamic's DynamicQuantizeLinear → MatMulInteger → Cast → Mul chain into.
- */
-export function dynamicQuantizeMatMul(): Scheme {
-  return {
-    weights(m, names) {
-      const q = quantizePerChannel(m.rows(), m.N, m.K);
-      return [
-        makeTensor(names.fresh(`${m.weightName}_quantized`), DataType.INT8, [m.K, m.N], q.data),
-        makeTensor(names.fresh(`${m.weightName}_scale`), DataType.FLOAT, [m.N], q.scales),
-      ];
-    },
-    nodes(m, [data, scales], names) {
-      return withBias(m, names, (output, bias) => [
-        makeNode(
-          'DynamicQuantizeMatMul',
-          names.fresh(`${m.node.name || m.weightName}_quant`),
-          // b_zero_point (input 3) stays empty: the weights are symmetric.
-          [m.input, data!.name!, scales!.name!, ...(bias.length ? ['', ...bias] : [])],
-          [output],
-          {},
           MS_DOMAIN,
         ),
       ]);
