@@ -4,8 +4,6 @@ import * as ort from 'onnxruntime-node';
 import type { GptConfig } from './presets.ts';
 import { findVariant, type ModelDtype } from '../src/inference/model-variants.ts';
 import { io } from './onnx/gpt.ts';
-import { describeSession, type SessionIO } from '../src/inference/session-io.ts';
-import { KvSlots, updatesCacheInPlace } from '../src/inference/kv-slots.ts';
 
 /** The architecture numbers of a model folder, read back from its config.json. */
 export function readFolderConfig(dir: string): GptConfig {
@@ -16,63 +14,43 @@ export function readFolderConfig(dir: string): GptConfig {
 export interface KvState {
   tensors: Record<string, ort.Tensor>;
   length: number;
-  /**
-   * Buffers of the whole context that the graph appends to (kv-slots.ts): the step that
-   * continues this state writes into them, so a state can be continued once only.
-   */
-  inPlace?: boolean;
 }
 
 /**
  * One ONNX GPT session driven a sequence at a time (batch 1) with its KV cache. This is the
  * small driver that tests, the benchmark and the model card use; the server's batched
- * scheduler lives in src/inference. Like the scheduler, it updates the cache in place when the
- * graph can (`emptyState()` then holds buffers for the whole context).
+ * scheduler lives in src/inference.
  */
 export class GptSession {
   private constructor(
     readonly session: ort.InferenceSession,
     readonly config: GptConfig,
-    private readonly io: SessionIO,
-    readonly inPlace: boolean,
   ) {}
-
-  private static async open(session: ort.InferenceSession, config: GptConfig): Promise<GptSession> {
-    const sessionIo = describeSession(session);
-    return new GptSession(session, config, sessionIo, await updatesCacheInPlace(session, sessionIo));
-  }
 
   /** The folder's onnx/model.onnx, or with `dtype` the variant the engine would load for it (model_q4.onnx…). */
   static async fromFolder(dir: string, options: ort.InferenceSession.SessionOptions = {}, dtype?: ModelDtype): Promise<GptSession> {
     const file = dtype ? findVariant(dir, dtype) : join(dir, 'onnx', 'model.onnx');
-    return GptSession.open(await ort.InferenceSession.create(file, options), readFolderConfig(dir));
+    const session = await ort.InferenceSession.create(file, options);
+    return new GptSession(session, readFolderConfig(dir));
   }
 
   static async fromBytes(bytes: Uint8Array, config: GptConfig, options: ort.InferenceSession.SessionOptions = {}): Promise<GptSession> {
-    return GptSession.open(await ort.InferenceSession.create(bytes, options), config);
+    return new GptSession(await ort.InferenceSession.create(bytes, options), config);
   }
 
-  /** An empty cache to continue from: in-place buffers for the whole context where the graph allows. */
   emptyState(): KvState {
-    if (!this.inPlace) return this.emptyCopiedState();
-    const slots = new KvSlots(this.io, 1, this.config.context, this.config.context);
-    const tensors = Object.fromEntries(slots.views(0, 1).map((t, i) => [this.io.cache[i]!.past, t]));
-    return { tensors, length: 0, inPlace: true };
-  }
-
-  /** An empty cache of length 0, whose step returns new, longer present tensors (no buffers to allocate). */
-  private emptyCopiedState(): KvState {
+    const c = this.config;
     const tensors: Record<string, ort.Tensor> = {};
-    for (const slot of this.io.cache) tensors[slot.past] = new ort.Tensor('float32', new Float32Array(0), [1, this.io.kvHeads, 0, this.io.headDim]);
+    for (let i = 0; i < c.layers; i++) {
+      for (const name of [io.pastKey(i), io.pastValue(i)]) {
+        tensors[name] = new ort.Tensor('float32', new Float32Array(0), [1, c.heads, 0, c.width / c.heads]);
+      }
+    }
     return { tensors, length: 0 };
   }
 
-  /**
-   * Runs `ids` after the cached state; returns logits [ids.length × vocab] and the new state.
-   * Without a state, the prompt is read from scratch into a copied cache; pass `emptyState()`
-   * to decode on from it in place.
-   */
-  async step(ids: readonly number[], state: KvState = this.emptyCopiedState()): Promise<{ logits: Float32Array; state: KvState }> {
+  /** Runs `ids` after the cached state; returns logits [ids.length × vocab] and the new state. */
+  async step(ids: readonly number[], state: KvState = this.emptyState()): Promise<{ logits: Float32Array; state: KvState }> {
     const n = ids.length;
     const total = state.length + n;
     const feeds: Record<string, ort.Tensor> = {
@@ -81,15 +59,12 @@ export class GptSession {
       [io.attentionMask]: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
       [io.positionIds]: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(state.length + i)), [1, n]),
     };
-    if (state.inPlace) {
-      const fetches: Record<string, ort.Tensor | null> = { [io.logits]: null };
-      for (const slot of this.io.cache) fetches[slot.present] = state.tensors[slot.past]!;
-      const out = await this.session.run(feeds, fetches);
-      return { logits: out[io.logits]!.data as Float32Array, state: { ...state, length: total } };
-    }
     const out = await this.session.run(feeds);
     const tensors: Record<string, ort.Tensor> = {};
-    for (const slot of this.io.cache) tensors[slot.past] = out[slot.present]!;
+    for (let i = 0; i < this.config.layers; i++) {
+      tensors[io.pastKey(i)] = out[io.presentKey(i)]!;
+      tensors[io.pastValue(i)] = out[io.presentValue(i)]!;
+    }
     return { logits: out[io.logits]!.data as Float32Array, state: { tensors, length: total } };
   }
 
@@ -101,7 +76,7 @@ export class GptSession {
   async generate(prompt: readonly number[], count: number, pick: (logits: Float32Array) => number): Promise<number[]> {
     const { vocab, context } = this.config;
     const all = prompt.slice(-context);
-    let { logits, state } = await this.step(all, this.emptyState());
+    let { logits, state } = await this.step(all);
     const out: number[] = [];
     for (let i = 0; i < count; i++) {
       const next = pick(logits.subarray(logits.length - vocab));
@@ -109,7 +84,7 @@ export class GptSession {
       all.push(next);
       if (i + 1 === count) break;
       ({ logits, state } =
-        state.length < context ? await this.step([next], state) : await this.step(all.slice(-Math.floor(context / 2)), this.emptyState()));
+        state.length < context ? await this.step([next], state) : await this.step(all.slice(-Math.floor(context / 2))));
     }
     return out;
   }

@@ -1,20 +1,12 @@
 /**
- * Continuous batching. Each step: let finished and cancelled sequences leave, admit waiting
- * requests (prefill alone, sample their first token), then run one decode step for the whole
- * batch. Runs inside the inference worker.
- *
- * Two KV cache layouts, by what the graph can do:
- * - in place (`slots`, kv-slots.ts): each running sequence owns a row of preallocated buffers
- *   that the graph appends to; a prompt is prefilled straight into its row, and a leaver's row
- *   is refilled by the last row, so nothing is copied per step.
- * - copied (kv-batch.ts), for graphs whose present is a new, longer tensor (Optimum exports):
- *   rows left-padded, re-laid when the members change.
+ * Continuous batching. Each step: admit waiting requests (prefill alone, sample their first
+ * token), let finished and cancelled sequences leave, re-lay the KV cache if the members
+ * changed, then run one decode step for the whole batch. Runs inside the inference worker.
  */
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
 import { fromHalf } from '../../model/fp16.ts';
 import { IncrementalDecoder } from './detokenizer.ts';
 import { KvBatch } from './kv-batch.ts';
-import { bindCache, rightPaddedMask, type KvSlots } from './kv-slots.ts';
 import type { ModelFolder } from './model-folder.ts';
 import type { ResolvedParams } from './params.ts';
 import { ChatTemplateRenderError, promptBudget, type PromptBuilder, type PromptInput } from './prompt.ts';
@@ -54,12 +46,6 @@ interface Sequence {
   diagnostics?: Diagnostics;
 }
 
-/** An admitted sequence, with its prompt's cache when the cache is copied rather than in place. */
-interface Joiner {
-  seq: Sequence;
-  kv?: KvBatch;
-}
-
 export interface SchedulerOutput {
   started(id: number, queueSeconds: number): void;
   events(events: { id: number; event: EngineEvent }[], stats?: StepStats): void;
@@ -72,8 +58,6 @@ export interface SchedulerDeps {
   prompts: PromptBuilder;
   codec: { decode(ids: readonly number[]): string };
   maxBatchSize: number;
-  /** The in-place cache, when the graph updates it in place (rows ≥ maxBatchSize). */
-  slots?: KvSlots;
   output: SchedulerOutput;
   now?: () => number;
 }
@@ -110,9 +94,10 @@ export class Scheduler {
     this.dropCancelledWaiting();
     // Leavers first, so that their slots go to waiting requests in this same step.
     const leaving = this.markCancelledRunning();
-    this.removeFinished();
+    this.running = this.running.filter((seq) => !seq.finished);
     const joiners = await this.admit();
-    if (!this.deps.slots && (joiners.length > 0 || leaving)) this.relayCache(joiners);
+    const membersChanged = joiners.length > 0 || leaving;
+    if (membersChanged) this.relayCache(joiners);
     if (this.running.length > 0) {
       try {
         await this.decode();
@@ -169,30 +154,10 @@ export class Scheduler {
     return any;
   }
 
-  /** Drops finished sequences; in place, the last row moves into each freed one so that rows stay 0…n−1. */
-  private removeFinished() {
-    const slots = this.deps.slots;
-    if (!slots) {
-      this.running = this.running.filter((seq) => !seq.finished);
-      return;
-    }
-    for (let row = 0; row < this.running.length; ) {
-      if (!this.running[row]!.finished) {
-        row++;
-        continue;
-      }
-      const last = this.running.pop()!;
-      if (row < this.running.length) {
-        slots.move(this.running.length, row, last.length);
-        this.running[row] = last;
-      }
-    }
-  }
-
   /** Prefills waiting requests while the batch has room; returns the ones that go on decoding. */
-  private async admit(): Promise<Joiner[]> {
-    const joiners: Joiner[] = [];
-    // Joiners are in `running` already (prefill adds them).
+  private async admit(): Promise<{ seq: Sequence; kv: KvBatch }[]> {
+    const joiners: { seq: Sequence; kv: KvBatch }[] = [];
+    // Joiners are in `running` already (prefill adds them): counting them twice let only half the free slots fill per step.
     while (this.waiting.length > 0 && this.running.length < this.deps.maxBatchSize) {
       const submission = this.waiting.shift()!;
       const startedAt = this.now();
@@ -232,35 +197,28 @@ export class Scheduler {
       firstTokenAt: 0,
       diagnostics: submission.diagnostics ? { promptIds: ids, tokenIds: [], promptLogits: [], batchSizes: [] } : undefined,
     };
+    const empty = KvBatch.empty(io);
     const n = ids.length;
-    const feeds: Record<string, Tensor> = { input_ids: new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]) };
+    const feeds: Record<string, Tensor> = {
+      input_ids: new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]),
+      attention_mask: new Tensor('int64', empty.mask(n), [1, n]),
+    };
     if (io.hasPositionIds) feeds.position_ids = new Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(i)), [1, n]);
     if (io.hasUseCacheBranch) feeds.use_cache_branch = new Tensor('bool', [false], [1]);
-    const slots = this.deps.slots;
-    const empty = slots ? undefined : KvBatch.empty(io);
-    let out: InferenceSession.OnnxValueMapType;
-    if (slots) {
-      // Straight into the row it will decode in: the next free one.
-      slots.ensureCapacity(n + 1);
-      feeds.attention_mask = new Tensor('int64', new BigInt64Array(n).fill(1n), [1, n]);
-      out = await session.run(feeds, bindCache(io, slots.views(this.running.length, 1), feeds));
-    } else {
-      feeds.attention_mask = new Tensor('int64', empty!.mask(n), [1, n]);
-      io.cache.forEach((slot, i) => (feeds[slot.past] = empty!.tensors[i]!));
-      out = await session.run(feeds);
-    }
+    io.cache.forEach((slot, i) => (feeds[slot.past] = empty.tensors[i]!));
+    const out = await session.run(feeds);
     if (seq.diagnostics) seq.diagnostics.promptLogits = positionRows(out[io.logits]!);
     const logits = lastRows(out[io.logits]!, 1)[0]!;
     seq.length = n;
     this.accept(seq, this.sample(seq, logits));
     if (seq.finished) return undefined;
     this.running.push(seq);
-    return { seq, kv: empty?.advance(io.cache.map((slot) => out[slot.present]!), n) };
+    return { seq, kv: empty.advance(io.cache.map((slot) => out[slot.present]!), n) };
   }
 
   /** Lays out the cache for the current members: survivors in their order, then joiners. */
-  private relayCache(joiners: Joiner[]) {
-    const joining = new Map(joiners.map((j) => [j.seq, j.kv!]));
+  private relayCache(joiners: { seq: Sequence; kv: KvBatch }[]) {
+    const joining = new Map(joiners.map((j) => [j.seq, j.kv]));
     const survivors = this.kv ? this.survivorRows() : [];
     const rows = this.running.map((seq) => {
       const own = joining.get(seq);
@@ -277,25 +235,19 @@ export class Scheduler {
   }
 
   private async decode() {
-    const { io, session, slots } = this.deps;
+    const { io, session } = this.deps;
+    const kv = this.kv!;
     const batch = this.running;
     const size = batch.length;
-    const feeds: Record<string, Tensor> = { input_ids: new Tensor('int64', BigInt64Array.from(batch, (s) => BigInt(s.lastToken)), [size, 1]) };
+    const feeds: Record<string, Tensor> = {
+      input_ids: new Tensor('int64', BigInt64Array.from(batch, (s) => BigInt(s.lastToken)), [size, 1]),
+      attention_mask: new Tensor('int64', kv.mask(1), [size, kv.width + 1]),
+    };
     if (io.hasPositionIds) feeds.position_ids = new Tensor('int64', BigInt64Array.from(batch, (s) => BigInt(s.length)), [size, 1]);
     if (io.hasUseCacheBranch) feeds.use_cache_branch = new Tensor('bool', [true], [1]);
-    let out: InferenceSession.OnnxValueMapType;
-    if (slots) {
-      const mask = rightPaddedMask(batch.map((s) => s.length), 1);
-      slots.ensureCapacity(mask.width);
-      feeds.attention_mask = new Tensor('int64', mask.data, [size, mask.width]);
-      out = await session.run(feeds, bindCache(io, slots.views(0, size), feeds));
-    } else {
-      const kv = this.kv!;
-      feeds.attention_mask = new Tensor('int64', kv.mask(1), [size, kv.width + 1]);
-      io.cache.forEach((slot, i) => (feeds[slot.past] = kv.tensors[i]!));
-      out = await session.run(feeds);
-      this.kv = kv.advance(io.cache.map((slot) => out[slot.present]!));
-    }
+    io.cache.forEach((slot, i) => (feeds[slot.past] = kv.tensors[i]!));
+    const out = await session.run(feeds);
+    this.kv = kv.advance(io.cache.map((slot) => out[slot.present]!));
     const rows = lastRows(out[io.logits]!, size);
     batch.forEach((seq, row) => {
       seq.diagnostics?.batchSizes.push(size);

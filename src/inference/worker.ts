@@ -10,7 +10,6 @@ import { PromptBuilder } from './prompt.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 import { Scheduler } from './scheduler.ts';
 import { describeSession } from './session-io.ts';
-import { KvSlots, updatesCacheInPlace } from './kv-slots.ts';
 import type { ModelDtype } from './model-variants.ts';
 
 export interface WorkerConfig extends SessionOptions {
@@ -30,9 +29,7 @@ async function main(config: WorkerConfig) {
   const prompts = new PromptBuilder(model.chatTemplate, model.specialTokens, codec);
   const session = await createSession(model.onnxPath, config);
   const io = describeSession(session);
-  const slots = (await updatesCacheInPlace(session, io)) ? new KvSlots(io, config.maxBatchSize, model.contextLength) : undefined;
   const scheduler = new Scheduler({
-    slots,
     session,
     io,
     model,
