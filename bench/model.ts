@@ -23,7 +23,7 @@ async function decodeRate(name: PresetName, flavour: Flavour, weights: ReturnTyp
   const c = preset(name);
   const s = await GptSession.fromBytes(buildGptGraph(weights, flavour).serialize({ dtype: 'fp32', weights: 'embed' }), c);
   const ids = Array.from({ length: prompt }, (_, i) => (i * 7919) % c.vocab);
-  let { logits, state } = await s.step(ids);
+  let { logits, state } = await s.step(ids, s.emptyState());
   ({ logits, state } = await s.step([argmax(logits.subarray(logits.length - c.vocab))], state)); // warm-up
   const start = performance.now();
   for (let i = 0; i < tokens; i++) {

@@ -4,6 +4,8 @@ import * as ort from 'onnxruntime-node';
 import type { GptConfig } from './presets.ts';
 import { findVariant, type ModelDtype } from '../src/inference/model-variants.ts';
 import { io } from './onnx/gpt.ts';
+import { describeSession, type SessionIO } from '../src/inference/session-io.ts';
+import { KvSlots } from '../src/inference/kv-slots.ts';
 
 /** The architecture numbers of a model folder, read back from its config.json. */
 export function readFolderConfig(dir: string): GptConfig {
@@ -14,18 +16,28 @@ export function readFolderConfig(dir: string): GptConfig {
 export interface KvState {
   tensors: Record<string, ort.Tensor>;
   length: number;
+  /**
+   * Buffers for the whole context that steps write their new positions into (kv-slots.ts):
+   * the step that continues this state writes past its length, so continue a state once.
+   */
+  slots?: KvSlots;
 }
 
 /**
  * One ONNX GPT session driven a sequence at a time (batch 1) with its KV cache. This is the
  * small driver that tests, the benchmark and the model card use; the server's batched
- * scheduler lives in src/inference.
+ * scheduler lives in src/inference. Like the scheduler, it keeps the cache in place when the
+ * graph returns new_key_values.* (`emptyState()` then holds buffers for the whole context).
  */
 export class GptSession {
+  private readonly io: SessionIO;
+
   private constructor(
     readonly session: ort.InferenceSession,
     readonly config: GptConfig,
-  ) {}
+  ) {
+    this.io = describeSession(session);
+  }
 
   /** The folder's onnx/model.onnx, or with `dtype` the variant the engine would load for it (model_q4.onnx…). */
   static async fromFolder(dir: string, options: ort.InferenceSession.SessionOptions = {}, dtype?: ModelDtype): Promise<GptSession> {
@@ -38,19 +50,35 @@ export class GptSession {
     return new GptSession(await ort.InferenceSession.create(bytes, options), config);
   }
 
+  /** Whether this graph's cache is kept in place (it returns new_key_values.*). */
+  get inPlace(): boolean {
+    return this.io.newCache !== undefined;
+  }
+
+  /** An empty cache to decode on from: in-place buffers for the whole context where the graph allows. */
   emptyState(): KvState {
-    const c = this.config;
+    if (!this.inPlace) return this.emptyCopiedState();
+    const slots = new KvSlots(this.io, 1, this.config.context);
+    return { tensors: this.slotViews(slots), length: 0, slots };
+  }
+
+  private slotViews(slots: KvSlots): Record<string, ort.Tensor> {
+    return Object.fromEntries(slots.views(0, 1).map((t, i) => [this.io.cache[i]!.past, t]));
+  }
+
+  /** An empty cache whose steps return new, longer present tensors: nothing to allocate. */
+  private emptyCopiedState(): KvState {
     const tensors: Record<string, ort.Tensor> = {};
-    for (let i = 0; i < c.layers; i++) {
-      for (const name of [io.pastKey(i), io.pastValue(i)]) {
-        tensors[name] = new ort.Tensor('float32', new Float32Array(0), [1, c.heads, 0, c.width / c.heads]);
-      }
-    }
+    for (const slot of this.io.cache) tensors[slot.past] = new ort.Tensor('float32', new Float32Array(0), [1, this.io.kvHeads, 0, this.io.headDim]);
     return { tensors, length: 0 };
   }
 
-  /** Runs `ids` after the cached state; returns logits [ids.length × vocab] and the new state. */
-  async step(ids: readonly number[], state: KvState = this.emptyState()): Promise<{ logits: Float32Array; state: KvState }> {
+  /**
+   * Runs `ids` after the cached state; returns logits [ids.length × vocab] and the new state.
+   * Without a state the prompt is read from scratch into a copied cache; pass `emptyState()`
+   * to decode on from it in place.
+   */
+  async step(ids: readonly number[], state: KvState = this.emptyCopiedState()): Promise<{ logits: Float32Array; state: KvState }> {
     const n = ids.length;
     const total = state.length + n;
     const feeds: Record<string, ort.Tensor> = {
@@ -59,12 +87,17 @@ export class GptSession {
       [io.attentionMask]: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
       [io.positionIds]: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(state.length + i)), [1, n]),
     };
+    if (state.slots) {
+      // Growing replaces the buffers: feed views of the current ones.
+      state.slots.ensureCapacity(total);
+      const views = this.slotViews(state.slots);
+      const out = await this.session.run({ ...feeds, ...views }, [io.logits, ...this.io.newCache!]);
+      state.slots.write(0, state.length, this.io.newCache!.map((name) => out[name]!), 0);
+      return { logits: out[io.logits]!.data as Float32Array, state: { tensors: views, length: total, slots: state.slots } };
+    }
     const out = await this.session.run(feeds);
     const tensors: Record<string, ort.Tensor> = {};
-    for (let i = 0; i < this.config.layers; i++) {
-      tensors[io.pastKey(i)] = out[io.presentKey(i)]!;
-      tensors[io.pastValue(i)] = out[io.presentValue(i)]!;
-    }
+    for (const slot of this.io.cache) tensors[slot.past] = out[slot.present]!;
     return { logits: out[io.logits]!.data as Float32Array, state: { tensors, length: total } };
   }
 
@@ -76,7 +109,7 @@ export class GptSession {
   async generate(prompt: readonly number[], count: number, pick: (logits: Float32Array) => number): Promise<number[]> {
     const { vocab, context } = this.config;
     const all = prompt.slice(-context);
-    let { logits, state } = await this.step(all);
+    let { logits, state } = await this.step(all, this.emptyState());
     const out: number[] = [];
     for (let i = 0; i < count; i++) {
       const next = pick(logits.subarray(logits.length - vocab));
@@ -84,7 +117,7 @@ export class GptSession {
       all.push(next);
       if (i + 1 === count) break;
       ({ logits, state } =
-        state.length < context ? await this.step([next], state) : await this.step(all.slice(-Math.floor(context / 2))));
+        state.length < context ? await this.step([next], state) : await this.step(all.slice(-Math.floor(context / 2)), this.emptyState()));
     }
     return out;
   }

@@ -51,7 +51,7 @@ export async function interleavedDecodeRates(variants: readonly Variant[], opts:
         const { vocab, context } = s.config;
         if (opts.prompt + perRound + 1 > context) throw new Error(`prompt ${opts.prompt} + ${perRound} tokens per round does not fit the context of ${context}`);
         const ids = Array.from({ length: opts.prompt }, (_, j) => (j * 7919 + round * 104729) % vocab);
-        let { logits, state } = await s.step(ids);
+        let { logits, state } = await s.step(ids, s.emptyState());
         ({ logits, state } = await s.step([argmax(logits.subarray(logits.length - vocab))], state));
         const start = performance.now();
         for (let t = 0; t < perRound; t++) {

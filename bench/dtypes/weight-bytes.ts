@@ -46,7 +46,8 @@ export function decodeWeightBytes(model: ModelProto): WeightBytes {
     if (seen.has(name)) return { elementBytes, computed };
     seen.add(name);
     for (const node of consumers.get(name) ?? []) {
-      if (PASS_THROUGH.has(node.opType ?? '')) {
+      // Only a pass-through node's data input (its first) flows on; Reshape's shape is read, not carried.
+      if (PASS_THROUGH.has(node.opType ?? '') && node.input![0] === name) {
         const to = node.opType === 'Cast' ? Number(node.attribute?.find((a) => a.name === 'to')?.i ?? 0) : 0;
         const next = follow(node.output![0]!, to ? (BYTES_PER_ELEMENT[to] ?? elementBytes) : elementBytes, seen);
         computed ||= next.computed;

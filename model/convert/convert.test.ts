@@ -160,7 +160,7 @@ describe('checkpoint layouts', () => {
     }
   });
 
-  it('as many KV heads as query heads (MultiHeadAttention in the optimized graph): each KV head duplicated gives the reference', async () => {
+  it('as many KV heads as query heads: each KV head duplicated gives the reference', async () => {
     // Query head h reads KV head h / 2 in the fixture; with 4 KV heads, KV head h must be that one.
     const tensors = fixtureTensors('llama-gqa').map(([name, shape, data]): [string, number[], Float32Array] => {
       if (!/self_attn\.[kv]_proj\.weight$/.test(name)) return [name, shape, data];
@@ -175,7 +175,7 @@ describe('checkpoint layouts', () => {
     for (const flavour of ['portable', 'optimized'] as const) {
       const out = tempDir('mha');
       convertCheckpoint(ckpt, out, { flavour });
-      expect(readFileSync(join(out, 'onnx', 'model.onnx')).includes('MultiHeadAttention')).toBe(flavour === 'optimized');
+      expect(readFileSync(join(out, 'onnx', 'model.onnx')).includes('GroupQueryAttention')).toBe(flavour === 'optimized');
       expect(maxAbsDiff(await promptLogits(out, ref.prompt_ids), ref.logits)).toBeLessThan(1e-4);
       const { prompt, chat } = await served(out, 'llama-gqa');
       expect(prompt.tokenIds).toEqual(ref.greedy_ids);

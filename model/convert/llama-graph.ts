@@ -5,38 +5,24 @@
  * [batch, kv_heads, seq, head_dim]. position_ids drive the rotary tables; attention_mask closes
  * left padding, on top of the causal mask (and the sliding window where the model has one).
  *
- * `portable`: opset-17 operators only. `optimized`: ONNX Runtime's fused operators where they
- * are faster on CPU and honour the batched left-padding contract exactly:
+ * `portable`: opset-17 operators only; batches left-padded, closed by an additive mask.
+ * `optimized`: ONNX Runtime's fused operators, batches right-padded:
  * - SimplifiedLayerNormalization / SkipSimplifiedLayerNormalization: RMSNorm, and RMSNorm with
  *   the residual add (and the projection's bias) in one pass.
  * - RotaryEmbedding: rotates q and k in their [batch, seq, heads·head_dim] layout, reading the
- *   same cos/sin tables by position_ids (one row per token, so left padding is harmless).
- * - MultiHeadAttention with past/present when kv_heads = heads: takes our additive bias
- *   (padding + causal), as in the GPT-2 graph.
- * Not used: GroupQueryAttention. Its CPU kernel finds each row's extent from seqlens_k /
- * total_sequence_length and expects every row's tokens to start at cache slot 0 (right
- * padding), so the engine's left-padded batches, closed by attention_mask, do not fit it.
- * For kv_heads < heads the attention is the MatMul form below, which reads each KV head once
- * for its group of query heads; MultiHeadAttention over KV heads expanded to every query head
- * measured no faster (bench/convert-flavours.ts, model/README.md).
+ *   same cos/sin tables by position_ids.
+ * - GroupQueryAttention (model/onnx/group-query-attention.ts): reads each KV head once for its
+ *   group of query heads, applies the sliding window itself, and with the graph's
+ *   new_key_values.* outputs lets the engine keep the cache in place.
  */
 import { GraphBuilder, MS_DOMAIN } from '../onnx/graph.ts';
+import { cacheLengths, declareNewCacheOutputs, groupQueryAttention } from '../onnx/group-query-attention.ts';
 import { io, type Flavour } from '../onnx/gpt.ts';
 import { attentionBias } from '../onnx/attention-bias.ts';
 import { declareDecoderOutputs, decoderInputs, lazyWeights } from '../onnx/decoder-io.ts';
 import type { LlamaFamilyConfig } from './config.ts';
 import { llamaTensorShapes, projectionSizes, type LlamaWeights } from './layout.ts';
 import { inverseFrequencies, rotaryTables } from './rope.ts';
-
-export interface LlamaGraphOptions {
-  /**
-   * For measurement only (bench/convert-flavours.ts): how the optimized flavour computes
-   * attention. 'auto' (default): MultiHeadAttention with past/present when kv_heads = heads,
-   * grouped MatMuls otherwise. 'matmul': grouped MatMuls always. 'mha': MultiHeadAttention
-   * always, over KV heads expanded to every query head when kv_heads < heads.
-   */
-  attention?: 'auto' | 'matmul' | 'mha';
-}
 
 /** ONNX weight names: the checkpoint's own where one tensor maps to one, ours for fused ones. */
 function onnxName(name: string): string {
@@ -46,7 +32,7 @@ function onnxName(name: string): string {
   return `model.${name}`;
 }
 
-export function buildLlamaGraph(weights: LlamaWeights, flavour: Flavour, options: LlamaGraphOptions = {}): GraphBuilder {
+export function buildLlamaGraph(weights: LlamaWeights, flavour: Flavour): GraphBuilder {
   const c: LlamaFamilyConfig = weights.config;
   const { q: qDim, kv: kvDim } = projectionSizes(c);
   const hd = c.headDim;
@@ -58,8 +44,6 @@ export function buildLlamaGraph(weights: LlamaWeights, flavour: Flavour, options
 
   const decoder = { layers: c.layers, kvHeads: c.kvHeads, headDim: hd, vocab: c.vocab };
   const { ids, mask, pos, past } = decoderInputs(g, decoder);
-
-  const attnBias = attentionBias(g, ids, mask, c.slidingWindow);
 
   // Rotary tables, float32 whatever the weights' dtype, one row per position.
   const tables = rotaryTables(inverseFrequencies(c), c.maxPositions);
@@ -91,7 +75,7 @@ export function buildLlamaGraph(weights: LlamaWeights, flavour: Flavour, options
     return () => (value ??= make());
   };
   const scale = once(() => g.float(1 / Math.sqrt(hd), 'attn_scale'));
-  const groupedBias = once(() => g.op('Unsqueeze', [attnBias, g.int64s([1])], {}, 'grouped_bias'));
+  const groupedBias = once(() => g.op('Unsqueeze', [attentionBias(g, ids, mask, c.slidingWindow), g.int64s([1])], {}, 'grouped_bias'));
   const merged = once(() => g.int64s([0, 0, qDim], 'merged_shape'));
   const attendMatMul = (q: string, k: string, v: string, i: number): string => {
     const keys = g.node('Concat', [past[i]!.key, k], [io.presentKey(i)], { axis: 2 })[0]!;
@@ -150,25 +134,13 @@ export function buildLlamaGraph(weights: LlamaWeights, flavour: Flavour, options
       );
       return [normed!, sum!];
     };
-    const mode = options.attention ?? 'auto';
+    const lengths = cacheLengths(g, mask);
+    const shape = { heads: c.heads, kvHeads: c.kvHeads, headDim: hd, slidingWindow: c.slidingWindow };
     let h = g.op('SimplifiedLayerNormalization', [x, w('layers.0.input_norm')], { axis: -1, epsilon: eps, stash_type: 1 }, 'layers.0.input_norm');
     for (let i = 0; i < c.layers; i++) {
       const p = `layers.${i}.`;
-      const [q0, k0, v] = splitQkv(linear(h, `${p}qkv`));
-      const q = rotary(q0, c.heads);
-      const k = rotary(k0, c.kvHeads);
-      let ctx: string;
-      if (groups === 1 && mode !== 'matmul') {
-        [ctx] = g.node('MultiHeadAttention', [q, k, v, '', '', attnBias, past[i]!.key, past[i]!.value], ['attn', io.presentKey(i), io.presentValue(i)], { num_heads: c.heads }, MS_DOMAIN) as [string];
-      } else if (mode === 'mha') {
-        const keys = g.node('Concat', [past[i]!.key, toHeads(k, c.kvHeads)], [io.presentKey(i)], { axis: 2 })[0]!;
-        const values = g.node('Concat', [past[i]!.value, toHeads(v, c.kvHeads)], [io.presentValue(i)], { axis: 2 })[0]!;
-        const expand = (t: string) =>
-          g.op('Reshape', [g.op('Expand', [g.op('Unsqueeze', [t, g.int64s([2])]), g.int64s([1, 1, groups, 1, 1], 'group_expand')]), g.int64s([0, c.heads, -1, hd], 'expanded_shape')]);
-        ctx = g.op('MultiHeadAttention', [q, expand(keys), expand(values), '', '', attnBias], { num_heads: c.heads }, 'attn', MS_DOMAIN);
-      } else {
-        ctx = attendMatMul(toHeads(q, c.heads), toHeads(k, c.kvHeads), toHeads(v, c.kvHeads), i);
-      }
+      const [q, k, v] = splitQkv(linear(h, `${p}qkv`));
+      const ctx = groupQueryAttention(g, [rotary(q, c.heads), rotary(k, c.kvHeads), v], past[i]!, lengths, i, shape);
       [h, x] = skipNorm(linear(ctx, `${p}o`, false), x, `${p}post_norm`, `${p}o_bias`);
       const next = i + 1 < c.layers ? `layers.${i + 1}.input_norm` : 'norm';
       [h, x] = skipNorm(linear(swiglu(h, p), `${p}down`, false), x, next, `${p}down_bias`);
@@ -181,5 +153,6 @@ export function buildLlamaGraph(weights: LlamaWeights, flavour: Flavour, options
   const head = c.tieWordEmbeddings ? g.op('Transpose', [w('embed')], { perm: [1, 0] }, 'lm_head') : w('lm_head');
   g.node('MatMul', [x, head], [io.logits]);
   declareDecoderOutputs(g, decoder);
+  if (flavour === 'optimized') declareNewCacheOutputs(g, decoder);
   return g;
 }

@@ -2,12 +2,14 @@ import { headDim, LAYER_NORM_EPSILON, tensorShapes, type GptConfig } from '../pr
 import type { WeightSource } from '../weights.ts';
 import { GraphBuilder, MS_DOMAIN } from './graph.ts';
 import { attentionBias } from './attention-bias.ts';
+import { cacheLengths, declareNewCacheOutputs, groupQueryAttention } from './group-query-attention.ts';
 import { declareDecoderOutputs, decoderInputs, lazyWeights } from './decoder-io.ts';
 
 /**
  * `portable`: standard ONNX operators only (opset 17), loadable by any ONNX runtime.
- * `optimized`: ONNX Runtime's fused contrib operators (MultiHeadAttention with past state,
- * SkipLayerNormalization, FastGelu).
+ * `optimized`: ONNX Runtime's fused contrib operators (GroupQueryAttention, whose KV cache can
+ * be updated in place, see group-query-attention.ts; SkipLayerNormalization, FastGelu). Its
+ * batches are right-padded; the portable graph's are left-padded.
  */
 export type Flavour = 'portable' | 'optimized';
 export const FLAVOURS: readonly Flavour[] = ['portable', 'optimized'];
@@ -35,8 +37,6 @@ export function buildGptGraph(weights: WeightSource, flavour: Flavour): GraphBui
   const decoder = { layers: c.layers, kvHeads: c.heads, headDim: hd, vocab: c.vocab };
   const { ids, mask, pos, past } = decoderInputs(g, decoder);
 
-  const attnBias = attentionBias(g, ids, mask);
-
   const embedded = g.op(
     'Add',
     [g.op('Gather', [w('wte.weight'), ids], {}, 'tok_emb'), g.op('Gather', [w('wpe.weight'), pos], {}, 'pos_emb')],
@@ -57,10 +57,10 @@ export function buildGptGraph(weights: WeightSource, flavour: Flavour): GraphBui
     const t = g.op('Tanh', [g.op('Mul', [inner, g.float(Math.sqrt(2 / Math.PI))])]);
     return g.op('Mul', [g.op('Mul', [x, g.float(0.5)]), g.op('Add', [t, g.float(1)])], {}, 'gelu');
   };
-  const splitSizes = g.int64s([d, d, d], 'qkv_split');
-
   let x = embedded;
   if (flavour === 'portable') {
+    const attnBias = attentionBias(g, ids, mask);
+    const splitSizes = g.int64s([d, d, d], 'qkv_split');
     const scale = g.float(1 / Math.sqrt(hd), 'attn_scale');
     const heads = g.int64s([0, 0, c.heads, hd], 'heads_shape');
     const merged = g.int64s([0, 0, d], 'merged_shape');
@@ -92,18 +92,13 @@ export function buildGptGraph(weights: WeightSource, flavour: Flavour): GraphBui
       );
       return [normed!, sum!];
     };
+    const lengths = cacheLengths(g, mask);
     let h = layerNorm(x, 'h.0.ln_1');
     for (let i = 0; i < c.layers; i++) {
       const p = `h.${i}.`;
-      const [q, k, v] = g.node('Split', [linear(h, `${p}attn.c_attn`, false), splitSizes], ['q', 'k', 'v'], { axis: 2 });
-      const [ctx] = g.node(
-        'MultiHeadAttention',
-        [q!, k!, v!, w(`${p}attn.c_attn.bias`), '', attnBias, past[i]!.key, past[i]!.value],
-        ['attn', io.presentKey(i), io.presentValue(i)],
-        { num_heads: c.heads },
-        MS_DOMAIN,
-      );
-      [h, x] = skipNorm(linear(ctx!, `${p}attn.c_proj`, false), x, `${p}ln_2`, `${p}attn.c_proj.bias`);
+      const [q, k, v] = g.node('Split', [linear(h, `${p}attn.c_attn`), g.int64s([d, d, d], 'qkv_split')], ['q', 'k', 'v'], { axis: 2 });
+      const ctx = groupQueryAttention(g, [q!, k!, v!], past[i]!, lengths, i, { heads: c.heads, kvHeads: c.heads, headDim: hd });
+      [h, x] = skipNorm(linear(ctx, `${p}attn.c_proj`, false), x, `${p}ln_2`, `${p}attn.c_proj.bias`);
       const fc = g.op('FastGelu', [linear(h, `${p}mlp.c_fc`, false), w(`${p}mlp.c_fc.bias`)], {}, 'gelu', MS_DOMAIN);
       const next = i + 1 < c.layers ? `h.${i + 1}.ln_1` : 'ln_f';
       [h, x] = skipNorm(linear(fc, `${p}mlp.c_proj`, false), x, next, `${p}mlp.c_proj.bias`);
@@ -114,5 +109,6 @@ export function buildGptGraph(weights: WeightSource, flavour: Flavour): GraphBui
   // Tied LM head: the same wte initializer, transposed (ORT folds the Transpose at load).
   g.node('MatMul', [x, g.op('Transpose', [w('wte.weight')], { perm: [1, 0] }, 'lm_head')], [io.logits]);
   declareDecoderOutputs(g, decoder);
+  if (flavour === 'optimized') declareNewCacheOutputs(g, decoder);
   return g;
 }

@@ -72,6 +72,8 @@ export interface ModelSummary {
   vocabSize: number;
   defaults: import('./params.ts').ModelDefaults;
   executionProvider: string;
+  /** How the KV cache is kept: in place in preallocated rows (graphs with new_key_values.* outputs), or taken back from present.* each step. */
+  kvCache: 'in-place' | 'copied';
 }
 
 export type ToWorker =

@@ -1,12 +1,21 @@
 /**
- * Continuous batching. Each step: admit waiting requests (prefill alone, sample their first
- * token), let finished and cancelled sequences leave, re-lay the KV cache if the members
- * changed, then run one decode step for the whole batch. Runs inside the inference worker.
+ * Continuous batching. Each step: let finished and cancelled sequences leave, admit waiting
+ * requests (prefill alone, sample their first token), then run one decode step for the whole
+ * batch. Runs inside the inference worker.
+ *
+ * Two KV cache layouts, by what the graph can do:
+ * - in place (`slots`, kv-slots.ts), for graphs that return the positions each run added: each
+ *   running sequence owns a row of preallocated buffers, fed as past without a copy; the new
+ *   positions are written into the rows after each run, a prompt's straight into its row, and a
+ *   leaver's row is refilled by the last row.
+ * - copied (kv-batch.ts), for graphs whose present is a new, longer tensor (Optimum exports):
+ *   rows left-padded, re-laid when the members change.
  */
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
 import { fromHalf } from '../../model/fp16.ts';
 import { IncrementalDecoder } from './detokenizer.ts';
 import { KvBatch } from './kv-batch.ts';
+import { rightPaddedMask, type KvSlots } from './kv-slots.ts';
 import type { ModelFolder } from './model-folder.ts';
 import type { ResolvedParams } from './params.ts';
 import { ChatTemplateRenderError, promptBudget, type PromptBuilder, type PromptInput } from './prompt.ts';
@@ -46,6 +55,12 @@ interface Sequence {
   diagnostics?: Diagnostics;
 }
 
+/** An admitted sequence, with its prompt's cache when the cache is copied rather than in place. */
+interface Joiner {
+  seq: Sequence;
+  kv?: KvBatch;
+}
+
 export interface SchedulerOutput {
   started(id: number, queueSeconds: number): void;
   events(events: { id: number; event: EngineEvent }[], stats?: StepStats): void;
@@ -58,6 +73,8 @@ export interface SchedulerDeps {
   prompts: PromptBuilder;
   codec: { decode(ids: readonly number[]): string };
   maxBatchSize: number;
+  /** The in-place cache, when the graph returns new_key_values.* (rows ≥ maxBatchSize). */
+  slots?: KvSlots;
   output: SchedulerOutput;
   now?: () => number;
 }
@@ -94,10 +111,9 @@ export class Scheduler {
     this.dropCancelledWaiting();
     // Leavers first, so that their slots go to waiting requests in this same step.
     const leaving = this.markCancelledRunning();
-    this.running = this.running.filter((seq) => !seq.finished);
+    this.removeFinished();
     const joiners = await this.admit();
-    const membersChanged = joiners.length > 0 || leaving;
-    if (membersChanged) this.relayCache(joiners);
+    if (!this.deps.slots && (joiners.length > 0 || leaving)) this.relayCache(joiners);
     if (this.running.length > 0) {
       try {
         await this.decode();
@@ -154,9 +170,29 @@ export class Scheduler {
     return any;
   }
 
+  /** Drops finished sequences; in place, the last row moves into each freed one so that rows stay 0…n−1. */
+  private removeFinished() {
+    const slots = this.deps.slots;
+    if (!slots) {
+      this.running = this.running.filter((seq) => !seq.finished);
+      return;
+    }
+    for (let row = 0; row < this.running.length; ) {
+      if (!this.running[row]!.finished) {
+        row++;
+        continue;
+      }
+      const last = this.running.pop()!;
+      if (row < this.running.length) {
+        slots.move(this.running.length, row, last.length);
+        this.running[row] = last;
+      }
+    }
+  }
+
   /** Prefills waiting requests while the batch has room; returns the ones that go on decoding. */
-  private async admit(): Promise<{ seq: Sequence; kv: KvBatch }[]> {
-    const joiners: { seq: Sequence; kv: KvBatch }[] = [];
+  private async admit(): Promise<Joiner[]> {
+    const joiners: Joiner[] = [];
     // Joiners are in `running` already (prefill adds them): counting them twice let only half the free slots fill per step.
     while (this.waiting.length > 0 && this.running.length < this.deps.maxBatchSize) {
       const submission = this.waiting.shift()!;
@@ -197,28 +233,37 @@ export class Scheduler {
       firstTokenAt: 0,
       diagnostics: submission.diagnostics ? { promptIds: ids, tokenIds: [], promptLogits: [], batchSizes: [] } : undefined,
     };
-    const empty = KvBatch.empty(io);
     const n = ids.length;
-    const feeds: Record<string, Tensor> = {
-      input_ids: new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]),
-      attention_mask: new Tensor('int64', empty.mask(n), [1, n]),
-    };
+    const feeds: Record<string, Tensor> = { input_ids: new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]) };
     if (io.hasPositionIds) feeds.position_ids = new Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(i)), [1, n]);
     if (io.hasUseCacheBranch) feeds.use_cache_branch = new Tensor('bool', [false], [1]);
-    io.cache.forEach((slot, i) => (feeds[slot.past] = empty.tensors[i]!));
-    const out = await session.run(feeds);
+    const slots = this.deps.slots;
+    const empty = slots ? undefined : KvBatch.empty(io);
+    let out: InferenceSession.OnnxValueMapType;
+    if (slots) {
+      // Straight into the row it will decode in: the next free one.
+      const row = this.running.length;
+      slots.ensureCapacity(n + 1);
+      feeds.attention_mask = new Tensor('int64', new BigInt64Array(n).fill(1n), [1, n]);
+      out = await this.runInPlace(feeds, slots.views(row, 1));
+      slots.write(row, 0, this.addedPositions(out), 0);
+    } else {
+      feeds.attention_mask = new Tensor('int64', empty!.mask(n), [1, n]);
+      io.cache.forEach((slot, i) => (feeds[slot.past] = empty!.tensors[i]!));
+      out = await session.run(feeds);
+    }
     if (seq.diagnostics) seq.diagnostics.promptLogits = positionRows(out[io.logits]!);
     const logits = lastRows(out[io.logits]!, 1)[0]!;
     seq.length = n;
     this.accept(seq, this.sample(seq, logits));
     if (seq.finished) return undefined;
     this.running.push(seq);
-    return { seq, kv: empty.advance(io.cache.map((slot) => out[slot.present]!), n) };
+    return { seq, kv: empty?.advance(io.cache.map((slot) => out[slot.present]!), n) };
   }
 
   /** Lays out the cache for the current members: survivors in their order, then joiners. */
-  private relayCache(joiners: { seq: Sequence; kv: KvBatch }[]) {
-    const joining = new Map(joiners.map((j) => [j.seq, j.kv]));
+  private relayCache(joiners: Joiner[]) {
+    const joining = new Map(joiners.map((j) => [j.seq, j.kv!]));
     const survivors = this.kv ? this.survivorRows() : [];
     const rows = this.running.map((seq) => {
       const own = joining.get(seq);
@@ -235,25 +280,44 @@ export class Scheduler {
   }
 
   private async decode() {
-    const { io, session } = this.deps;
-    const kv = this.kv!;
+    const { io, session, slots } = this.deps;
     const batch = this.running;
     const size = batch.length;
-    const feeds: Record<string, Tensor> = {
-      input_ids: new Tensor('int64', BigInt64Array.from(batch, (s) => BigInt(s.lastToken)), [size, 1]),
-      attention_mask: new Tensor('int64', kv.mask(1), [size, kv.width + 1]),
-    };
+    const feeds: Record<string, Tensor> = { input_ids: new Tensor('int64', BigInt64Array.from(batch, (s) => BigInt(s.lastToken)), [size, 1]) };
     if (io.hasPositionIds) feeds.position_ids = new Tensor('int64', BigInt64Array.from(batch, (s) => BigInt(s.length)), [size, 1]);
     if (io.hasUseCacheBranch) feeds.use_cache_branch = new Tensor('bool', [true], [1]);
-    io.cache.forEach((slot, i) => (feeds[slot.past] = kv.tensors[i]!));
-    const out = await session.run(feeds);
-    this.kv = kv.advance(io.cache.map((slot) => out[slot.present]!));
+    let out: InferenceSession.OnnxValueMapType;
+    if (slots) {
+      const mask = rightPaddedMask(batch.map((s) => s.length), 1);
+      slots.ensureCapacity(mask.width);
+      feeds.attention_mask = new Tensor('int64', mask.data, [size, mask.width]);
+      out = await this.runInPlace(feeds, slots.views(0, size));
+      const added = this.addedPositions(out);
+      batch.forEach((seq, row) => slots.write(row, seq.length, added, row));
+    } else {
+      const kv = this.kv!;
+      feeds.attention_mask = new Tensor('int64', kv.mask(1), [size, kv.width + 1]);
+      io.cache.forEach((slot, i) => (feeds[slot.past] = kv.tensors[i]!));
+      out = await session.run(feeds);
+      this.kv = kv.advance(io.cache.map((slot) => out[slot.present]!));
+    }
     const rows = lastRows(out[io.logits]!, size);
     batch.forEach((seq, row) => {
       seq.diagnostics?.batchSizes.push(size);
       seq.length++;
       this.accept(seq, this.sample(seq, rows[row]!));
     });
+  }
+
+  /** Runs with the cache views as past, fetching the logits and the added positions only. */
+  private runInPlace(feeds: Record<string, Tensor>, views: Tensor[]): Promise<InferenceSession.OnnxValueMapType> {
+    const { io, session } = this.deps;
+    io.cache.forEach((slot, i) => (feeds[slot.past] = views[i]!));
+    return session.run(feeds, [io.logits, ...io.newCache!]);
+  }
+
+  private addedPositions(out: InferenceSession.OnnxValueMapType): Tensor[] {
+    return this.deps.io.newCache!.map((name) => out[name] as Tensor);
   }
 
   /** Samples a sequence's next token; before its minTokens, end-of-sequence tokens are ruled out (as transformers' min_new_tokens does). */

@@ -22,6 +22,12 @@ export interface SessionIO {
   kvHeads: number;
   headDim: number;
   kvType: 'float32' | 'float16';
+  /**
+   * Outputs holding only the positions a run added (new_key_values.N.key|value), in `cache`
+   * order, when the graph has them for every slot: the engine then keeps the cache in place
+   * (kv-slots.ts) instead of taking present.* back each step.
+   */
+  newCache?: string[];
 }
 
 const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
@@ -58,7 +64,9 @@ export function describeSession(session: Pick<InferenceSession, 'inputNames' | '
 
   // Cache order: by layer, key before value, so that slot i of every tensor list lines up.
   cache.sort((a, b) => a.past.localeCompare(b.past, 'en', { numeric: true }));
+  const newCache = cache.map((slot) => slot.past.replace(/^past_key_values\./, 'new_key_values.'));
   return {
+    ...(newCache.every((name) => session.outputNames.includes(name)) ? { newCache } : {}),
     hasPositionIds: session.inputNames.includes('position_ids'),
     hasUseCacheBranch: session.inputNames.includes('use_cache_branch'),
     logits: 'logits',

@@ -10,6 +10,7 @@ import { PromptBuilder } from './prompt.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 import { Scheduler } from './scheduler.ts';
 import { describeSession } from './session-io.ts';
+import { KvSlots } from './kv-slots.ts';
 import type { ModelDtype } from './model-variants.ts';
 
 export interface WorkerConfig extends SessionOptions {
@@ -29,7 +30,9 @@ async function main(config: WorkerConfig) {
   const prompts = new PromptBuilder(model.chatTemplate, model.specialTokens, codec);
   const session = await createSession(model.onnxPath, config);
   const io = describeSession(session);
+  const slots = io.newCache ? new KvSlots(io, config.maxBatchSize, model.contextLength) : undefined;
   const scheduler = new Scheduler({
+    slots,
     session,
     io,
     model,
@@ -84,6 +87,7 @@ async function main(config: WorkerConfig) {
       vocabSize: model.vocabSize,
       defaults: model.defaults,
       executionProvider: config.device,
+      kvCache: slots ? 'in-place' : 'copied',
     },
   });
 }

@@ -1,0 +1,106 @@
+/**
+ * The KV cache of graphs that return the positions each run added (new_key_values.*,
+ * model/onnx/group-query-attention.ts), kept here in place: one buffer per cache slot shaped
+ * [rows, kv_heads, capacity, head_dim], a row per running sequence. A run is fed views of these
+ * buffers as past_key_values.* (onnxruntime-node passes input data without copying), fetches
+ * logits and new_key_values.* only, and the new positions are written into each row at its
+ * length. Nothing proportional to the context crosses into JavaScript; the graph's attention
+ * reads each row's own length only. Rows are right-padded.
+ *
+ * Capacity starts small and doubles (up to the context length) when a row needs more, so that
+ * eight rows of a model with a 32k context do not reserve gigabytes for short chats.
+ */
+import { Tensor } from 'onnxruntime-node';
+import type { SessionIO } from './session-io.ts';
+
+type KvData = Float32Array | Uint16Array;
+
+const INITIAL_CAPACITY = 32;
+
+export class KvSlots {
+  private buffers: KvData[];
+  private capacity: number;
+
+  constructor(
+    private readonly io: SessionIO,
+    readonly rows: number,
+    private readonly maxCapacity: number,
+    initialCapacity = INITIAL_CAPACITY,
+  ) {
+    this.capacity = Math.min(initialCapacity, maxCapacity);
+    this.buffers = io.cache.map(() => this.allocate(this.capacity));
+  }
+
+  /** Bytes held now (all rows, all slots). */
+  get bytes(): number {
+    return this.buffers.reduce((sum, b) => sum + b.byteLength, 0);
+  }
+
+  /** Makes room for `tokens` positions per row, keeping every row's contents. */
+  ensureCapacity(tokens: number): void {
+    if (tokens <= this.capacity) return;
+    if (tokens > this.maxCapacity) throw new Error(`KV cache: ${tokens} positions exceed the context of ${this.maxCapacity}`);
+    let next = this.capacity;
+    while (next < tokens) next *= 2;
+    next = Math.min(next, this.maxCapacity);
+    const headSize = this.capacity * this.io.headDim;
+    this.buffers = this.buffers.map((old) => {
+      const grown = this.allocate(next);
+      for (let block = 0; block < this.rows * this.io.kvHeads; block++) {
+        grown.set(old.subarray(block * headSize, (block + 1) * headSize), block * next * this.io.headDim);
+      }
+      return grown;
+    });
+    this.capacity = next;
+  }
+
+  /** Views of rows [from, from + count), one tensor per cache slot, to feed as past and bind as present. */
+  views(from: number, count: number): Tensor[] {
+    const rowSize = this.io.kvHeads * this.capacity * this.io.headDim;
+    return this.buffers.map(
+      (b) => new Tensor(this.io.kvType, b.subarray(from * rowSize, (from + count) * rowSize), [count, this.io.kvHeads, this.capacity, this.io.headDim]),
+    );
+  }
+
+    /**
+   * Writes the positions a run added: `added[slot]` is that run's new_key_values output
+   * [batch, kv_heads, seq, head_dim]; its row `batchRow` goes to row `row` from position `at`.
+   */
+  write(row: number, at: number, added: readonly Tensor[], batchRow: number): void {
+    const { kvHeads, headDim } = this.io;
+    added.forEach((t, slot) => {
+      const seq = t.dims[2]!;
+      const source = t.data as KvData;
+      const target = this.buffers[slot]!;
+      for (let h = 0; h < kvHeads; h++) {
+        const from = (batchRow * kvHeads + h) * seq * headDim;
+        target.set(source.subarray(from, from + seq * headDim), ((row * kvHeads + h) * this.capacity + at) * headDim);
+      }
+    });
+  }
+
+  /** Copies the first `length` positions of row `from` into row `to` (a leaver's row is refilled by the last one). */
+  move(from: number, to: number, length: number): void {
+    const { kvHeads, headDim } = this.io;
+    for (const b of this.buffers) {
+      for (let h = 0; h < kvHeads; h++) {
+        const source = (from * kvHeads + h) * this.capacity * headDim;
+        b.copyWithin((to * kvHeads + h) * this.capacity * headDim, source, source + length * headDim);
+      }
+    }
+  }
+
+  private allocate(capacity: number): KvData {
+    const size = this.rows * this.io.kvHeads * capacity * this.io.headDim;
+    // onnxruntime-node takes float16 tensor data as raw 16-bit words.
+    return this.io.kvType === 'float16' ? new Uint16Array(size) : new Float32Array(size);
+  }
+}
+
+/** attention_mask for rows of these cached lengths, each adding `added` positions: right-padded. */
+export function rightPaddedMask(lengths: readonly number[], added: number): { data: BigInt64Array; width: number } {
+  const width = Math.max(...lengths) + added;
+  const data = new BigInt64Array(lengths.length * width);
+  lengths.forEach((n, row) => data.fill(1n, row * width, row * width + n + added));
+  return { data, width };
+}
