@@ -3,13 +3,22 @@
  * and every variant in it, served through the engine (worker thread, scheduler, batching) as in
  * production, must give the reference prompt ids, logits and greedy tokens. The references were
  * computed outside this project (see test/fixtures/hf-tiny/README.md).
+ *
+ * The quantized files compute in int8 (MatMulNBits accuracy level 4, MatMulInteger), whose
+ * kernels round differently from one CPU to another: on an AVX2-only CPU ONNX Runtime's own
+ * int8 files land 0.6–0.8 from the logits recorded on the CPU that made them. For int8 and q4
+ * the expected logits and greedy tokens are therefore the same file run here straight through
+ * onnxruntime-node, without the engine; q4 must also stay near the recorded ones.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferenceEngine, type GenerateRequest } from '../../src/inference/engine.ts';
 import type { ModelDtype } from '../../src/inference/model-variants.ts';
 import type { Diagnostics } from '../../src/inference/protocol.ts';
+import { findVariant } from '../../src/inference/model-variants.ts';
+import { readModelFolder } from '../../src/inference/model-folder.ts';
 import { collect } from '../support/collect.ts';
 import { HF_TINY_MODELS, hfTinyDir, maxAbsDiff, reference, variantReferences, type HfTinyModel } from '../support/hf-tiny.ts';
+import { greedyIds, promptLogits } from '../support/prompt-logits.ts';
 
 const VARIANTS: ModelDtype[] = ['fp32', 'fp16', 'int8', 'q4'];
 
@@ -50,14 +59,27 @@ describe.each(HF_TINY_MODELS)('%s', (model: HfTinyModel) => {
 
   describe.each(VARIANTS)('%s', (dtype) => {
     let engine: InferenceEngine;
+    const quantized = dtype === 'int8' || dtype === 'q4';
+    let expectedGreedy = dtype === 'fp32' ? ref.greedy_ids : variants[dtype]!.greedy_ids;
+    let expectedLogits = dtype === 'fp32' ? ref.logits : variants[dtype]!.prompt_logits;
+    const tolerance = dtype === 'fp32' ? 1e-4 : 1e-3;
     beforeAll(async () => {
       engine = await InferenceEngine.start({ modelPath: hfTinyDir(model), dtype, maxBatchSize: 8, intraOpThreads: 1 });
+      if (quantized) {
+        const file = findVariant(hfTinyDir(model), dtype);
+        const eos = readModelFolder(hfTinyDir(model), dtype).eosTokenIds;
+        expectedLogits = (await promptLogits(file, ref.prompt_ids)).map((row) => Array.from(row));
+        expectedGreedy = await greedyIds(file, ref.prompt_ids, ref.greedy_ids.length, eos);
+      }
     });
     afterAll(async () => engine?.close());
 
-    const expectedGreedy = dtype === 'fp32' ? ref.greedy_ids : variants[dtype]!.greedy_ids;
-    const expectedLogits = dtype === 'fp32' ? ref.logits : variants[dtype]!.prompt_logits;
-    const tolerance = dtype === 'fp32' ? 1e-4 : 1e-3;
+    if (dtype === 'q4') {
+      it('stays near the logits recorded on the CPU that made the file', () => {
+        // Measured 0.029 apart on an AVX2-only EPYC (llama-gqa).
+        expect(maxAbsDiff(expectedLogits, variants.q4!.prompt_logits)).toBeLessThan(0.05);
+      });
+    }
 
     it('tokenizes the prompt, and matches the reference logits at every prompt position and the greedy tokens', async () => {
       const result = await diagnose(engine, { input: { prompt: ref.prompt }, params: greedy(ref.greedy_ids.length) });
