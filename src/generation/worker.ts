@@ -189,7 +189,7 @@ export class GenerationWorker {
     let done: DoneEvent;
     if (cached) {
       for (const delta of cached.deltas) await publish(delta);
-      done = { type: 'done', finishReason: cached.finishReason, usage: cached.usage, promptTruncated: false, droppedMessages: 0, timings: NO_TIMINGS };
+      done = { type: 'done', finishReason: cached.finishReason, usage: cached.usage, cachedPromptTokens: 0, promptTruncated: false, droppedMessages: 0, timings: NO_TIMINGS };
     } else {
       const request: PromptInput = previous ? { ...input, continuation: previous } : input;
       let final: DoneEvent | undefined;

@@ -24,6 +24,8 @@ export interface EngineOptions {
   intraOpThreads?: number;
   spinWait?: boolean;
   maxBatchSize?: number;
+  /** Bytes of finished sequences' KV cache kept for prompts that start the same way (prefix-cache.ts); 0 (default) keeps none. */
+  prefixCacheBytes?: number;
   /** Requests allowed to wait for a batch slot; one more fails at once with OVERLOADED. */
   maxQueuedRequests?: number;
   registry?: Registry;
@@ -109,6 +111,7 @@ export class InferenceEngine {
       intraOpThreads: options.intraOpThreads ?? defaultInferenceThreads(),
       spinWait: options.spinWait ?? false,
       maxBatchSize: options.maxBatchSize ?? 8,
+      prefixCacheBytes: options.prefixCacheBytes ?? 0,
     };
     const worker = spawnWorker(config);
     let model = await waitForReady(worker, options.modelPath).catch(async (error: unknown) => {
@@ -185,6 +188,13 @@ export class InferenceEngine {
         this.metrics.interTokenLatency.observe(message.stats.stepSeconds);
       }
       this.metrics.running.set(message.stats.running);
+      const cache = message.stats.prefixCache;
+      if (cache) {
+        this.metrics.prefixCacheHitTokens.inc(cache.hitTokens);
+        this.metrics.prefixCacheMissTokens.inc(cache.missTokens);
+        this.metrics.prefixCacheEvictions.inc(cache.evictions);
+        this.metrics.prefixCacheBytes.set(cache.bytes);
+      }
     }
   }
 

@@ -13,7 +13,7 @@
 import { Tensor } from 'onnxruntime-node';
 import type { SessionIO } from './session-io.ts';
 
-type KvData = Float32Array | Uint16Array;
+export type KvData = Float32Array | Uint16Array;
 
 const INITIAL_CAPACITY = 32;
 
@@ -67,16 +67,35 @@ export class KvSlots {
    * [batch, kv_heads, seq, head_dim]; its row `batchRow` goes to row `row` from position `at`.
    */
   write(row: number, at: number, added: readonly Tensor[], batchRow: number): void {
+    added.forEach((t, slot) => this.copyIn(slot, row, at, t.data as KvData, t.dims[2]!, batchRow));
+  }
+
+  /** Positions [from, from + count) of row `row`, one [kv_heads, count, head_dim] array per slot. */
+  read(row: number, from: number, count: number): KvData[] {
     const { kvHeads, headDim } = this.io;
-    added.forEach((t, slot) => {
-      const seq = t.dims[2]!;
-      const source = t.data as KvData;
-      const target = this.buffers[slot]!;
+    return this.buffers.map((b) => {
+      const out = b instanceof Float32Array ? new Float32Array(kvHeads * count * headDim) : new Uint16Array(kvHeads * count * headDim);
       for (let h = 0; h < kvHeads; h++) {
-        const from = (batchRow * kvHeads + h) * seq * headDim;
-        target.set(source.subarray(from, from + seq * headDim), ((row * kvHeads + h) * this.capacity + at) * headDim);
+        const start = ((row * kvHeads + h) * this.capacity + from) * headDim;
+        out.set(b.subarray(start, start + count * headDim), h * count * headDim);
       }
+      return out;
     });
+  }
+
+  /** Writes what `read` gave back (count positions per slot) into row `row` from position `at`. */
+  restore(row: number, at: number, blocks: readonly KvData[], count: number): void {
+    blocks.forEach((data, slot) => this.copyIn(slot, row, at, data, count, 0));
+  }
+
+  /** Copies `seq` positions of every head of batch row `batchRow` of `source` ([batch, kv_heads, seq, head_dim]) into row `row` from `at`. */
+  private copyIn(slot: number, row: number, at: number, source: KvData, seq: number, batchRow: number): void {
+    const { kvHeads, headDim } = this.io;
+    const target = this.buffers[slot]!;
+    for (let h = 0; h < kvHeads; h++) {
+      const from = (batchRow * kvHeads + h) * seq * headDim;
+      target.set(source.subarray(from, from + seq * headDim), ((row * kvHeads + h) * this.capacity + at) * headDim);
+    }
   }
 
   /** Copies the first `length` positions of row `from` into row `to` (a leaver's row is refilled by the last one). */

@@ -30,6 +30,8 @@ export interface DoneEvent {
   type: 'done';
   finishReason: FinishReason;
   usage: Usage;
+  /** Prompt tokens whose KV cache came from the prefix cache instead of being computed. */
+  cachedPromptTokens: number;
   timings: Timings;
   /** Whether the prompt was cut to fit the context window, and how many messages were left out. */
   promptTruncated: boolean;
@@ -86,6 +88,8 @@ export interface StepStats {
   running: number;
   waiting: number;
   stepSeconds: number;
+  /** Since the previous stats: prompt tokens restored from / computed despite the prefix cache, blocks evicted; and its bytes now. */
+  prefixCache?: import('./prefix-cache.ts').PrefixCacheStats;
 }
 
 export type FromWorker =

@@ -16,6 +16,7 @@ import { fromHalf } from '../../model/fp16.ts';
 import { IncrementalDecoder } from './detokenizer.ts';
 import { KvBatch } from './kv-batch.ts';
 import { rightPaddedMask, type KvSlots } from './kv-slots.ts';
+import type { PrefixCache } from './prefix-cache.ts';
 import type { ModelFolder } from './model-folder.ts';
 import type { ResolvedParams } from './params.ts';
 import { ChatTemplateRenderError, promptBudget, type PromptBuilder, type PromptInput } from './prompt.ts';
@@ -47,6 +48,10 @@ interface Sequence {
   lastToken: number;
   /** Tokens in its KV cache. */
   length: number;
+  /** Prompt and generated ids: the cache's position i holds tokens[i] (kept for the prefix cache). */
+  tokens: number[];
+  /** Prompt tokens restored from the prefix cache rather than computed. */
+  cachedTokens: number;
   nextIndex: number;
   enqueuedAt: number;
   startedAt: number;
@@ -75,6 +80,8 @@ export interface SchedulerDeps {
   maxBatchSize: number;
   /** The in-place cache, when the graph returns new_key_values.* (rows ≥ maxBatchSize). */
   slots?: KvSlots;
+  /** Finished sequences' cache, reused by prompts that start the same way (in-place cache only). */
+  prefixCache?: PrefixCache;
   output: SchedulerOutput;
   now?: () => number;
 }
@@ -140,7 +147,8 @@ export class Scheduler {
   private flush(stats: StepStats) {
     const events = this.pending;
     this.pending = [];
-    this.deps.output.events(events, stats);
+    const prefixCache = this.deps.prefixCache?.takeStats();
+    this.deps.output.events(events, prefixCache ? { ...stats, prefixCache } : stats);
   }
 
   private dropCancelledWaiting() {
@@ -152,6 +160,7 @@ export class Scheduler {
         type: 'done',
         finishReason: 'cancelled',
         usage: { promptTokens: 0, completionTokens: 0 },
+        cachedPromptTokens: 0,
         timings: { queueSeconds: (this.now() - submission.enqueuedAt) / 1000, timeToFirstTokenSeconds: 0, tokensPerSecond: 0 },
         promptTruncated: false,
         droppedMessages: 0,
@@ -178,10 +187,12 @@ export class Scheduler {
       return;
     }
     for (let row = 0; row < this.running.length; ) {
-      if (!this.running[row]!.finished) {
+      const seq = this.running[row]!;
+      if (!seq.finished) {
         row++;
         continue;
       }
+      this.deps.prefixCache?.store(seq.tokens, seq.length, slots, row);
       const last = this.running.pop()!;
       if (row < this.running.length) {
         slots.move(this.running.length, row, last.length);
@@ -226,6 +237,8 @@ export class Scheduler {
       stop: new StopMatcher(params.stop),
       generated: 0,
       lastToken: -1,
+      tokens: [...ids],
+      cachedTokens: 0,
       length: 0,
       nextIndex: 0,
       enqueuedAt: submission.enqueuedAt,
@@ -241,12 +254,18 @@ export class Scheduler {
     const empty = slots ? undefined : KvBatch.empty(io);
     let out: InferenceSession.OnnxValueMapType;
     if (slots) {
-      // Straight into the row it will decode in: the next free one.
+      // Straight into the row it will decode in: the next free one, starting from what the
+      // prefix cache holds of the prompt (not with diagnostics, which report every prompt position's logits).
       const row = this.running.length;
       slots.ensureCapacity(n + 1);
+      const cached = submission.diagnostics ? 0 : (this.deps.prefixCache?.restore(ids, slots, row) ?? 0);
+      seq.cachedTokens = cached;
+      const rest = ids.slice(cached);
+      feeds.input_ids = new Tensor('int64', BigInt64Array.from(rest, BigInt), [1, rest.length]);
+      if (io.hasPositionIds) feeds.position_ids = new Tensor('int64', BigInt64Array.from(rest, (_, i) => BigInt(cached + i)), [1, rest.length]);
       feeds.attention_mask = new Tensor('int64', new BigInt64Array(n).fill(1n), [1, n]);
       out = await this.runInPlace(feeds, slots.views(row, 1));
-      slots.write(row, 0, this.addedPositions(out), 0);
+      slots.write(row, cached, this.addedPositions(out), 0);
     } else {
       feeds.attention_mask = new Tensor('int64', empty!.mask(n), [1, n]);
       io.cache.forEach((slot, i) => (feeds[slot.past] = empty!.tensors[i]!));
@@ -256,7 +275,11 @@ export class Scheduler {
     const logits = lastRows(out[io.logits]!, 1)[0]!;
     seq.length = n;
     this.accept(seq, this.sample(seq, logits));
-    if (seq.finished) return undefined;
+    if (seq.finished) {
+      // Done at its first token (a one-token reply): its prompt is in the next free row still.
+      if (slots) this.deps.prefixCache?.store(seq.tokens, seq.length, slots, this.running.length);
+      return undefined;
+    }
     this.running.push(seq);
     return { seq, kv: empty?.advance(io.cache.map((slot) => out[slot.present]!), n) };
   }
@@ -331,6 +354,7 @@ export class Scheduler {
     if (seq.generated === 0) seq.firstTokenAt = this.now();
     seq.generated++;
     seq.lastToken = token;
+    seq.tokens.push(token);
     seq.diagnostics?.tokenIds.push(token);
     if (this.eos.has(token)) return this.finish(seq, 'eos');
     seq.sampler.accept(token);
@@ -359,6 +383,7 @@ export class Scheduler {
       type: 'done',
       finishReason: reason,
       usage: { promptTokens: seq.promptTokens, completionTokens },
+      cachedPromptTokens: seq.cachedTokens,
       timings: {
         queueSeconds: (seq.startedAt - seq.enqueuedAt) / 1000,
         timeToFirstTokenSeconds: seq.firstTokenAt ? (seq.firstTokenAt - seq.enqueuedAt) / 1000 : 0,

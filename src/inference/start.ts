@@ -31,6 +31,7 @@ export async function startEngine(config: Config, folder: ModelFolderEntry, regi
     intraOpThreads: config.inference.threads,
     spinWait: config.inference.spinWait,
     maxBatchSize: config.inference.maxBatchSize,
+    prefixCacheBytes: config.inference.prefixCacheBytes,
     maxQueuedRequests: config.inference.maxQueuedRequests,
     registry,
   });

@@ -11,12 +11,15 @@ import type { FromWorker, ToWorker } from './protocol.ts';
 import { Scheduler } from './scheduler.ts';
 import { describeSession } from './session-io.ts';
 import { KvSlots } from './kv-slots.ts';
+import { PrefixCache } from './prefix-cache.ts';
 import type { ModelDtype } from './model-variants.ts';
 
 export interface WorkerConfig extends SessionOptions {
   modelPath: string;
   dtype: ModelDtype;
   maxBatchSize: number;
+  /** PREFIX_CACHE_BYTES: the prefix cache's budget (in-place cache only); 0 turns it off. */
+  prefixCacheBytes: number;
 }
 
 const port = parentPort!;
@@ -31,8 +34,10 @@ async function main(config: WorkerConfig) {
   const session = await createSession(model.onnxPath, config);
   const io = describeSession(session);
   const slots = io.newCache ? new KvSlots(io, config.maxBatchSize, model.contextLength) : undefined;
+  const prefixCache = slots && config.prefixCacheBytes > 0 ? new PrefixCache(config.prefixCacheBytes) : undefined;
   const scheduler = new Scheduler({
     slots,
+    prefixCache,
     session,
     io,
     model,

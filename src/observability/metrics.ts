@@ -106,6 +106,7 @@ export function createInferenceMetrics(registry: Registry, model = 'default') {
   const histogram = (name: string, help: string, buckets: number[]) =>
     shared(name, () => new Histogram({ name, help, buckets, labelNames, registers: [registry] })).labels({ model });
   const gauge = (name: string, help: string) => shared(name, () => new Gauge({ name, help, labelNames, registers: [registry] })).labels({ model });
+  const counter = (name: string, help: string) => shared(name, () => new Counter({ name, help, labelNames, registers: [registry] })).labels({ model });
   return {
     timeToFirstToken: histogram('generation_time_to_first_token_seconds', 'From a request entering the queue to its first generated token.', latencyBuckets),
     interTokenLatency: histogram('generation_inter_token_latency_seconds', 'Duration of one decode step, i.e. the time between two tokens of a stream.', latencyBuckets),
@@ -113,7 +114,11 @@ export function createInferenceMetrics(registry: Registry, model = 'default') {
     batchSize: histogram('generation_batch_size', 'Sequences decoded together per step.', [1, 2, 4, 8, 16, 32, 64]),
     running: gauge('generation_running_requests', 'Requests being decoded.'),
     waiting: gauge('generation_waiting_requests', 'Requests waiting for a batch slot.'),
-    tokens: shared('generation_tokens_total', () => new Counter({ name: 'generation_tokens_total', help: 'Tokens generated.', labelNames, registers: [registry] })).labels({ model }),
+    tokens: counter('generation_tokens_total', 'Tokens generated.'),
+    prefixCacheHitTokens: counter('prefix_cache_hit_tokens_total', 'Prompt tokens whose KV cache was restored from the prefix cache.'),
+    prefixCacheMissTokens: counter('prefix_cache_miss_tokens_total', 'Prompt tokens computed because the prefix cache did not hold them.'),
+    prefixCacheEvictions: counter('prefix_cache_evictions_total', 'Prefix cache blocks evicted to stay within PREFIX_CACHE_BYTES.'),
+    prefixCacheBytes: gauge('prefix_cache_bytes', 'Bytes the prefix cache holds.'),
   };
 }
 
