@@ -26,6 +26,8 @@ export interface EngineOptions {
   maxBatchSize?: number;
   /** Bytes of finished sequences' KV cache kept for prompts that start the same way (prefix-cache.ts); 0 (default) keeps none. */
   prefixCacheBytes?: number;
+  /** Prompt tokens read per step, between decode steps of the running batch (scheduler.ts); 0 (default): whole prompts. */
+  prefillChunkTokens?: number;
   /** Requests allowed to wait for a batch slot; one more fails at once with OVERLOADED. */
   maxQueuedRequests?: number;
   registry?: Registry;
@@ -112,6 +114,7 @@ export class InferenceEngine {
       spinWait: options.spinWait ?? false,
       maxBatchSize: options.maxBatchSize ?? 8,
       prefixCacheBytes: options.prefixCacheBytes ?? 0,
+      prefillChunkTokens: options.prefillChunkTokens ?? 0,
     };
     const worker = spawnWorker(config);
     let model = await waitForReady(worker, options.modelPath).catch(async (error: unknown) => {

@@ -1,7 +1,8 @@
 /**
  * Continuous batching. Each step: let finished and cancelled sequences leave, admit waiting
- * requests (prefill alone, sample their first token), then run one decode step for the whole
- * batch. Runs inside the inference worker.
+ * requests, read their prompts (alone, in chunks of PREFILL_CHUNK_TOKENS with the in-place
+ * cache) and sample their first token, then run one decode step for the whole batch. Runs
+ * inside the inference worker.
  *
  * Two KV cache layouts, by what the graph can do:
  * - in place (`slots`, kv-slots.ts), for graphs that return the positions each run added: each
@@ -82,6 +83,12 @@ export interface SchedulerDeps {
   slots?: KvSlots;
   /** Finished sequences' cache, reused by prompts that start the same way (in-place cache only). */
   prefixCache?: PrefixCache;
+  /**
+   * In-place cache only: prompt tokens computed per step (PREFILL_CHUNK_TOKENS), between decode
+   * steps of the running batch, so that a long prompt does not stall the other streams; 0 reads
+   * every admitted prompt whole before the next decode step.
+   */
+  prefillChunkTokens?: number;
   output: SchedulerOutput;
   now?: () => number;
 }
@@ -89,6 +96,12 @@ export interface SchedulerDeps {
 export class Scheduler {
   private readonly waiting: Submission[] = [];
   private running: Sequence[] = [];
+  /**
+   * In-place cache: admitted sequences whose prompt is still being read, in admission order.
+   * prefilling[i] owns row running.length + i, so the decode batch stays rows 0…n−1 and the
+   * first of them joins it at the next row when its prompt is done.
+   */
+  private prefilling: Sequence[] = [];
   private kv: KvBatch | undefined;
   private readonly cancelled = new Set<number>();
   private pending: { id: number; event: EngineEvent }[] = [];
@@ -101,7 +114,7 @@ export class Scheduler {
   }
 
   get idle(): boolean {
-    return this.waiting.length === 0 && this.running.length === 0;
+    return this.waiting.length === 0 && this.running.length === 0 && this.prefilling.length === 0;
   }
 
   submit(submission: Submission): void {
@@ -120,14 +133,16 @@ export class Scheduler {
     const leaving = this.markCancelledRunning();
     this.removeFinished();
     const joiners = await this.admit();
-    if (!this.deps.slots && (joiners.length > 0 || leaving)) this.relayCache(joiners);
+    if (this.deps.slots) await this.advancePrefills();
+    else if (joiners.length > 0 || leaving) this.relayCache(joiners);
     if (this.running.length > 0) {
       try {
         await this.decode();
       } catch (error) {
         // A failed step fails its batch, not the engine: the next requests start clean.
-        for (const seq of this.running) this.emit(seq.id, { type: 'error', message: (error as Error).message });
+        for (const seq of [...this.running, ...this.prefilling]) this.emit(seq.id, { type: 'error', message: (error as Error).message });
         this.running = [];
+        this.prefilling = [];
         this.kv = undefined;
         this.kvMembers = [];
       }
@@ -170,7 +185,7 @@ export class Scheduler {
 
   private markCancelledRunning(): boolean {
     let any = false;
-    for (const seq of this.running) {
+    for (const seq of [...this.running, ...this.prefilling]) {
       if (this.cancelled.delete(seq.id)) {
         if (!seq.finished) this.finish(seq, 'cancelled');
         any = true;
@@ -186,6 +201,7 @@ export class Scheduler {
       this.running = this.running.filter((seq) => !seq.finished);
       return;
     }
+    const decodingRows = this.running.length;
     for (let row = 0; row < this.running.length; ) {
       const seq = this.running[row]!;
       if (!seq.finished) {
@@ -199,18 +215,27 @@ export class Scheduler {
         this.running[row] = last;
       }
     }
+    // Cancelled while their prompt was read: their rows go too, the rest keep their order.
+    const kept = this.prefilling.filter((seq) => !seq.finished);
+    let to = this.running.length;
+    this.prefilling.forEach((seq, i) => {
+      if (seq.finished) return;
+      if (decodingRows + i !== to) slots.move(decodingRows + i, to, seq.length);
+      to++;
+    });
+    this.prefilling = kept;
   }
 
-  /** Prefills waiting requests while the batch has room; returns the ones that go on decoding. */
+  /** Starts waiting requests while the batch has room; returns those that joined with a copied cache. */
   private async admit(): Promise<Joiner[]> {
     const joiners: Joiner[] = [];
     // Joiners are in `running` already (prefill adds them): counting them twice let only half the free slots fill per step.
-    while (this.waiting.length > 0 && this.running.length < this.deps.maxBatchSize) {
+    while (this.waiting.length > 0 && this.running.length + this.prefilling.length < this.deps.maxBatchSize) {
       const submission = this.waiting.shift()!;
       const startedAt = this.now();
       this.deps.output.started(submission.id, (startedAt - submission.enqueuedAt) / 1000);
       try {
-        const joined = await this.prefill(submission, startedAt);
+        const joined = await this.startSequence(submission, startedAt);
         if (joined) joiners.push(joined);
       } catch (error) {
         const refused = error instanceof ChatTemplateRenderError;
@@ -220,7 +245,11 @@ export class Scheduler {
     return joiners;
   }
 
-  private async prefill(submission: Submission, startedAt: number) {
+  /**
+   * Starts a sequence: with the in-place cache it takes the next row and waits in `prefilling`
+   * for advancePrefills; otherwise its prompt is read now, whole, and it joins with its cache.
+   */
+  private async startSequence(submission: Submission, startedAt: number): Promise<Joiner | undefined> {
     const { model, prompts, io, session } = this.deps;
     const { params } = submission;
     const fitted = prompts.fit(submission.input, promptBudget(model.contextLength, params.maxTokens));
@@ -246,42 +275,92 @@ export class Scheduler {
       firstTokenAt: 0,
       diagnostics: submission.diagnostics ? { promptIds: ids, tokenIds: [], promptLogits: [], batchSizes: [] } : undefined,
     };
-    const n = ids.length;
-    const feeds: Record<string, Tensor> = { input_ids: new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]) };
-    if (io.hasPositionIds) feeds.position_ids = new Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(i)), [1, n]);
-    if (io.hasUseCacheBranch) feeds.use_cache_branch = new Tensor('bool', [false], [1]);
     const slots = this.deps.slots;
-    const empty = slots ? undefined : KvBatch.empty(io);
-    let out: InferenceSession.OnnxValueMapType;
     if (slots) {
-      // Straight into the row it will decode in: the next free one, starting from what the
-      // prefix cache holds of the prompt (not with diagnostics, which report every prompt position's logits).
-      const row = this.running.length;
-      slots.ensureCapacity(n + 1);
-      const cached = submission.diagnostics ? 0 : (this.deps.prefixCache?.restore(ids, slots, row) ?? 0);
-      seq.cachedTokens = cached;
-      const rest = ids.slice(cached);
-      feeds.input_ids = new Tensor('int64', BigInt64Array.from(rest, BigInt), [1, rest.length]);
-      if (io.hasPositionIds) feeds.position_ids = new Tensor('int64', BigInt64Array.from(rest, (_, i) => BigInt(cached + i)), [1, rest.length]);
-      feeds.attention_mask = new Tensor('int64', new BigInt64Array(n).fill(1n), [1, n]);
-      out = await this.runInPlace(feeds, slots.views(row, 1));
-      slots.write(row, cached, this.addedPositions(out), 0);
-    } else {
-      feeds.attention_mask = new Tensor('int64', empty!.mask(n), [1, n]);
-      io.cache.forEach((slot, i) => (feeds[slot.past] = empty!.tensors[i]!));
-      out = await session.run(feeds);
-    }
-    if (seq.diagnostics) seq.diagnostics.promptLogits = positionRows(out[io.logits]!);
-    const logits = lastRows(out[io.logits]!, 1)[0]!;
-    seq.length = n;
-    this.accept(seq, this.sample(seq, logits));
-    if (seq.finished) {
-      // Done at its first token (a one-token reply): its prompt is in the next free row still.
-      if (slots) this.deps.prefixCache?.store(seq.tokens, seq.length, slots, this.running.length);
+      // Into the row it will decode in, starting from what the prefix cache holds of the prompt
+      // (not with diagnostics, which report every prompt position's logits); read by advancePrefills.
+      const row = this.running.length + this.prefilling.length;
+      slots.ensureCapacity(ids.length + 1);
+      seq.cachedTokens = seq.length = submission.diagnostics ? 0 : (this.deps.prefixCache?.restore(ids, slots, row) ?? 0);
+      this.prefilling.push(seq);
       return undefined;
     }
+    const n = ids.length;
+    const empty = KvBatch.empty(io);
+    const feeds: Record<string, Tensor> = {
+      input_ids: new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]),
+      attention_mask: new Tensor('int64', empty.mask(n), [1, n]),
+    };
+    if (io.hasPositionIds) feeds.position_ids = new Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(i)), [1, n]);
+    if (io.hasUseCacheBranch) feeds.use_cache_branch = new Tensor('bool', [false], [1]);
+    io.cache.forEach((slot, i) => (feeds[slot.past] = empty.tensors[i]!));
+    const out = await session.run(feeds);
+    seq.length = n;
+    this.promptDone(seq, out[io.logits]!);
+    if (seq.finished) return undefined;
     this.running.push(seq);
-    return { seq, kv: empty?.advance(io.cache.map((slot) => out[slot.present]!), n) };
+    return { seq, kv: empty.advance(io.cache.map((slot) => out[slot.present]!), n) };
+  }
+
+  /** The prompt's logits are in: records them for diagnostics and samples the first token. */
+  private promptDone(seq: Sequence, logits: Tensor) {
+    seq.diagnostics?.promptLogits.push(...positionRows(logits));
+    this.accept(seq, this.sample(seq, lastRows(logits, 1)[0]!));
+  }
+
+  /**
+   * Reads the prompts of the sequences being prefilled, first come first, up to
+   * prefillChunkTokens this step (all of them without a limit). One whose prompt is done gets its
+   * first token and joins the decode batch (its row is the next one already).
+   */
+  private async advancePrefills() {
+    const slots = this.deps.slots!;
+    const { io } = this.deps;
+    let budget = this.deps.prefillChunkTokens || Infinity;
+    while (budget > 0 && this.prefilling.length > 0) {
+      const seq = this.prefilling[0]!;
+      const row = this.running.length;
+      const prompt = seq.tokens;
+      const chunk = prompt.slice(seq.length, seq.length + Math.min(budget, prompt.length - seq.length));
+      const end = seq.length + chunk.length;
+      const feeds: Record<string, Tensor> = {
+        input_ids: new Tensor('int64', BigInt64Array.from(chunk, BigInt), [1, chunk.length]),
+        attention_mask: new Tensor('int64', new BigInt64Array(end).fill(1n), [1, end]),
+      };
+      if (io.hasPositionIds) feeds.position_ids = new Tensor('int64', BigInt64Array.from(chunk, (_, i) => BigInt(seq.length + i)), [1, chunk.length]);
+      let out: InferenceSession.OnnxValueMapType;
+      try {
+        out = await this.runInPlace(feeds, slots.views(row, 1));
+      } catch (error) {
+        // This prompt fails alone: the running batch and the other prompts go on.
+        this.emit(seq.id, { type: 'error', message: (error as Error).message });
+        this.dropFirstPrefilling();
+        continue;
+      }
+      slots.write(row, seq.length, this.addedPositions(out), 0);
+      seq.length = end;
+      budget -= chunk.length;
+      if (end < prompt.length) {
+        seq.diagnostics?.promptLogits.push(...positionRows(out[io.logits]!));
+        continue;
+      }
+      this.promptDone(seq, out[io.logits]!);
+      if (seq.finished) {
+        // Done at its first token (a one-token reply): keep its prompt for the prefix cache, free its row.
+        this.deps.prefixCache?.store(seq.tokens, seq.length, slots, row);
+        this.dropFirstPrefilling();
+      } else {
+        this.running.push(this.prefilling.shift()!);
+      }
+    }
+  }
+
+  /** Removes prefilling[0] and moves the others' rows down one. */
+  private dropFirstPrefilling() {
+    const slots = this.deps.slots!;
+    const base = this.running.length;
+    this.prefilling.shift();
+    this.prefilling.forEach((seq, i) => slots.move(base + i + 1, base + i, seq.length));
   }
 
   /** Lays out the cache for the current members: survivors in their order, then joiners. */

@@ -20,6 +20,8 @@ export interface WorkerConfig extends SessionOptions {
   maxBatchSize: number;
   /** PREFIX_CACHE_BYTES: the prefix cache's budget (in-place cache only); 0 turns it off. */
   prefixCacheBytes: number;
+  /** PREFILL_CHUNK_TOKENS: prompt tokens read per step between decode steps (in-place cache only); 0: whole prompts. */
+  prefillChunkTokens: number;
 }
 
 const port = parentPort!;
@@ -38,6 +40,7 @@ async function main(config: WorkerConfig) {
   const scheduler = new Scheduler({
     slots,
     prefixCache,
+    prefillChunkTokens: config.prefillChunkTokens,
     session,
     io,
     model,
