@@ -1,7 +1,9 @@
 /**
  * `npm run bench:inference`: decode speed of the engine against a bare session.run loop and
- * against @huggingface/transformers on the same folder, and aggregate throughput with 1, 4, 8
- * and 16 concurrent streams. One run, figures and ratios side by side; not a test.
+ * against @huggingface/transformers on the same folder, aggregate throughput with 1, 4, 8
+ * and 16 concurrent streams, and (124m) decoding at long contexts: 1 and 8 streams with 8- and
+ * 700-token prompts, and one stream at 1,000 tokens of the 1,024-token context. One run,
+ * figures and ratios side by side; not a test.
  *
  * Decode rate = (N − 1) / (time for N new tokens − time for 1 new token): the same formula for
  * every contender, so that prompt processing and start-up cost count for none of them.
@@ -68,8 +70,39 @@ async function benchFolder(label: string, dir: string, newTokens: number) {
     const tokens = results.reduce((sum, r) => sum + r.done.usage.completionTokens, 0);
     aggregate.push({ streams, tokensPerSecond: tokens / seconds });
   }
+  const contexts = label.startsWith('124m') ? await longContexts(engine, codec) : [];
   await engine.close();
-  return { label, engineRate, bareRate, hfRate, aggregate };
+  return { label, engineRate, bareRate, hfRate, aggregate, contexts };
+}
+
+/**
+ * Decode tokens/s, prefill excluded, of `streams` concurrent streams with prompts of about
+ * `promptTokens` tokens, `newTokens` each: the sum of the streams' own decode rates (tokens
+ * after the first / time from the first token to the last), which they reach together.
+ */
+async function contextRate(engine: InferenceEngine, codec: Codec, streams: number, promptTokens: number, newTokens: number) {
+  const words = 'the river ran past old stones under a grey sky while birds answered'.split(' ');
+  // Text of about `promptTokens` tokens: many words, cut at that many tokens.
+  const prompt = (i: number) => codec.decode(codec.encode(Array.from({ length: promptTokens }, (_, j) => words[(i + j * 7) % words.length]).join(' ')).slice(0, promptTokens));
+  const results = await Promise.all(
+    Array.from({ length: streams }, (_, i) =>
+      collect(engine.generate({ input: { prompt: prompt(i) }, params: { maxTokens: newTokens, minTokens: newTokens, seed: i } })),
+    ),
+  );
+  return {
+    promptTokens: Math.round(results.reduce((sum, r) => sum + r.done.usage.promptTokens, 0) / streams),
+    tokensPerSecond: results.reduce((sum, r) => sum + r.done.timings.tokensPerSecond, 0),
+  };
+}
+
+type Codec = ReturnType<typeof textCodec>;
+
+async function longContexts(engine: InferenceEngine, codec: Codec) {
+  const rows: { streams: number; target: number; promptTokens: number; tokensPerSecond: number }[] = [];
+  for (const [streams, target, newTokens] of [[1, 8, 48], [8, 8, 48], [1, 700, 48], [8, 700, 48], [1, 1000, 16]] as const) {
+    rows.push({ streams, target, ...(await contextRate(engine, codec, streams, target, newTokens)) });
+  }
+  return rows;
 }
 
 function print(results: Awaited<ReturnType<typeof benchFolder>>[]) {
@@ -85,6 +118,18 @@ function print(results: Awaited<ReturnType<typeof benchFolder>>[]) {
   for (const r of results) {
     const at = (n: number) => r.aggregate.find((a) => a.streams === n)!.tokensPerSecond;
     console.log(`| ${r.label} | ${f(at(1))} | ${f(at(4))} | ${f(at(8))} | ${f(at(16))} | ${(at(8) / at(1)).toFixed(2)}× |`);
+  }
+  for (const r of results.filter((x) => x.contexts.length > 0)) {
+    const rate = (streams: number, target: number) => r.contexts.find((c) => c.streams === streams && c.target === target)!.tokensPerSecond;
+    console.log(`\n${r.label}, decode tok/s with prompts of ~N tokens, prefill excluded:\n`);
+    console.log('| streams | prompt tokens | decode tok/s (all streams) |');
+    console.log('| --- | --- | --- |');
+    for (const c of r.contexts) console.log(`| ${c.streams} | ${c.promptTokens} | ${f(c.tokensPerSecond)} |`);
+    console.log(
+      `\n8 streams at 700 / 1 stream at 700: ${(rate(8, 700) / rate(1, 700)).toFixed(2)}× (goal ≥ 5×); ` +
+        `8 streams at 700 / 8 streams short: ${(rate(8, 700) / rate(8, 8)).toFixed(2)}× (goal ≥ 0.5×); ` +
+        `1 stream at 700 / 1 stream short: ${(rate(1, 700) / rate(1, 8)).toFixed(2)}× (goal ≥ 0.8×)`,
+    );
   }
 }
 

@@ -10,7 +10,7 @@ import { AppError, ErrorCode } from '../errors.ts';
 import { createInferenceMetrics, type InferenceMetrics } from '../observability/metrics.ts';
 import { resolveParams, type GenerationParams } from './params.ts';
 import type { PromptInput } from './prompt.ts';
-import type { EngineEvent, FromWorker, ModelSummary, ToWorker } from './protocol.ts';
+import type { EngineEvent, FromWorker, ModelSummary, StepStats, ToWorker } from './protocol.ts';
 import type { WorkerConfig } from './worker.ts';
 import type { ModelDtype } from './model-variants.ts';
 
@@ -31,6 +31,8 @@ export interface EngineOptions {
   /** Requests allowed to wait for a batch slot; one more fails at once with OVERLOADED. */
   maxQueuedRequests?: number;
   registry?: Registry;
+  /** Called with every scheduler step's figures (benchmarks: a running stream's gap between tokens is a step). */
+  onStep?: (stats: StepStats) => void;
 }
 
 export interface GenerateRequest {
@@ -99,6 +101,7 @@ export class InferenceEngine {
     readonly model: ModelSummary,
     private readonly maxQueued: number,
     private readonly metrics: InferenceMetrics | undefined,
+    private readonly onStep: ((stats: StepStats) => void) | undefined,
   ) {
     worker.on('message', (message: FromWorker) => this.onMessage(message));
     worker.on('error', (error) => this.failAll(`inference worker failed: ${error.message}`));
@@ -123,7 +126,7 @@ export class InferenceEngine {
     });
     model = { ...model, name: options.name ?? model.name };
     const metrics = options.registry ? createInferenceMetrics(options.registry, model.name) : undefined;
-    return new InferenceEngine(worker, model, options.maxQueuedRequests ?? 64, metrics);
+    return new InferenceEngine(worker, model, options.maxQueuedRequests ?? 64, metrics, options.onStep);
   }
 
   /**
@@ -185,6 +188,7 @@ export class InferenceEngine {
       if (event.type !== 'token') this.listeners.delete(id);
       listener?.push(event);
     }
+    if (message.stats) this.onStep?.(message.stats);
     if (message.stats && this.metrics) {
       if (message.stats.batchSize > 0) {
         this.metrics.batchSize.observe(message.stats.batchSize);

@@ -39,14 +39,25 @@ describe('KvSlots', () => {
   it('keeps every row when it grows, doubling up to the context and no further', () => {
     const slots = new KvSlots(io, 3, 20, 4);
     for (const row of [0, 1, 2]) fill(slots, row, 4);
-    slots.ensureCapacity(5);
+    slots.ensureCapacity(5, [4, 4, 4]);
     expect(slots.views(0, 3)[0]!.dims).toEqual([3, 2, 8, 3]);
     for (const row of [0, 1, 2]) expect(read(slots, row, 4)).toEqual(expected(row, 4));
-    slots.ensureCapacity(17);
+    slots.ensureCapacity(17, [4, 4, 4]);
     expect(slots.views(0, 1)[0]!.dims).toEqual([1, 2, 20, 3]);
     for (const row of [0, 1, 2]) expect(read(slots, row, 4)).toEqual(expected(row, 4));
     expect(slots.bytes).toBe(3 * 2 * 20 * 3 * 4);
-    expect(() => slots.ensureCapacity(21)).toThrow(/21 positions exceed the context of 20/);
+    expect(() => slots.ensureCapacity(21, [4, 4, 4])).toThrow(/21 positions exceed the context of 20/);
+  });
+
+  it('carries over only the positions each row holds when it grows', () => {
+    const slots = new KvSlots(io, 2, 16, 4);
+    fill(slots, 0, 4);
+    fill(slots, 1, 4);
+    slots.ensureCapacity(5, [4, 2]);
+    expect(read(slots, 0, 4)).toEqual(expected(0, 4));
+    const row1 = read(slots, 1, 4);
+    expect([...row1.slice(0, 6), ...row1.slice(12, 18)]).toEqual([...expected(1, 2).slice(0, 6), ...expected(1, 2).slice(6, 12)]);
+    expect([...row1.slice(6, 12), ...row1.slice(18, 24)].every((x) => x === 0)).toBe(true);
   });
 
   it('moves a row into another, every head', () => {

@@ -36,19 +36,25 @@ export class KvSlots {
     return this.buffers.reduce((sum, b) => sum + b.byteLength, 0);
   }
 
-  /** Makes room for `tokens` positions per row, keeping every row's contents. */
-  ensureCapacity(tokens: number): void {
+  /**
+   * Makes room for `tokens` positions per row, keeping row r's first `used[r]` positions (rows
+   * not listed keep none): growing copies only what is cached, not the old capacity.
+   */
+  ensureCapacity(tokens: number, used: readonly number[]): void {
     if (tokens <= this.capacity) return;
     if (tokens > this.maxCapacity) throw new Error(`KV cache: ${tokens} positions exceed the context of ${this.maxCapacity}`);
     let next = this.capacity;
     while (next < tokens) next *= 2;
     next = Math.min(next, this.maxCapacity);
-    const headSize = this.capacity * this.io.headDim;
+    const { kvHeads, headDim } = this.io;
     this.buffers = this.buffers.map((old) => {
       const grown = this.allocate(next);
-      for (let block = 0; block < this.rows * this.io.kvHeads; block++) {
-        grown.set(old.subarray(block * headSize, (block + 1) * headSize), block * next * this.io.headDim);
-      }
+      used.forEach((length, row) => {
+        for (let h = 0; h < kvHeads; h++) {
+          const block = row * kvHeads + h;
+          grown.set(old.subarray(block * this.capacity * headDim, (block * this.capacity + length) * headDim), block * next * headDim);
+        }
+      });
       return grown;
     });
     this.capacity = next;

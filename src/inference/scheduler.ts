@@ -280,7 +280,7 @@ export class Scheduler {
       // Into the row it will decode in, starting from what the prefix cache holds of the prompt
       // (not with diagnostics, which report every prompt position's logits); read by advancePrefills.
       const row = this.running.length + this.prefilling.length;
-      slots.ensureCapacity(ids.length + 1);
+      slots.ensureCapacity(ids.length + 1, this.cachedLengths());
       seq.cachedTokens = seq.length = submission.diagnostics ? 0 : (this.deps.prefixCache?.restore(ids, slots, row) ?? 0);
       this.prefilling.push(seq);
       return undefined;
@@ -391,7 +391,7 @@ export class Scheduler {
     let out: InferenceSession.OnnxValueMapType;
     if (slots) {
       const mask = rightPaddedMask(batch.map((s) => s.length), 1);
-      slots.ensureCapacity(mask.width);
+      slots.ensureCapacity(mask.width, this.cachedLengths());
       feeds.attention_mask = new Tensor('int64', mask.data, [size, mask.width]);
       out = await this.runInPlace(feeds, slots.views(0, size));
       const added = this.addedPositions(out);
@@ -409,6 +409,11 @@ export class Scheduler {
       seq.length++;
       this.accept(seq, this.sample(seq, rows[row]!));
     });
+  }
+
+  /** Positions cached in each row of the in-place cache, row by row. */
+  private cachedLengths(): number[] {
+    return [...this.running, ...this.prefilling].map((seq) => seq.length);
   }
 
   /** Runs with the cache views as past, fetching the logits and the added positions only. */
