@@ -89,7 +89,7 @@ export class GptSession {
     };
     if (state.slots) {
       // Growing replaces the buffers: feed views of the current ones.
-      state.slots.ensureCapacity(total);
+      state.slots.ensureCapacity(total, [state.length]);
       const views = this.slotViews(state.slots);
       const out = await this.session.run({ ...feeds, ...views }, [io.logits, ...this.io.newCache!]);
       state.slots.write(0, state.length, this.io.newCache!.map((name) => out[name]!), 0);
