@@ -60,7 +60,7 @@ export class KvSlots {
     this.capacity = next;
   }
 
-  /** Views of rows [from, from + count), one tensor per cache slot, to feed as past and bind as present. */
+  /** Views of rows [from, from + count), one tensor per cache slot, to feed as past_key_values.*. */
   views(from: number, count: number): Tensor[] {
     const rowSize = this.io.kvHeads * this.capacity * this.io.headDim;
     return this.buffers.map(
@@ -68,7 +68,7 @@ export class KvSlots {
     );
   }
 
-    /**
+  /**
    * Writes the positions a run added: `added[slot]` is that run's new_key_values output
    * [batch, kv_heads, seq, head_dim]; its row `batchRow` goes to row `row` from position `at`.
    */

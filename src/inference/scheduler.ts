@@ -215,21 +215,29 @@ export class Scheduler {
         this.running[row] = last;
       }
     }
-    // Cancelled while their prompt was read: their rows go too, the rest keep their order.
-    const kept = this.prefilling.filter((seq) => !seq.finished);
+    // Cancelled while their prompt was read: their rows go too.
+    this.retainPrefilling(decodingRows, (seq) => !seq.finished);
+  }
+
+  /**
+   * Keeps the prefilling sequences `keep` accepts, in order, their rows moved down to follow the
+   * decode rows again; `firstRow` is where prefilling[0]'s row was.
+   */
+  private retainPrefilling(firstRow: number, keep: (seq: Sequence) => boolean) {
+    const slots = this.deps.slots!;
     let to = this.running.length;
-    this.prefilling.forEach((seq, i) => {
-      if (seq.finished) return;
-      if (decodingRows + i !== to) slots.move(decodingRows + i, to, seq.length);
+    this.prefilling = this.prefilling.filter((seq, i) => {
+      if (!keep(seq)) return false;
+      if (firstRow + i !== to) slots.move(firstRow + i, to, seq.length);
       to++;
+      return true;
     });
-    this.prefilling = kept;
   }
 
   /** Starts waiting requests while the batch has room; returns those that joined with a copied cache. */
   private async admit(): Promise<Joiner[]> {
     const joiners: Joiner[] = [];
-    // Joiners are in `running` already (prefill adds them): counting them twice let only half the free slots fill per step.
+    // Started sequences are in `running` or `prefilling` already (startSequence adds them).
     while (this.waiting.length > 0 && this.running.length + this.prefilling.length < this.deps.maxBatchSize) {
       const submission = this.waiting.shift()!;
       const startedAt = this.now();
@@ -355,12 +363,10 @@ export class Scheduler {
     }
   }
 
-  /** Removes prefilling[0] and moves the others' rows down one. */
+  /** Removes prefilling[0]; the others' rows move down one. */
   private dropFirstPrefilling() {
-    const slots = this.deps.slots!;
-    const base = this.running.length;
-    this.prefilling.shift();
-    this.prefilling.forEach((seq, i) => slots.move(base + i + 1, base + i, seq.length));
+    const first = this.prefilling[0];
+    this.retainPrefilling(this.running.length, (seq) => seq !== first);
   }
 
   /** Lays out the cache for the current members: survivors in their order, then joiners. */

@@ -1,5 +1,6 @@
 /** One ONNX decoder file run straight through onnxruntime-node, without the engine. */
 import * as ort from 'onnxruntime-node';
+import { argmax } from '../../src/inference/sampler.ts';
 import { describeSession, type SessionIO } from '../../src/inference/session-io.ts';
 
 const int64 = (values: readonly number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), dims);
@@ -48,8 +49,7 @@ export function greedyIds(onnxPath: string, ids: readonly number[], count: numbe
     while (out.length < count) {
       const last = rows.at(-1)!;
       for (const id of excluded) last[id] = -Infinity;
-      let best = 0;
-      for (let i = 1; i < last.length; i++) if (last[i]! > last[best]!) best = i;
+      const best = argmax(last);
       out.push(best);
       ({ rows, past } = await run(session, io, [best], past, length));
       length++;
