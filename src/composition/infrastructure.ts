@@ -102,7 +102,9 @@ export async function createInfrastructure(config: Config, logger: Logger): Prom
     maxDeliveries: g.maxDeliveries,
     logger,
     ...(config.sqsQueueUrl ? { sqs: { queueUrl: config.sqsQueueUrl, region: config.region } } : {}),
-    ...(redis ? { redis: { connection: redis.commands, streamKey: jobStreamKey(prefix) } } : {}),
+    ...(redis
+      ? { redis: { connection: redis.commands, streamKey: jobStreamKey(prefix), routing: g.routingHintTtlMs > 0 ? { hintTtlMs: g.routingHintTtlMs } : undefined } }
+      : {}),
   });
   const streams = redis
     ? createRedisStreamStore({ redis: redis.commands, pubsub, ttlSeconds: g.ttlSeconds, prefix })

@@ -207,6 +207,20 @@ export class GenerationWorker {
     // was stopped, so it may have no token left to be refused) must not store its partial reply.
     await lease.confirm();
     const messageId = await this.persist(job, engine.model.name, text, done);
+    this.deps.logger.info(
+      {
+        generationId: id,
+        consumer: this.deps.consumerName,
+        model: engine.model.name,
+        ...(job.kind === 'conversation-reply' ? { conversationId: job.conversationId } : {}),
+        promptTokens: done.usage.promptTokens,
+        cachedPromptTokens: done.cachedPromptTokens,
+        completionTokens: done.usage.completionTokens,
+        finishReason: done.finishReason,
+        responseCache: cached !== undefined,
+      },
+      'generation completed',
+    );
     await this.finish(job, lease, index, {
       messageId,
       text,

@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { JobQueue, QueueOptions } from './queue.ts';
 import { MemoryJobQueue } from './queue-memory.ts';
 import { RedisJobQueue } from './queue-redis.ts';
+import type { RoutingOptions } from './redis-routing.ts';
 import type { QueueLogger } from './queue-runtime.ts';
 import { SqsJobQueue } from './queue-sqs.ts';
 
@@ -24,6 +25,8 @@ export interface CreateQueueOptions extends QueueOptions {
     /** The stream of jobs; the composition root names it (KEDA watches the same key). */
     streamKey: string;
     group?: string;
+    /** Conversation routing to the worker holding a conversation's cache; absent: off. */
+    routing?: RoutingOptions;
   };
   logger?: QueueLogger;
 }
@@ -50,6 +53,7 @@ export function createQueue(options: CreateQueueOptions): JobQueue {
       redis: options.redis.connection,
       streamKey: options.redis.streamKey,
       group: options.redis.group,
+      routing: options.redis.routing,
     });
   }
   return new MemoryJobQueue({ visibilityTimeoutMs, maxDeliveries, logger });

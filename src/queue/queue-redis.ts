@@ -18,11 +18,13 @@ import { Redis } from 'ioredis';
 import { encodeJob, parseJob } from './job.ts';
 import type { Consumer, ConsumeOptions, GenerationJob, JobHandler, JobQueue, QueueOptions } from './queue.ts';
 import { modelSetKey, modelStreamKey } from './names.ts';
+import { QueueRouting, directedStreamKey, type RoutingOptions } from './redis-routing.ts';
 import {
   Slots,
   checkConsumeOptions,
   checkQueueOptions,
   modelOf,
+  heartbeatInterval,
   pause,
   runDelivery,
   silentLogger,
@@ -41,6 +43,8 @@ export interface RedisQueueOptions extends QueueOptions {
   /** Safety cap on the stream's length (approximate trim on XADD); acked entries are deleted anyway. */
   maxLength?: number;
   logger?: QueueLogger;
+  /** Conversation routing (see redis-routing.ts); absent: every job goes to its model's shared stream. */
+  routing?: RoutingOptions;
 }
 
 export const DEFAULT_GROUP = 'workers';
@@ -98,6 +102,7 @@ export class RedisJobQueue implements JobQueue {
   readonly #options: QueueOptions;
   readonly #maxLength: number;
   readonly #logger: QueueLogger;
+  readonly routing: QueueRouting | undefined;
   readonly #stops = new Set<() => Promise<void>>();
   /** Streams whose group this process has made sure of. */
   readonly #groups = new Map<string, Promise<void>>();
@@ -113,6 +118,7 @@ export class RedisJobQueue implements JobQueue {
     this.#options = { visibilityTimeoutMs: options.visibilityTimeoutMs, maxDeliveries: options.maxDeliveries };
     this.#maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
     this.#logger = options.logger ?? silentLogger;
+    this.routing = options.routing && new QueueRouting(this.#redis, this.streamKey, this.group, options.routing);
   }
 
   /** The stream of `model`'s jobs; the jobs key itself for jobs that name no model. */
@@ -125,6 +131,10 @@ export class RedisJobQueue implements JobQueue {
     const model = modelOf(job) ?? null;
     // The group must exist before the first entry, or an entry added before it would be skipped by a group created at '$'.
     await this.ensureGroup(model);
+    if (this.routing && model !== null && job.kind === 'conversation-reply') {
+      await this.routing.enqueue(job.conversationId, model, this.streamFor(model), encodeJob(job), this.#maxLength);
+      return;
+    }
     await this.#redis.xadd(this.streamFor(model), 'MAXLEN', '~', this.#maxLength, '*', 'job', encodeJob(job));
   }
 
@@ -141,22 +151,28 @@ export class RedisJobQueue implements JobQueue {
   }
 
   async depth(model?: string | null): Promise<number> {
-    if (model !== undefined) return this.#streamDepth(model);
+    if (model !== undefined) return this.#lineDepth(model);
     const models = await this.#redis.smembers(modelSetKey(this.streamKey));
-    const depths = await Promise.all([null, ...models].map((line) => this.#streamDepth(line)));
+    const depths = await Promise.all([null, ...models].map((line) => this.#lineDepth(line)));
     return depths.reduce((sum, depth) => sum + depth, 0);
   }
 
-  async #streamDepth(line: Line): Promise<number> {
+  /** A model's waiting jobs: in its shared stream and in the streams of the workers its jobs were routed to. */
+  async #lineDepth(line: Line): Promise<number> {
     await this.ensureGroup(line);
-    const stream = this.streamFor(line);
-    const groups = (await this.#redis.xinfo('GROUPS', stream)) as unknown[][];
-    for (const raw of groups) {
-      const info = pairs(raw);
-      if (info.get('name') !== this.group) continue;
-      const lag = info.get('lag');
-      if (typeof lag === 'number') return lag;
-    }
+    const directed = line !== null && this.routing ? await this.routing.directedStreams(line) : [];
+    const depths = await Promise.all([this.streamFor(line), ...directed].map((stream) => this.#streamDepth(stream)));
+    return depths.reduce((sum, depth) => sum + depth, 0);
+  }
+
+  async #streamDepth(stream: string): Promise<number> {
+    // A directed stream may be gone (retired since it was listed) or not have its group yet:
+    // then every entry in it is waiting.
+    const groups = (await this.#redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
+    const info = groups.map((raw) => pairs(raw)).find((group) => group.get('name') === this.group);
+    if (!info) return this.#redis.xlen(stream);
+    const lag = info.get('lag');
+    if (typeof lag === 'number') return lag;
     // No lag (Redis can't always tell, e.g. after some deletions): entries in the stream are the
     // waiting ones plus the delivered-but-unacked ones, since acked entries are deleted.
     const [length, pending] = await this.#transaction((multi) => multi.xlen(stream).xpending(stream, this.group));
@@ -192,7 +208,11 @@ export class RedisJobQueue implements JobQueue {
    * resets it. A model's stream is also listed in the models set, which `depth()` sums over.
    */
   ensureGroup(line: Line, reset = false): Promise<void> {
-    const stream = this.streamFor(line);
+    return this.ensureStreamGroup(this.streamFor(line), reset, line);
+  }
+
+  /** The same for any stream of the queue (a worker's directed stream: no `line`, not in the models set). */
+  ensureStreamGroup(stream: string, reset = false, line: Line = null): Promise<void> {
     if (reset) this.#groups.delete(stream);
     let created = this.#groups.get(stream);
     if (!created) {
@@ -240,8 +260,12 @@ export class RedisJobQueue implements JobQueue {
     );
   }
 
-  async ack(stream: string, entryId: string): Promise<void> {
-    await this.#transaction((multi) => multi.xack(stream, this.group, entryId).xdel(stream, entryId));
+  /** Settles an entry; a conversation's reply also leaves its routing hint to `consumer`, in the same transaction. */
+  async ack(stream: string, entryId: string, job?: GenerationJob, consumer?: string): Promise<void> {
+    await this.#transaction((multi) => {
+      const acked = multi.xack(stream, this.group, entryId).xdel(stream, entryId);
+      return this.routing && consumer && job?.kind === 'conversation-reply' ? this.routing.hint(acked, job.conversationId, consumer) : acked;
+    });
   }
 
   async forgetConsumer(stream: string, consumerName: string): Promise<void> {
@@ -262,7 +286,13 @@ class RedisConsumer {
   readonly #loop: Promise<void>;
   readonly #stopped = new AbortController();
   readonly #lines: Line[];
-  readonly #streams: string[];
+  /** This worker's own streams of its models' routed jobs (routing on). */
+  readonly #ownDirected: string[];
+  readonly #shared: string[];
+  /** Streams of workers whose presence lapsed, taken over until emptied: stream → whose. */
+  readonly #adopted = new Map<string, { model: string; consumer: string }>();
+  #lastOrphanCheck = 0;
+  readonly #presenceTimer: NodeJS.Timeout | undefined;
   /** XAUTOCLAIM's cursor, per stream. */
   readonly #claimCursors = new Map<string, string>();
   /** Which stream the non-blocking reads start with, turn by turn, so that none is always last. */
@@ -278,16 +308,66 @@ class RedisConsumer {
   ) {
     this.#slots = new Slots(options.concurrency);
     this.#lines = [...new Set<Line>([...options.models, ...(options.unnamed ? [null] : [])])];
-    this.#streams = this.#lines.map((line) => queue.streamFor(line));
+    const routing = queue.routing;
+    this.#ownDirected = routing ? options.models.map((model) => directedStreamKey(queue.streamKey, model, options.consumerName)) : [];
+    this.#shared = this.#lines.map((line) => queue.streamFor(line));
+    if (routing) {
+      this.#announce();
+      this.#presenceTimer = setInterval(() => this.#announce(), heartbeatInterval(queueOptions.visibilityTimeoutMs));
+    }
     this.#reader = redis.duplicate();
     // Without a listener ioredis prints connection errors itself; the read loop retries anyway.
     this.#reader.on('error', (error: unknown) => logger.warn({ err: error, consumer: options.consumerName }, 'queue reader connection error'));
     this.#loop = this.#run();
   }
 
+  /** Its own routed jobs first: with a slot for only one, a job routed here for its cache goes before a shared one. */
+  get #streams(): string[] {
+    return [...this.#ownDirected, ...this.#shared, ...this.#adopted.keys()];
+  }
+
+  get #directedModels(): readonly string[] {
+    return this.queue.routing ? this.options.models : [];
+  }
+
+  /** Refreshes this consumer's presence (routing): its capacity and the jobs in hand. */
+  #announce(): void {
+    if (!this.queue.routing || this.#stopped.signal.aborted) return;
+    const { models, concurrency, consumerName } = this.options;
+    this.queue.routing
+      .announce(models, consumerName, concurrency, concurrency - this.#slots.free, this.queueOptions.visibilityTimeoutMs)
+      .catch((error: unknown) => this.logger.warn({ err: error, consumer: consumerName }, 'could not announce the worker for routing'));
+  }
+
+  /**
+   * Every half visibility timeout: takes over the streams of workers that went away, and deletes
+   * those it has emptied. Their pending entries are reclaimed like any other's.
+   */
+  async #adoptOrphans(): Promise<void> {
+    const routing = this.queue.routing;
+    if (!routing || Date.now() - this.#lastOrphanCheck < this.queueOptions.visibilityTimeoutMs / 2) return;
+    this.#lastOrphanCheck = Date.now();
+    for (const [stream, { model, consumer }] of this.#adopted) {
+      if (await routing.retire(model, consumer)) {
+        this.#adopted.delete(stream);
+        this.#claimCursors.delete(stream);
+      }
+    }
+    for (const orphan of await routing.orphans(this.#directedModels, this.options.consumerName)) {
+      if (this.#adopted.has(orphan.stream)) continue;
+      this.#adopted.set(orphan.stream, orphan);
+      this.logger.warn({ consumer: this.options.consumerName, from: orphan.consumer, stream: orphan.stream }, 'taking over the routed jobs of a worker that went away');
+    }
+  }
+
   async stop(): Promise<void> {
     if (!this.#stopped.signal.aborted) {
+      clearInterval(this.#presenceTimer);
       this.#stopped.abort();
+      // Nothing more is routed here, and other workers take what waits in this one's streams.
+      await this.queue.routing
+        ?.withdraw(this.#directedModels, this.options.consumerName)
+        .catch((error: unknown) => this.logger.warn({ err: error, consumer: this.options.consumerName }, 'could not withdraw the worker from routing'));
       this.#slots.wake();
       // Ends a blocked XREADGROUP now rather than after its BLOCK time.
       this.#reader.disconnect();
@@ -312,19 +392,27 @@ class RedisConsumer {
       await this.#slots.whenFree();
       if (signal.aborted) break;
       try {
-        await Promise.all(this.#lines.map((line) => this.queue.ensureGroup(line)));
+        await this.#ensureGroups();
+        await this.#adoptOrphans();
         if ((await this.#reclaim()) > 0) continue;
         await this.#readNew();
       } catch (error) {
         if (signal.aborted) break;
         if (error instanceof Error && error.message.startsWith('NOGROUP')) {
-          await Promise.all(this.#lines.map((line) => this.queue.ensureGroup(line, true))).catch(() => undefined);
+          await this.#ensureGroups(true).catch(() => undefined);
         } else {
           this.logger.warn({ err: error, consumer: this.options.consumerName }, 'queue read failed; retrying');
         }
         await pause(RETRY_DELAY_MS, signal);
       }
     }
+  }
+
+  /** Shared streams are created with the models set entry; directed ones, own and adopted, on their own. */
+  #ensureGroups(reset = false): Promise<unknown> {
+    const shared = this.#lines.map((line) => this.queue.ensureGroup(line, reset));
+    const directed = [...this.#ownDirected, ...this.#adopted.keys()].map((stream) => this.queue.ensureStreamGroup(stream, reset));
+    return Promise.all([...shared, ...directed]);
   }
 
   /** Takes over entries idle past the visibility timeout, stream by stream; returns how many it started. */
@@ -380,17 +468,18 @@ class RedisConsumer {
    * (several streams woke together) is given back rather than held unstarted.
    */
   async #readNew(): Promise<void> {
-    if (this.#streams.length === 1) {
-      await this.#read(this.#streams, this.#slots.free, this.#blockMs);
+    const streams = this.#streams;
+    if (streams.length === 1) {
+      await this.#read(streams, this.#slots.free, this.#blockMs);
       return;
     }
     let read = 0;
-    const first = this.#turn++ % this.#streams.length;
-    for (const stream of [...this.#streams.slice(first), ...this.#streams.slice(0, first)]) {
+    const first = this.#turn++ % streams.length;
+    for (const stream of [...streams.slice(first), ...streams.slice(0, first)]) {
       if (this.#slots.free <= 0 || this.#stopped.signal.aborted) return;
       read += await this.#read([stream], this.#slots.free);
     }
-    if (read === 0) await this.#read(this.#streams, 1, this.#blockMs);
+    if (read === 0) await this.#read(streams, 1, this.#blockMs);
   }
 
   /** One XREADGROUP of new entries; returns how many it read. */
@@ -439,13 +528,14 @@ class RedisConsumer {
       return false;
     }
     this.#slots.take();
+    this.#announce();
     const run = runDelivery({
       handler: this.handler,
       job,
       attempt,
       logger: this.logger,
       visibilityTimeoutMs: this.queueOptions.visibilityTimeoutMs,
-      ack: () => this.queue.ack(stream, entryId),
+      ack: () => this.queue.ack(stream, entryId, job, this.options.consumerName),
       heartbeat: async () => {
         if (!(await this.queue.touch(stream, this.options.consumerName, entryId))) {
           this.logger.warn({ entryId, generationId: job.generationId }, 'generation job was reclaimed by another worker');
@@ -454,6 +544,7 @@ class RedisConsumer {
     }).finally(() => {
       this.#running.delete(run);
       this.#slots.release();
+      this.#announce();
     });
     this.#running.add(run);
     return true;

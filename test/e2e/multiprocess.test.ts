@@ -1,7 +1,8 @@
 /**
  * API and workers as separate processes sharing Redis and DynamoDB, as deployed: jobs spread
- * over workers, a worker killed mid-generation has its jobs finished by the other, and rate
- * limits hold across API processes.
+ * over workers, a worker killed mid-generation has its jobs finished by the other, a
+ * conversation's turns follow the worker holding its cache, and rate limits hold across API
+ * processes.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -15,12 +16,14 @@ import type { GenerationEventFieldsFragment } from '../../src/generated/graphql.
 import { postGraphQL, readOutboxCode, uniqueEmail } from '../support/harness.ts';
 import { startGptql, startSharedDynamo, type GptqlProcess } from '../support/processes.ts';
 import { REDIS_URL } from '../support/services.ts';
+import { buildTinyModel } from '../support/tiny-model.ts';
 import { collectSubscription, wsClient } from '../support/ws-client.ts';
 
 const prefix = `gptql-test-${crypto.randomUUID().slice(0, 8)}:`;
 let dataDir: string;
 let dynamo: Awaited<ReturnType<typeof startSharedDynamo>>;
 const processes: GptqlProcess[] = [];
+const cleanups: (() => void)[] = [];
 
 beforeAll(async () => {
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gptql-multi-'));
@@ -34,6 +37,7 @@ afterAll(async () => {
   if (keys.length) await redis.del(...keys);
   redis.disconnect();
   await fs.rm(dataDir, { recursive: true, force: true });
+  for (const cleanup of cleanups) cleanup();
 });
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
@@ -67,6 +71,14 @@ async function newUser(apiUrl: string): Promise<string> {
 }
 
 type Event = GenerationEventFieldsFragment;
+
+/** The worker's 'generation completed' log lines (pino JSON) for one generation. */
+function completions(output: string, generationId: string): { cachedPromptTokens: number }[] {
+  return output
+    .split('\n')
+    .filter((line) => line.includes('"generation completed"') && line.includes(generationId))
+    .map((line) => JSON.parse(line) as { cachedPromptTokens: number });
+}
 
 // Vitest runs the file's hooks only when a test in it runs: skipped, this suite starts nothing.
 describe.skipIf(!inject('redisAvailable'))('api and workers as separate processes', () => {
@@ -124,6 +136,63 @@ describe.skipIf(!inject('redisAvailable'))('api and workers as separate processe
     expect(worker2.output()).toContain('resuming a redelivered generation');
     // Real processes on 2 shared cores, a 3 s reclaim, 20 streams: generous, not a timing goal.
   }, 180_000);
+
+  it('sends a conversation’s next turn to the worker holding its cache, and to the other once that one is killed', async () => {
+    // The shipped model's graph predates the in-place KV cache, which the prefix cache needs.
+    const tiny = buildTinyModel(7, 600);
+    cleanups.push(() => tiny.remove());
+    const modelEnv = { MODEL_PATH: `tiny=${tiny.dir}` };
+    const api = await start('api');
+    const workers = [await start('worker', modelEnv), await start('worker', modelEnv)];
+    const token = await newUser(api.url);
+    const { GenerationEventsDocument } = await import('../../src/generated/graphql.ts');
+
+    /** Sends one turn and waits for its reply; says which worker served it and from how much cache. */
+    const turn = async (content: string, conversationId?: string) => {
+      const sent = await postGraphQL<{ sendMessage: { id: string; conversation: { id: string } } }>(
+        api.url,
+        { query: print(SendMessageDocument), variables: { input: { content, conversationId, params: { maxTokens: 12, temperature: 0 } } } },
+        token,
+      );
+      const generation = sent.data!.sendMessage;
+      const client = wsClient(api.url, token);
+      const events = (await collectSubscription(client, GenerationEventsDocument, { id: generation.id, after: 0 })).map((r) => r.data!.generation as Event);
+      await client.dispose();
+      const last = events.at(-1) as Extract<Event, { __typename: 'GenerationCompleted' }>;
+      expect(last.__typename).toBe('GenerationCompleted');
+      const served = workers.flatMap((worker, index) => completions(worker.output(), generation.id).map((line) => ({ index, ...line })));
+      expect(served).toHaveLength(1);
+      return { conversationId: generation.conversation.id, text: last.text, worker: served[0]!.index, cachedPromptTokens: served[0]!.cachedPromptTokens };
+    };
+
+    // Each opening differs from its first words, so that no conversation's prompt starts like another's.
+    const opening = 'tell me a long story about a lighthouse keeper who finds a message in a bottle on a winter morning.';
+    const firsts = [];
+    for (let i = 0; i < 4; i++) firsts.push(await turn(`${crypto.randomUUID()}: ${opening}`));
+    // Which idle worker takes a job from the shared stream is Redis's choice (the longest blocked,
+    // so they alternate): in reverse order, without routing most second turns would change worker.
+    for (const first of [...firsts].reverse()) {
+      const second = await turn('And then what happened?', first.conversationId);
+      expect(second.worker).toBe(first.worker);
+      // Its prompt starts with the first turn, which that worker's prefix cache kept.
+      expect(second.cachedPromptTokens).toBeGreaterThan(0);
+    }
+
+    const { conversationId, worker: holder } = firsts[0]!;
+    workers[holder]!.child.kill('SIGKILL');
+    await workers[holder]!.stop();
+    const third = await turn('How did it end?', conversationId);
+    expect(third.worker).toBe(1 - holder);
+    expect(third.cachedPromptTokens).toBe(0);
+    const conversation = await postGraphQL<{ conversation: { messages: { edges: { node: { role: string; content: string } }[] } } }>(
+      api.url,
+      { query: print(ConversationDocument), variables: { id: conversationId } },
+      token,
+    );
+    const messages = conversation.data!.conversation.messages.edges.map((e) => e.node);
+    expect(messages.map((m) => m.role)).toEqual(['USER', 'ASSISTANT', 'USER', 'ASSISTANT', 'USER', 'ASSISTANT']);
+    expect(messages[5]!.content).toBe(third.text);
+  }, 120_000);
 
   it('lets exactly the limit through across two API processes sharing Redis', async () => {
     const limited = { RATE_LIMIT_PER_MINUTE: '60', REDIS_KEY_PREFIX: `${prefix}rl:` };
