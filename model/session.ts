@@ -46,6 +46,11 @@ export class GptSession {
     return new GptSession(session, readFolderConfig(dir));
   }
 
+  /** A session made elsewhere (with the engine's options, say) on `dir`'s model. */
+  static fromSession(session: ort.InferenceSession, dir: string): GptSession {
+    return new GptSession(session, readFolderConfig(dir));
+  }
+
   static async fromBytes(bytes: Uint8Array, config: GptConfig, options: ort.InferenceSession.SessionOptions = {}): Promise<GptSession> {
     return new GptSession(await ort.InferenceSession.create(bytes, options), config);
   }
@@ -91,7 +96,8 @@ export class GptSession {
       // Growing replaces the buffers: feed views of the current ones.
       state.slots.ensureCapacity(total, [state.length]);
       const views = this.slotViews(state.slots);
-      const out = await this.session.run({ ...feeds, ...views }, [io.logits, ...this.io.newCache!]);
+      const mask = state.slots.mask([state.length], n);
+      const out = await this.session.run({ ...feeds, ...views, [io.attentionMask]: mask }, [io.logits, ...this.io.newCache!]);
       state.slots.write(0, state.length, this.io.newCache!.map((name) => out[name]!), 0);
       return { logits: out[io.logits]!.data as Float32Array, state: { tensors: views, length: total, slots: state.slots } };
     }

@@ -11,12 +11,12 @@
  *   the residual add (and the projection's bias) in one pass.
  * - RotaryEmbedding: rotates q and k in their [batch, seq, heads·head_dim] layout, reading the
  *   same cos/sin tables by position_ids.
- * - GroupQueryAttention (model/onnx/group-query-attention.ts): reads each KV head once for its
- *   group of query heads, applies the sliding window itself, and with the graph's
- *   new_key_values.* outputs lets the engine keep the cache in place.
+ * - the attention of model/onnx/cached-attention.ts: reads each KV head once for its group of
+ *   query heads, where the caller keeps the cache, without copying it; applies the sliding
+ *   window; returns the new positions as new_key_values.* for the caller to write in place.
  */
 import { GraphBuilder, MS_DOMAIN } from '../onnx/graph.ts';
-import { cacheLengths, declareNewCacheOutputs, groupQueryAttention } from '../onnx/group-query-attention.ts';
+import { attentionContext, cachedAttention, declareNewCacheOutputs, presentOutputs } from '../onnx/cached-attention.ts';
 import { io, type Flavour } from '../onnx/gpt.ts';
 import { attentionBias } from '../onnx/attention-bias.ts';
 import { declareDecoderOutputs, decoderInputs, lazyWeights } from '../onnx/decoder-io.ts';
@@ -134,18 +134,18 @@ export function buildLlamaGraph(weights: LlamaWeights, flavour: Flavour): GraphB
       );
       return [normed!, sum!];
     };
-    const lengths = cacheLengths(g, mask);
-    const shape = { heads: c.heads, kvHeads: c.kvHeads, headDim: hd, slidingWindow: c.slidingWindow };
+    const attention = attentionContext(g, ids, mask, past[0]!.key, { heads: c.heads, kvHeads: c.kvHeads, headDim: hd, slidingWindow: c.slidingWindow });
     let h = g.op('SimplifiedLayerNormalization', [x, w('layers.0.input_norm')], { axis: -1, epsilon: eps, stash_type: 1 }, 'layers.0.input_norm');
     for (let i = 0; i < c.layers; i++) {
       const p = `layers.${i}.`;
       const [q, k, v] = splitQkv(linear(h, `${p}qkv`));
-      const ctx = groupQueryAttention(g, [rotary(q, c.heads), rotary(k, c.kvHeads), v], past[i]!, lengths, i, shape);
+      const ctx = cachedAttention(g, [rotary(q, c.heads), rotary(k, c.kvHeads), v], past[i]!, attention, i);
       [h, x] = skipNorm(linear(ctx, `${p}o`, false), x, `${p}post_norm`, `${p}o_bias`);
       const next = i + 1 < c.layers ? `layers.${i + 1}.input_norm` : 'norm';
       [h, x] = skipNorm(linear(swiglu(h, p), `${p}down`, false), x, next, `${p}down_bias`);
     }
     x = h;
+    presentOutputs(g, attention, past, c.layers);
   }
 
   // Tied: the embedding initializer, transposed (ORT folds the Transpose at load; the quantizer

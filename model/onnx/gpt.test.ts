@@ -61,7 +61,7 @@ describe.each(FLAVOURS)('%s graph, tiny preset', (flavour) => {
   });
 
   // The portable graph's batches are left-padded (an additive mask closes the padding); the
-  // optimized graph's GroupQueryAttention wants right padding (each row's length from the mask).
+  // optimized graph's attention wants right padding (each row's length from the mask).
   const padding = flavour === 'portable' ? 'left' : 'right';
   it(`a ${padding}-padded batch row gives the same logits as the row alone`, async () => {
     const s = await session(flavour);
@@ -82,5 +82,39 @@ describe.each(FLAVOURS)('%s graph, tiny preset', (flavour) => {
     const firstReal = padding === 'left' ? n + pad : n;
     const batched = (out[io.logits]!.data as Float32Array).subarray(firstReal * V, (firstReal + 4) * V);
     expect(maxDiff(batched, alone)).toBeLessThan(1e-4);
+  });
+});
+
+describe('optimized graph, a caller keeping its own cache', () => {
+  it('reads a past wider than what is cached, and makes present.* only for a mask exactly past + new wide', async () => {
+    const s = await session('optimized');
+    const full = (await s.step(ids)).logits;
+    const head = config.width / config.heads;
+    const cachedCount = 5;
+    const capacity = 9;
+    // The cache of the first 5 tokens, in buffers of 9 positions whose last 4 hold garbage.
+    const prefix = await s.step(ids.slice(0, cachedCount));
+    const past: Record<string, ort.Tensor> = {};
+    for (const [name, tensor] of Object.entries(prefix.state.tensors)) {
+      const wide = new Float32Array(config.heads * capacity * head).fill(1e3);
+      for (let h = 0; h < config.heads; h++) wide.set((tensor.data as Float32Array).subarray(h * cachedCount * head, (h + 1) * cachedCount * head), h * capacity * head);
+      past[name] = new ort.Tensor('float32', wide, [1, config.heads, capacity, head]);
+    }
+    const rest = ids.slice(cachedCount);
+    const run = (width: number) =>
+      s.session.run({
+        ...past,
+        [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from(rest, BigInt), [1, rest.length]),
+        [io.attentionMask]: new ort.Tensor('int64', BigInt64Array.from({ length: width }, (_, i) => (i < ids.length ? 1n : 0n)), [1, width]),
+        [io.positionIds]: new ort.Tensor('int64', BigInt64Array.from(rest, (_, i) => BigInt(cachedCount + i)), [1, rest.length]),
+      });
+    // One column past the buffers and the new tokens: the caller keeps the cache itself.
+    const own = await run(capacity + rest.length + 1);
+    expect(maxDiff(own[io.logits]!.data as Float32Array, full.subarray(cachedCount * V))).toBeLessThan(1e-4);
+    expect(own[io.presentKey(0)]!.dims).toEqual([1, config.heads, 0, head]);
+    expect(own['new_key_values.0.key']!.dims).toEqual([1, config.heads, rest.length, head]);
+    // Exactly past + new wide (Optimum's convention): present.* is the past joined with the new positions.
+    const optimum = await run(capacity + rest.length);
+    expect(optimum[io.presentKey(0)]!.dims).toEqual([1, config.heads, capacity + rest.length, head]);
   });
 });

@@ -2,14 +2,15 @@ import { headDim, LAYER_NORM_EPSILON, tensorShapes, type GptConfig } from '../pr
 import type { WeightSource } from '../weights.ts';
 import { GraphBuilder, MS_DOMAIN } from './graph.ts';
 import { attentionBias } from './attention-bias.ts';
-import { cacheLengths, declareNewCacheOutputs, groupQueryAttention } from './group-query-attention.ts';
+import { attentionContext, cachedAttention, declareNewCacheOutputs, presentOutputs } from './cached-attention.ts';
 import { declareDecoderOutputs, decoderInputs, lazyWeights } from './decoder-io.ts';
 
 /**
  * `portable`: standard ONNX operators only (opset 17), loadable by any ONNX runtime.
- * `optimized`: ONNX Runtime's fused contrib operators (GroupQueryAttention, whose KV cache can
- * be updated in place, see group-query-attention.ts; SkipLayerNormalization, FastGelu). Its
- * batches are right-padded; the portable graph's are left-padded.
+ * `optimized`: ONNX Runtime's fused contrib operators (SkipLayerNormalization, FastGelu,
+ * FusedMatMul) and an attention that reads the KV cache where the caller keeps it, without
+ * copying it (cached-attention.ts). Its batches are right-padded; the portable graph's are
+ * left-padded.
  */
 export type Flavour = 'portable' | 'optimized';
 export const FLAVOURS: readonly Flavour[] = ['portable', 'optimized'];
@@ -92,18 +93,19 @@ export function buildGptGraph(weights: WeightSource, flavour: Flavour): GraphBui
       );
       return [normed!, sum!];
     };
-    const lengths = cacheLengths(g, mask);
+    const attention = attentionContext(g, ids, mask, past[0]!.key, { heads: c.heads, kvHeads: c.heads, headDim: hd });
     let h = layerNorm(x, 'h.0.ln_1');
     for (let i = 0; i < c.layers; i++) {
       const p = `h.${i}.`;
       const [q, k, v] = g.node('Split', [linear(h, `${p}attn.c_attn`), g.int64s([d, d, d], 'qkv_split')], ['q', 'k', 'v'], { axis: 2 });
-      const ctx = groupQueryAttention(g, [q!, k!, v!], past[i]!, lengths, i, { heads: c.heads, kvHeads: c.heads, headDim: hd });
+      const ctx = cachedAttention(g, [q!, k!, v!], past[i]!, attention, i);
       [h, x] = skipNorm(linear(ctx, `${p}attn.c_proj`, false), x, `${p}ln_2`, `${p}attn.c_proj.bias`);
       const fc = g.op('FastGelu', [linear(h, `${p}mlp.c_fc`, false), w(`${p}mlp.c_fc.bias`)], {}, 'gelu', MS_DOMAIN);
       const next = i + 1 < c.layers ? `h.${i + 1}.ln_1` : 'ln_f';
       [h, x] = skipNorm(linear(fc, `${p}mlp.c_proj`, false), x, next, `${p}mlp.c_proj.bias`);
     }
     x = h;
+    presentOutputs(g, attention, past, c.layers);
   }
 
   // Tied LM head: the same wte initializer, transposed (ORT folds the Transpose at load).

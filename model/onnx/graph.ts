@@ -8,13 +8,14 @@ type INodeProto = onnxProto.onnx.INodeProto;
 type ITensorProto = onnxProto.onnx.ITensorProto;
 type IValueInfoProto = onnxProto.onnx.IValueInfoProto;
 type IAttributeProto = onnxProto.onnx.IAttributeProto;
+type IGraphProto = onnxProto.onnx.IGraphProto;
 
 export const ElemType = onnx.TensorProto.DataType;
 export type Dim = number | string;
 export type WeightDtype = 'fp32' | 'fp16';
 
-/** An attribute: a plain number is an int, `{ f }` a float, a number[] ints, a string a string. */
-export type Attr = number | { f: number } | number[] | string;
+/** An attribute: a plain number is an int, `{ f }` a float, a number[] ints, a string a string, `{ graph }` a subgraph (If's branches). */
+export type Attr = number | { f: number } | number[] | string | { graph: IGraphProto };
 
 export const OPSET = 17;
 export const MS_DOMAIN = 'com.microsoft';
@@ -46,6 +47,7 @@ function attribute(name: string, v: Attr): IAttributeProto {
   if (typeof v === 'number') return { name, type: T.INT, i: v };
   if (typeof v === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(v) };
   if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
+  if ('graph' in v) return { name, type: T.GRAPH, g: v.graph };
   return { name, type: T.FLOAT, f: v.f };
 }
 
@@ -72,17 +74,35 @@ export class GraphBuilder {
   private readonly outputs: IValueInfoProto[] = [];
   private readonly constants: ITensorProto[] = [];
   private readonly weights: Weight[] = [];
-  private readonly names = new Set<string>();
   private usesMsDomain = false;
-  private counter = 0;
 
-  constructor(private readonly graphName: string) {}
+  /** `scope`: a subgraph shares its parent's names, which it may read but must not redefine. */
+  constructor(
+    private readonly graphName: string,
+    private readonly scope = { names: new Set<string>(), counter: 0 },
+  ) {}
+
+  private get names(): Set<string> {
+    return this.scope.names;
+  }
 
   fresh(hint: string): string {
     let name = hint;
-    while (this.names.has(name)) name = `${hint}_${++this.counter}`;
+    while (this.names.has(name)) name = `${hint}_${++this.scope.counter}`;
     this.names.add(name);
     return name;
+  }
+
+  /**
+   * A subgraph (a branch of If) built by `build`, which may read this graph's values by name and
+   * returns its outputs. It holds nodes and constants only, no parameters.
+   */
+  subgraph(name: string, build: (branch: GraphBuilder) => { name: string; elemType: number; dims: readonly Dim[] }[]): { graph: IGraphProto } {
+    const branch = new GraphBuilder(name, this.scope);
+    const outputs = build(branch);
+    if (branch.weights.length > 0) throw new Error('a subgraph cannot hold parameters');
+    if (branch.usesMsDomain) this.usesMsDomain = true;
+    return { graph: { name, node: branch.nodes, initializer: branch.constants, output: outputs.map((o) => valueInfo(o.name, o.elemType, o.dims)) } };
   }
 
   input(name: string, elemType: number, dims: readonly Dim[]): string {

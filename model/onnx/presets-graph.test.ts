@@ -4,7 +4,7 @@ import { parameterCount, preset, PRESETS, type PresetName } from '../presets.ts'
 import { randomWeights, type WeightSource } from '../weights.ts';
 import { GptSession } from '../session.ts';
 import { buildGptGraph, FLAVOURS, io } from './gpt.ts';
-import { newCacheNames } from './group-query-attention.ts';
+import { newCacheNames } from './cached-attention.ts';
 
 /** A source that must never be read: the large presets are checked without their weights. */
 function unreadable(name: PresetName): WeightSource {
@@ -43,7 +43,7 @@ describe.each(FLAVOURS)('every preset, %s', (flavour) => {
     }
     expect(total).toBe(parameterCount(c));
     const layers = Array.from({ length: c.layers }, (_, i) => i);
-    // The optimized graph also returns the positions each run added (group-query-attention.ts).
+    // The optimized graph also returns the positions each run added (cached-attention.ts).
     const added = flavour === 'optimized' ? layers.flatMap((i) => [newCacheNames.key(i), newCacheNames.value(i)]) : [];
     expect(session.outputNames).toEqual([io.logits, ...layers.flatMap((i) => [io.presentKey(i), io.presentValue(i)]), ...added]);
     await session.release();

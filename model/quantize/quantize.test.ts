@@ -13,6 +13,7 @@ import { HF_TINY_MODELS, hfTinyDir, maxAbsDiff, reference, variantReferences, ty
 import { promptLogits } from '../../test/support/prompt-logits.ts';
 import { buildTinyModel } from '../../test/support/tiny-model.ts';
 import { writeModelFolder } from '../folder.ts';
+import { preset } from '../presets.ts';
 import { dequantizeBlockwise, quantizeBlockwise, transpose } from './blockwise.ts';
 import { quantizeFolder } from './index.ts';
 import { DataType, loadModel, saveModel } from './onnx-file.ts';
@@ -145,9 +146,15 @@ describe.each(['fp32', 'fp16'] as const)('our GPT graph, %s weights', (dtype) =>
     const q4 = quantizeFolder(dir, { dtype: 'q4' });
     expect(q4.quantized).toBe(9);
     const graph = decode(q4.output).graph!;
-    // The graph's other Transposes move activations (the new cache positions), not weights.
+    // The graph's other MatMuls and Transposes move activations (attention, the new cache positions), not weights.
     const weights = new Set(graph.initializer!.map((t) => t.name));
-    expect(graph.node!.some((n) => n.opType === 'MatMul' || (n.opType === 'Transpose' && weights.has(n.input![0]!)))).toBe(false);
+    const producer = new Map(graph.node!.flatMap((n) => n.output!.map((out) => [out, n] as const)));
+    const fromWeight = (name: string): boolean => {
+      const node = producer.get(name);
+      return weights.has(name) || (node !== undefined && ['Cast', 'Transpose'].includes(node.opType!) && fromWeight(node.input![0]!));
+    };
+    expect(graph.node!.some((n) => (n.opType === 'MatMul' && fromWeight(n.input![1]!)) || (n.opType === 'Transpose' && weights.has(n.input![0]!)))).toBe(false);
+    expect(graph.node!.filter((n) => n.opType === 'MatMul')).toHaveLength(2 * preset('tiny').layers);
     const wte = graph.node!.find((n) => n.opType === 'Gather')!.input![0]!;
     const embedding = graph.initializer!.find((t) => t.name === (dtype === 'fp16' ? `${wte}.fp16` : wte))!;
     expect(embedding.dataType).toBe(dtype === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT);

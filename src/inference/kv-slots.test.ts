@@ -6,7 +6,7 @@ import { cached, preset, randomWeights, writeModelFolder } from '../../model/ind
 import { collect } from '../../test/support/collect.ts';
 import { InferenceEngine } from './engine.ts';
 import { Tensor } from 'onnxruntime-node';
-import { KvSlots, rightPaddedMask } from './kv-slots.ts';
+import { KvSlots } from './kv-slots.ts';
 import type { SessionIO } from './session-io.ts';
 
 const io: SessionIO = {
@@ -36,16 +36,16 @@ function read(slots: KvSlots, row: number, length: number): number[] {
 const expected = (row: number, length: number) => Array.from({ length: 2 * length * 3 }, (_, i) => row * 1000 + Math.floor(i / (length * 3)) * 100 + Math.floor((i % (length * 3)) / 3) * 10 + (i % 3));
 
 describe('KvSlots', () => {
-  it('keeps every row when it grows, doubling up to the context and no further', () => {
+  it('keeps every row when it grows, doubling up to the context (rounded up to 16 positions) and no further', () => {
     const slots = new KvSlots(io, 3, 20, 4);
     for (const row of [0, 1, 2]) fill(slots, row, 4);
     slots.ensureCapacity(5, [4, 4, 4]);
     expect(slots.views(0, 3)[0]!.dims).toEqual([3, 2, 8, 3]);
     for (const row of [0, 1, 2]) expect(read(slots, row, 4)).toEqual(expected(row, 4));
     slots.ensureCapacity(17, [4, 4, 4]);
-    expect(slots.views(0, 1)[0]!.dims).toEqual([1, 2, 20, 3]);
+    expect(slots.views(0, 1)[0]!.dims).toEqual([1, 2, 32, 3]);
     for (const row of [0, 1, 2]) expect(read(slots, row, 4)).toEqual(expected(row, 4));
-    expect(slots.bytes).toBe(3 * 2 * 20 * 3 * 4);
+    expect(slots.bytes).toBe(3 * 2 * 32 * 3 * 4);
     expect(() => slots.ensureCapacity(21, [4, 4, 4])).toThrow(/21 positions exceed the context of 20/);
   });
 
@@ -84,17 +84,33 @@ describe('KvSlots', () => {
     expect(read(slots, 0, 3)).toEqual(expected(0, 3));
   });
 
-  it('right-pads the attention mask to the longest row plus the new positions', () => {
-    const { data, width } = rightPaddedMask([2, 0, 4], 1);
-    expect(width).toBe(5);
-    expect(Array.from(data, Number)).toEqual([1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
+  it('right-pads the attention mask one column past the capacity and the new positions', () => {
+    const slots = new KvSlots(io, 3, 64, 4);
+    const mask = slots.mask([2, 0, 4], 1);
+    expect(mask.dims).toEqual([3, 6]);
+    expect(Array.from(mask.data as BigInt64Array, Number)).toEqual([1, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0]);
+  });
+
+  it('keeps the capacity near what the rows need: doubling to 256, steps of 128, shrinking past half', () => {
+    const slots = new KvSlots(io, 2, 2048);
+    const capacities: number[] = [];
+    for (const tokens of [20, 33, 200, 257, 700, 768, 769, 700, 300, 100, 2048]) {
+      fill(slots, 0, 10);
+      fill(slots, 1, 10);
+      slots.fit(tokens, [10, 10]);
+      capacities.push(slots.positions);
+      // What was cached survives every move, up and down.
+      expect(read(slots, 0, 10)).toEqual(expected(0, 10));
+      expect(read(slots, 1, 10)).toEqual(expected(1, 10));
+    }
+    expect(capacities).toEqual([32, 64, 256, 384, 768, 768, 896, 896, 384, 128, 2048]);
   });
 });
 
 describe('the engine with the in-place cache', () => {
   const dirs: Record<'optimized' | 'portable', string> = { optimized: '', portable: '' };
   beforeAll(() => {
-    // Context 600: long prompts make the cache grow (its capacity doubles from 32 positions) mid-batch.
+    // Context 600: long prompts make the cache grow (from 32 positions) mid-batch.
     const weights = cached(randomWeights({ ...preset('tiny'), context: 600 }, { seed: 5, std: 0.2 }));
     for (const flavour of ['optimized', 'portable'] as const) {
       dirs[flavour] = fs.mkdtempSync(path.join(os.tmpdir(), `gptql-kv-${flavour}-`));

@@ -1,14 +1,16 @@
 /**
  * The KV cache of graphs that return the positions each run added (new_key_values.*,
- * model/onnx/group-query-attention.ts), kept here in place: one buffer per cache slot shaped
+ * model/onnx/cached-attention.ts), kept here in place: one buffer per cache slot shaped
  * [rows, kv_heads, capacity, head_dim], a row per running sequence. A run is fed views of these
  * buffers as past_key_values.* (onnxruntime-node passes input data without copying), fetches
  * logits and new_key_values.* only, and the new positions are written into each row at its
- * length. Nothing proportional to the context crosses into JavaScript; the graph's attention
- * reads each row's own length only. Rows are right-padded.
+ * length. Nothing proportional to the context crosses into JavaScript. Rows are right-padded.
  *
- * Capacity starts small and doubles (up to the context length) when a row needs more, so that
- * eight rows of a model with a 32k context do not reserve gigabytes for short chats.
+ * The graph's attention reads every row up to the capacity (the mask closes what is not
+ * cached), so the capacity follows what the rows need: powers of two from 32 up to 256, then
+ * steps of 128 (growing copies only the cached positions, once per 128 tokens at most), and it
+ * shrinks again once the rows need less than half of it. It is always a multiple of 16, up to
+ * the context rounded up (cached-attention.ts relies on it to sum the same way at any capacity).
  */
 import { Tensor } from 'onnxruntime-node';
 import type { SessionIO } from './session-io.ts';
@@ -25,9 +27,9 @@ export class KvSlots {
     private readonly io: SessionIO,
     readonly rows: number,
     private readonly maxCapacity: number,
-    initialCapacity = INITIAL_CAPACITY,
+    private readonly initialCapacity = INITIAL_CAPACITY,
   ) {
-    this.capacity = Math.min(initialCapacity, maxCapacity);
+    this.capacity = Math.min(initialCapacity, Math.ceil(maxCapacity / 16) * 16);
     this.buffers = io.cache.map(() => this.allocate(this.capacity));
   }
 
@@ -36,16 +38,48 @@ export class KvSlots {
     return this.buffers.reduce((sum, b) => sum + b.byteLength, 0);
   }
 
+  /** Positions per row now. */
+  get positions(): number {
+    return this.capacity;
+  }
+
   /**
    * Makes room for `tokens` positions per row, keeping row r's first `used[r]` positions (rows
    * not listed keep none): growing copies only what is cached, not the old capacity.
    */
   ensureCapacity(tokens: number, used: readonly number[]): void {
-    if (tokens <= this.capacity) return;
     if (tokens > this.maxCapacity) throw new Error(`KV cache: ${tokens} positions exceed the context of ${this.maxCapacity}`);
-    let next = this.capacity;
-    while (next < tokens) next *= 2;
-    next = Math.min(next, this.maxCapacity);
+    if (tokens <= this.capacity) return;
+    this.resize(this.capacityFor(tokens), used);
+  }
+
+  /** `ensureCapacity`, and gives back what is more than twice what `tokens` positions would take. */
+  fit(tokens: number, used: readonly number[]): void {
+    if (tokens > this.capacity) this.ensureCapacity(tokens, used);
+    else if (this.capacity > 2 * this.capacityFor(tokens)) this.resize(this.capacityFor(tokens), used);
+  }
+
+  private capacityFor(tokens: number): number {
+    let next = this.initialCapacity;
+    while (next < tokens && next < 256) next *= 2;
+    if (next < tokens) next = Math.ceil(tokens / 128) * 128;
+    // A multiple of 16 even at the context's end: cached-attention.ts's sums depend on it.
+    return Math.min(next, Math.ceil(this.maxCapacity / 16) * 16);
+  }
+
+  /**
+   * attention_mask for rows `lengths.length` rows of these cached lengths, each adding `added`
+   * positions: right-padded, one column wider than the views and the new positions, which tells
+   * the graph that this caller keeps the cache itself (no present.*, cached-attention.ts).
+   */
+  mask(lengths: readonly number[], added: number, views = this.capacity): Tensor {
+    const width = views + added + 1;
+    const data = new BigInt64Array(lengths.length * width);
+    lengths.forEach((n, row) => data.fill(1n, row * width, row * width + n + added));
+    return new Tensor('int64', data, [lengths.length, width]);
+  }
+
+  private resize(next: number, used: readonly number[]): void {
     const { kvHeads, headDim } = this.io;
     this.buffers = this.buffers.map((old) => {
       const grown = this.allocate(next);
@@ -58,6 +92,15 @@ export class KvSlots {
       return grown;
     });
     this.capacity = next;
+  }
+
+  /**
+   * A past of no positions, for a prompt read from its start: attention then reads nothing but
+   * the prompt, whatever the capacity (feed it with `mask(…, …, 0)`).
+   */
+  emptyViews(): Tensor[] {
+    const { kvHeads, headDim, kvType } = this.io;
+    return this.buffers.map((b) => new Tensor(kvType, b.subarray(0, 0), [1, kvHeads, 0, headDim]));
   }
 
   /** Views of rows [from, from + count), one tensor per cache slot, to feed as past_key_values.*. */
@@ -122,10 +165,3 @@ export class KvSlots {
   }
 }
 
-/** attention_mask for rows of these cached lengths, each adding `added` positions: right-padded. */
-export function rightPaddedMask(lengths: readonly number[], added: number): { data: BigInt64Array; width: number } {
-  const width = Math.max(...lengths) + added;
-  const data = new BigInt64Array(lengths.length * width);
-  lengths.forEach((n, row) => data.fill(1n, row * width, row * width + n + added));
-  return { data, width };
-}

@@ -6,8 +6,9 @@
  * evicted least recently used first to stay within a byte budget.
  *
  * A request restores the longest run of cached blocks its prompt starts with into its row of
- * the in-place cache (kv-slots.ts) and prefills only the rest. The prompt's last token is always
- * computed, since its logits choose the first new token.
+ * the in-place cache (kv-slots.ts) and prefills only the rest, two tokens at least. Only prompts
+ * are kept (scheduler.ts `keepPrompt`): a conversation's next turn finds its previous turn's
+ * prompt, and computes the reply it contains again.
  */
 import { createHash } from 'node:crypto';
 import type { KvData, KvSlots } from './kv-slots.ts';
@@ -39,12 +40,14 @@ export class PrefixCache {
   }
 
   /**
-   * Copies the longest cached prefix of `ids` that leaves at least one token to compute into
-   * row `row` of `slots` (which must have room for it); returns its length in tokens.
+   * Copies the longest cached prefix of `ids` that leaves at least two tokens to compute (the
+   * last one's logits choose the first new token, and a prompt's run of one token would be taken
+   * for a decode step: cached-attention.ts) into row `row` of `slots` (which must have room for
+   * it); returns its length in tokens.
    */
   restore(ids: readonly number[], slots: KvSlots, row: number): number {
     const found: Block[] = [];
-    for (const key of blockKeys(ids, Math.floor((ids.length - 1) / BLOCK_TOKENS))) {
+    for (const key of blockKeys(ids, Math.floor((ids.length - 2) / BLOCK_TOKENS))) {
       const block = this.blocks.get(key);
       if (!block) break;
       this.touch(key, block);

@@ -4,7 +4,7 @@ import { readModelFolder, textCodec } from './model-folder.ts';
 import { resolveParams } from './params.ts';
 import { PromptBuilder } from './prompt.ts';
 import type { EngineEvent } from './protocol.ts';
-import { Scheduler } from './scheduler.ts';
+import { Scheduler, promptRun } from './scheduler.ts';
 import { describeSession } from './session-io.ts';
 import { buildTinyModel, type TinyModel } from '../../test/support/tiny-model.ts';
 
@@ -54,5 +54,39 @@ describe('scheduler steps', () => {
       [2, 'length'],
       [3, 'length'],
     ]);
+  });
+});
+
+describe('promptRun', () => {
+  it('reads a prompt within the budget, never leaving a single token for a later run nor taking one alone after others', () => {
+    /** The runs a prompt of `length` tokens is read in, from `cached` on, `budget` per step. */
+    const runs = (length: number, budget: number, cached = 0) => {
+      const out: number[] = [];
+      for (let done = cached; done < length; ) {
+        const take = promptRun(length - done, budget, done > 0);
+        out.push(take);
+        done += take;
+      }
+      return out;
+    };
+    expect(runs(100, Infinity)).toEqual([100]);
+    expect(runs(1, 32)).toEqual([1]);
+    expect(runs(65, 32)).toEqual([32, 31, 2]);
+    expect(runs(33, 32)).toEqual([31, 2]);
+    expect(runs(3, 2)).toEqual([3]);
+    expect(runs(5, 1, 2)).toEqual([3]);
+    expect(runs(6, 1, 2)).toEqual([2, 2]);
+    for (let length = 1; length < 80; length++) {
+      for (const budget of [1, 2, 3, 16, 32]) {
+        for (const cached of [0, 16, 32]) {
+          if (cached > length - 2) continue;
+          const taken = runs(length, budget, cached);
+          expect(taken.reduce((a, b) => a + b, cached)).toBe(length);
+          // Only a run from nothing cached (its past is empty) may be a single token.
+          taken.forEach((take, i) => expect(take > 1 || (i === 0 && cached === 0)).toBe(true));
+          expect(length - cached - taken.slice(0, -1).reduce((a, b) => a + b, 0)).not.toBe(1);
+        }
+      }
+    }
   });
 });

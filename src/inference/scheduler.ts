@@ -16,7 +16,7 @@ import { Tensor, type InferenceSession } from 'onnxruntime-node';
 import { fromHalf } from '../../model/fp16.ts';
 import { IncrementalDecoder } from './detokenizer.ts';
 import { KvBatch } from './kv-batch.ts';
-import { rightPaddedMask, type KvSlots } from './kv-slots.ts';
+import type { KvSlots } from './kv-slots.ts';
 import type { PrefixCache } from './prefix-cache.ts';
 import type { ModelFolder } from './model-folder.ts';
 import type { ResolvedParams } from './params.ts';
@@ -208,7 +208,7 @@ export class Scheduler {
         row++;
         continue;
       }
-      this.deps.prefixCache?.store(seq.tokens, seq.length, slots, row);
+      this.keepPrompt(seq, row);
       const last = this.running.pop()!;
       if (row < this.running.length) {
         slots.move(this.running.length, row, last.length);
@@ -329,16 +329,17 @@ export class Scheduler {
       const seq = this.prefilling[0]!;
       const row = this.running.length;
       const prompt = seq.tokens;
-      const chunk = prompt.slice(seq.length, seq.length + Math.min(budget, prompt.length - seq.length));
+      const chunk = prompt.slice(seq.length, seq.length + promptRun(prompt.length - seq.length, budget, seq.length > 0));
       const end = seq.length + chunk.length;
       const feeds: Record<string, Tensor> = {
         input_ids: new Tensor('int64', BigInt64Array.from(chunk, BigInt), [1, chunk.length]),
-        attention_mask: new Tensor('int64', new BigInt64Array(end).fill(1n), [1, end]),
+        // A prompt's first chunk has nothing cached to attend to: an empty past spares it the capacity.
+        attention_mask: slots.mask([seq.length], chunk.length, seq.length === 0 ? 0 : undefined),
       };
       if (io.hasPositionIds) feeds.position_ids = new Tensor('int64', BigInt64Array.from(chunk, (_, i) => BigInt(seq.length + i)), [1, chunk.length]);
       let out: InferenceSession.OnnxValueMapType;
       try {
-        out = await this.runInPlace(feeds, slots.views(row, 1));
+        out = await this.runInPlace(feeds, seq.length === 0 ? slots.emptyViews() : slots.views(row, 1));
       } catch (error) {
         // This prompt fails alone: the running batch and the other prompts go on.
         this.emit(seq.id, { type: 'error', message: (error as Error).message });
@@ -355,12 +356,21 @@ export class Scheduler {
       this.promptDone(seq, out[io.logits]!);
       if (seq.finished) {
         // Done at its first token (a one-token reply): keep its prompt for the prefix cache, free its row.
-        this.deps.prefixCache?.store(seq.tokens, seq.length, slots, row);
+        this.keepPrompt(seq, row);
         this.dropFirstPrefilling();
       } else {
         this.running.push(this.prefilling.shift()!);
       }
     }
+  }
+
+  /**
+   * Leaves a finished sequence's prompt in the prefix cache. Only the prompt: its values were
+   * computed as a prompt's (cached-attention.ts), as a later prompt starting the same way computes
+   * them; the generated tokens' were computed a decode step at a time, which rounds differently.
+   */
+  private keepPrompt(seq: Sequence, row: number) {
+    this.deps.prefixCache?.store(seq.tokens, Math.min(seq.length, seq.promptTokens), this.deps.slots!, row);
   }
 
   /** Removes prefilling[0]; the others' rows move down one. */
@@ -396,9 +406,10 @@ export class Scheduler {
     if (io.hasUseCacheBranch) feeds.use_cache_branch = new Tensor('bool', [true], [1]);
     let out: InferenceSession.OnnxValueMapType;
     if (slots) {
-      const mask = rightPaddedMask(batch.map((s) => s.length), 1);
-      slots.ensureCapacity(mask.width, this.cachedLengths());
-      feeds.attention_mask = new Tensor('int64', mask.data, [size, mask.width]);
+      // Room for this step and for the prompts still being read; no more, as attention reads it all.
+      const needed = Math.max(...batch.map((s) => s.length + 1), ...this.prefilling.map((s) => s.tokens.length + 1));
+      slots.fit(needed, this.cachedLengths());
+      feeds.attention_mask = slots.mask(batch.map((s) => s.length), 1);
       out = await this.runInPlace(feeds, slots.views(0, size));
       const added = this.addedPositions(out);
       batch.forEach((seq, row) => slots.write(row, seq.length, added, row));
@@ -500,4 +511,16 @@ function positionRows(logits: Tensor): Float32Array[] {
   const [, positions, vocab] = logits.dims as [number, number, number];
   const data = asFloat32(logits);
   return Array.from({ length: positions }, (_, p) => data.slice(p * vocab, (p + 1) * vocab));
+}
+
+/**
+ * Prompt tokens to read in one run, within `budget` where it allows: a run of one token after
+ * others is read as a decode step (cached-attention.ts), so no run leaves a single token behind,
+ * and a later run takes two at least.
+ */
+export function promptRun(remaining: number, budget: number, started: boolean): number {
+  let take = Math.min(budget, remaining);
+  if (started && take === 1) take = Math.min(2, remaining);
+  if (remaining - take === 1) take = take > 2 ? take - 1 : remaining;
+  return take;
 }

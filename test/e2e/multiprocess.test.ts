@@ -151,7 +151,7 @@ describe.skipIf(!inject('redisAvailable'))('api and workers as separate processe
     const turn = async (content: string, conversationId?: string) => {
       const sent = await postGraphQL<{ sendMessage: { id: string; conversation: { id: string } } }>(
         api.url,
-        { query: print(SendMessageDocument), variables: { input: { content, conversationId, params: { maxTokens: 12, temperature: 0 } } } },
+        { query: print(SendMessageDocument), variables: { input: { content, conversationId, params: { maxTokens: 12, temperature: 0, model: 'tiny' } } } },
         token,
       );
       const generation = sent.data!.sendMessage;
