@@ -135,6 +135,7 @@ export const CONFIG_VARIABLES = {
   INFERENCE_THREADS: { schema: z.coerce.number().int().min(1).max(256), description: 'ONNX Runtime threads per operator. Default: one per core.' },
   INFERENCE_SPIN_WAIT: { schema: bool, default: 'false', description: 'Let ONNX Runtime threads spin between operators instead of sleeping: about 10% faster decoding of a single stream on cores nothing else needs, but CPU taken from the API and from batched decoding on shared ones.' },
   MAX_BATCH_SIZE: { schema: z.coerce.number().int().min(1).max(256), default: '8', description: 'Sequences decoded together in one step (continuous batching).' },
+  KV_CACHE_DTYPE: { schema: z.enum(['fp32', 'fp16']), default: 'fp32', description: 'How the prefix cache (`PREFIX_CACHE_BYTES`) stores what it keeps: `fp16` halves its bytes, so twice as many conversations fit, and a turn restored from it then differs from one computed afresh in the last bits (rarely in a token). The cache of running sequences stays fp32 on CPU, where the graphs read it as float32.' },
   PREFIX_CACHE_BYTES: { schema: nonNegativeInt, description: 'Bytes of finished generations\' prompt KV cache each model\'s worker keeps, so that a prompt starting the same way (a conversation\'s next turn, regenerate, edit, a shared system prompt) computes only what follows; least recently used blocks go first; `0` turns it off. For models whose graph returns `new_key_values.*` (ours); others recompute every prompt. Default: an eighth of the machine\'s memory, at most 1 GiB.' },
   PREFILL_CHUNK_TOKENS: { schema: nonNegativeInt, default: '32', description: 'Prompt tokens a worker reads per step, between decode steps of the running batch, so that a long prompt arriving does not stall the other streams; `0` reads each prompt whole first. For models whose graph returns `new_key_values.*` (ours).' },
   MAX_QUEUED_REQUESTS: { schema: z.coerce.number().int().min(0).max(100_000), default: '64', description: 'Generations allowed to wait for a batch slot; one more is refused at once with `OVERLOADED`.' },
@@ -281,6 +282,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       maxBatchSize: v.MAX_BATCH_SIZE!,
       prefixCacheBytes: v.PREFIX_CACHE_BYTES ?? Math.min(2 ** 30, Math.floor(os.totalmem() / 8)),
       prefillChunkTokens: v.PREFILL_CHUNK_TOKENS!,
+      kvCacheDtype: v.KV_CACHE_DTYPE!,
       maxQueuedRequests: v.MAX_QUEUED_REQUESTS!,
     },
     graphql: {

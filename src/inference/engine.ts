@@ -13,6 +13,7 @@ import type { PromptInput } from './prompt.ts';
 import type { EngineEvent, FromWorker, ModelSummary, StepStats, ToWorker } from './protocol.ts';
 import type { WorkerConfig } from './worker.ts';
 import type { ModelDtype } from './model-variants.ts';
+import type { KvCacheDtype } from './prefix-cache.ts';
 
 export interface EngineOptions {
   modelPath: string;
@@ -26,6 +27,8 @@ export interface EngineOptions {
   maxBatchSize?: number;
   /** Bytes of finished sequences' KV cache kept for prompts that start the same way (prefix-cache.ts); 0 (default) keeps none. */
   prefixCacheBytes?: number;
+  /** How the prefix cache stores its blocks (KV_CACHE_DTYPE): fp16 halves them; default fp32, exact. */
+  kvCacheDtype?: KvCacheDtype;
   /** Prompt tokens read per step, between decode steps of the running batch (scheduler.ts); 0 (default): whole prompts. */
   prefillChunkTokens?: number;
   /** Requests allowed to wait for a batch slot; one more fails at once with OVERLOADED. */
@@ -117,6 +120,7 @@ export class InferenceEngine {
       spinWait: options.spinWait ?? false,
       maxBatchSize: options.maxBatchSize ?? 8,
       prefixCacheBytes: options.prefixCacheBytes ?? 0,
+      kvCacheDtype: options.kvCacheDtype ?? 'fp32',
       prefillChunkTokens: options.prefillChunkTokens ?? 0,
     };
     const worker = spawnWorker(config);

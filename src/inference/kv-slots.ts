@@ -38,6 +38,11 @@ export class KvSlots {
     return this.buffers.reduce((sum, b) => sum + b.byteLength, 0);
   }
 
+  /** Whether the cache is float32 (else float16, as raw 16-bit words). */
+  get holdsFloat32(): boolean {
+    return this.io.kvType === 'float32';
+  }
+
   /** Positions per row now. */
   get positions(): number {
     return this.capacity;

@@ -6,19 +6,25 @@ import { buildTinyModel, type TinyModel } from '../../test/support/tiny-model.ts
 import { InferenceEngine } from './engine.ts';
 import type { GenerationParams } from './params.ts';
 import type { ChatMessage } from './prompt.ts';
-import { BLOCK_TOKENS } from './prefix-cache.ts';
+import { BLOCK_TOKENS, PrefixCache } from './prefix-cache.ts';
+import { KvSlots } from './kv-slots.ts';
+import type { SessionIO } from './session-io.ts';
+import { fromHalf, toHalf } from '../../model/fp16.ts';
 
 // tiny: 2 layers × key and value, 2 heads of 32 dims, float32: bytes of one cached block.
 const BLOCK_BYTES = 2 * 2 * 2 * BLOCK_TOKENS * 32 * 4;
 
 let tiny: TinyModel;
-const engines: Record<'off' | 'on' | 'small', InferenceEngine | undefined> = { off: undefined, on: undefined, small: undefined };
+const engines: Record<'off' | 'on' | 'small' | 'half', InferenceEngine | undefined> = { off: undefined, on: undefined, small: undefined, half: undefined };
 const registry = new Registry();
+const halfRegistry = new Registry();
 beforeAll(async () => {
   // A context of 600 positions leaves room for conversations of several turns.
   tiny = buildTinyModel(21, 600);
-  const start = (prefixCacheBytes: number, metrics?: Registry) => InferenceEngine.start({ modelPath: tiny.dir, maxBatchSize: 4, intraOpThreads: 1, prefixCacheBytes, registry: metrics });
+  const start = (prefixCacheBytes: number, metrics?: Registry, kvCacheDtype?: 'fp16') =>
+    InferenceEngine.start({ modelPath: tiny.dir, maxBatchSize: 4, intraOpThreads: 1, prefixCacheBytes, registry: metrics, kvCacheDtype });
   engines.off = await start(0);
+  engines.half = await start(64 * 2 ** 20, halfRegistry, 'fp16');
   engines.on = await start(64 * 2 ** 20);
   engines.small = await start(6 * BLOCK_BYTES, registry);
 });
@@ -106,5 +112,45 @@ describe('the prefix cache', () => {
     expect(value('prefix_cache_evictions_total')).toBeGreaterThan(0);
     expect(value('prefix_cache_hit_tokens_total')).toBeGreaterThan(0);
     expect(value('prefix_cache_miss_tokens_total')).toBeGreaterThan(0);
+  });
+});
+
+describe('KV_CACHE_DTYPE=fp16', () => {
+  const io: SessionIO = {
+    hasPositionIds: true,
+    hasUseCacheBranch: false,
+    logits: 'logits',
+    cache: [{ past: 'past_key_values.0.key', present: 'present.0.key' }],
+    kvHeads: 2,
+    headDim: 3,
+    kvType: 'float32',
+  };
+
+  it('keeps blocks in half the bytes and restores them as their float16 rounding', () => {
+    const slots = new KvSlots(io, 2, 64);
+    const row0 = slots.views(0, 1)[0]!.data as Float32Array;
+    row0.forEach((_, i) => (row0[i] = Math.sin(i) * 3.3));
+    const ids = Array.from({ length: 40 }, (_, i) => i + 1);
+    const [full, half] = [new PrefixCache(1 << 20), new PrefixCache(1 << 20, 'fp16')];
+    for (const cache of [full, half]) cache.store(ids, 32, slots, 0);
+    expect(half.bytes).toBe(full.bytes / 2);
+    expect(half.restore(ids, slots, 1)).toBe(32);
+    const capacity = slots.positions;
+    const row1 = slots.views(1, 1)[0]!.data as Float32Array;
+    for (let h = 0; h < 2; h++) {
+      const cached = row0.subarray(h * capacity * 3, (h * capacity + 32) * 3);
+      expect(Array.from(row1.subarray(h * capacity * 3, (h * capacity + 32) * 3))).toEqual(Array.from(fromHalf(toHalf(cached))));
+    }
+  });
+
+  it('serves a repeated prompt from float16 blocks through the engine', async () => {
+    const messages: ChatMessage[] = [{ role: 'user', content: WORDS.join(' ').repeat(3) }];
+    const first = await collect(engines.half!.generate({ input: { messages }, params: { temperature: 0, maxTokens: 6 } }));
+    const again = await collect(engines.half!.generate({ input: { messages }, params: { temperature: 0, maxTokens: 6 } }));
+    expect(again.done.cachedPromptTokens).toBe(Math.floor((first.done.usage.promptTokens - 2) / BLOCK_TOKENS) * BLOCK_TOKENS);
+    expect(again.done.usage.completionTokens).toBe(6);
+    const bytes = (await halfRegistry.getMetricsAsJSON()).find((m) => m.name === 'prefix_cache_bytes')!.values[0]!.value;
+    // The prompt's full blocks, each in half the bytes of a float32 block.
+    expect(bytes).toBe(Math.floor(first.done.usage.promptTokens / BLOCK_TOKENS) * (BLOCK_BYTES / 2));
   });
 });

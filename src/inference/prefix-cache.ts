@@ -11,9 +11,13 @@
  * prompt, and computes the reply it contains again.
  */
 import { createHash } from 'node:crypto';
+import { fromHalf, toHalf } from '../../model/fp16.ts';
 import type { KvData, KvSlots } from './kv-slots.ts';
 
 export const BLOCK_TOKENS = 16;
+
+/** How blocks are stored: as the cache holds them, or float32 caches as float16 (half the bytes, not exact). */
+export type KvCacheDtype = 'fp32' | 'fp16';
 
 interface Block {
   data: KvData[];
@@ -33,7 +37,10 @@ export class PrefixCache {
   private bytesHeld = 0;
   private counts = { hitTokens: 0, missTokens: 0, evictions: 0 };
 
-  constructor(readonly maxBytes: number) {}
+  constructor(
+    readonly maxBytes: number,
+    readonly dtype: KvCacheDtype = 'fp32',
+  ) {}
 
   get bytes(): number {
     return this.bytesHeld;
@@ -53,7 +60,7 @@ export class PrefixCache {
       this.touch(key, block);
       found.push(block);
     }
-    found.forEach((block, i) => slots.restore(row, i * BLOCK_TOKENS, block.data, BLOCK_TOKENS));
+    found.forEach((block, i) => slots.restore(row, i * BLOCK_TOKENS, this.unpack(block.data, slots), BLOCK_TOKENS));
     const cached = found.length * BLOCK_TOKENS;
     this.counts.hitTokens += cached;
     this.counts.missTokens += ids.length - cached;
@@ -66,7 +73,7 @@ export class PrefixCache {
     blockKeys(ids, Math.floor(length / BLOCK_TOKENS)).forEach((key, i) => {
       const held = this.blocks.get(key);
       if (held) return this.touch(key, held);
-      const data = slots.read(row, i * BLOCK_TOKENS, BLOCK_TOKENS);
+      const data = this.pack(slots.read(row, i * BLOCK_TOKENS, BLOCK_TOKENS));
       const bytes = data.reduce((sum, d) => sum + d.byteLength, 0);
       if (bytes > this.maxBytes) return;
       this.blocks.set(key, { data, bytes });
@@ -80,6 +87,16 @@ export class PrefixCache {
     const stats = { ...this.counts, bytes: this.bytesHeld };
     this.counts = { hitTokens: 0, missTokens: 0, evictions: 0 };
     return stats;
+  }
+
+  /** What a block keeps of what the cache holds: float32 halved to float16 with `fp16`. */
+  private pack(data: KvData[]): KvData[] {
+    return this.dtype === 'fp16' ? data.map((d) => (d instanceof Float32Array ? toHalf(d) : d)) : data;
+  }
+
+  /** Back to the cache's own element type. */
+  private unpack(data: KvData[], slots: KvSlots): KvData[] {
+    return slots.holdsFloat32 ? data.map((d) => (d instanceof Uint16Array ? fromHalf(d) : d)) : data;
   }
 
   private touch(key: string, block: Block): void {

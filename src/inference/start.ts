@@ -32,6 +32,7 @@ export async function startEngine(config: Config, folder: ModelFolderEntry, regi
     spinWait: config.inference.spinWait,
     maxBatchSize: config.inference.maxBatchSize,
     prefixCacheBytes: config.inference.prefixCacheBytes,
+    kvCacheDtype: config.inference.kvCacheDtype,
     prefillChunkTokens: config.inference.prefillChunkTokens,
     maxQueuedRequests: config.inference.maxQueuedRequests,
     registry,

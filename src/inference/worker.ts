@@ -11,7 +11,7 @@ import type { FromWorker, ToWorker } from './protocol.ts';
 import { Scheduler } from './scheduler.ts';
 import { describeSession } from './session-io.ts';
 import { KvSlots } from './kv-slots.ts';
-import { PrefixCache } from './prefix-cache.ts';
+import { PrefixCache, type KvCacheDtype } from './prefix-cache.ts';
 import type { ModelDtype } from './model-variants.ts';
 
 export interface WorkerConfig extends SessionOptions {
@@ -20,6 +20,7 @@ export interface WorkerConfig extends SessionOptions {
   maxBatchSize: number;
   /** PREFIX_CACHE_BYTES: the prefix cache's budget (in-place cache only); 0 turns it off. */
   prefixCacheBytes: number;
+  kvCacheDtype: KvCacheDtype;
   /** PREFILL_CHUNK_TOKENS: prompt tokens read per step between decode steps (in-place cache only); 0: whole prompts. */
   prefillChunkTokens: number;
 }
@@ -36,7 +37,7 @@ async function main(config: WorkerConfig) {
   const session = await createSession(model.onnxPath, config);
   const io = describeSession(session);
   const slots = io.newCache ? new KvSlots(io, config.maxBatchSize, model.contextLength) : undefined;
-  const prefixCache = slots && config.prefixCacheBytes > 0 ? new PrefixCache(config.prefixCacheBytes) : undefined;
+  const prefixCache = slots && config.prefixCacheBytes > 0 ? new PrefixCache(config.prefixCacheBytes, config.kvCacheDtype) : undefined;
   const scheduler = new Scheduler({
     slots,
     prefixCache,
