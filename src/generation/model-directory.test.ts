@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { deleteKeys as deleteRedisKeys } from '../../test/support/redis-keys.ts';
 import { REDIS_URL } from '../../test/support/services.ts';
 import { createMemoryModelDirectory, createRedisModelDirectory, type ModelDirectory, type ModelInfo } from './model-directory.ts';
 
@@ -56,10 +57,7 @@ afterAll(async () => {
   await redis?.quit();
 });
 
-async function deleteKeys(prefix: string) {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
-}
+const deleteKeys = (prefix: string) => deleteRedisKeys(redis, prefix);
 
 describe.skipIf(!redisAvailable)('Redis', () => {
   directoryContract('Redis', async () => {

@@ -1,14 +1,20 @@
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect } from '../../test/support/collect.ts';
 import { buildTinyModel, type TinyModel } from '../../test/support/tiny-model.ts';
 import { InferenceEngine } from './engine.ts';
+import { promptRun } from './scheduler.ts';
 
 let tiny: TinyModel;
 const engines = new Map<number, InferenceEngine>();
 const CHUNKS = [0, 7, 64];
+const registries = new Map<number, Registry>();
 beforeAll(async () => {
   tiny = buildTinyModel(31, 600);
-  for (const chunk of CHUNKS) engines.set(chunk, await InferenceEngine.start({ modelPath: tiny.dir, maxBatchSize: 4, intraOpThreads: 1, prefillChunkTokens: chunk }));
+  for (const chunk of CHUNKS) {
+    registries.set(chunk, new Registry());
+    engines.set(chunk, await InferenceEngine.start({ modelPath: tiny.dir, maxBatchSize: 4, intraOpThreads: 1, prefillChunkTokens: chunk, registry: registries.get(chunk) }));
+  }
 });
 afterAll(async () => {
   await Promise.all([...engines.values()].map((e) => e.close()));
@@ -69,5 +75,18 @@ describe('chunked prefill (PREFILL_CHUNK_TOKENS)', () => {
     // decodes a step per chunk meanwhile.
     expect(whole).toBeLessThanOrEqual(2);
     expect(chunked).toBeGreaterThan(30);
+  });
+
+  it('counts its prompt runs in prefill_chunks_total', async () => {
+    const chunksCounted = async (chunk: number) =>
+      (await registries.get(chunk)!.getMetricsAsJSON()).find((m) => m.name === 'prefill_chunks_total')?.values[0]?.value ?? 0;
+    for (const chunk of [0, 7]) {
+      const before = await chunksCounted(chunk);
+      const { done } = await collect(engines.get(chunk)!.generate({ input: { prompt: long.slice(0, 150) }, params: { temperature: 0, maxTokens: 2 } }));
+      let runs = 0;
+      for (let read = 0; read < done.usage.promptTokens; runs++) read += promptRun(done.usage.promptTokens - read, chunk || Infinity, read > 0);
+      expect(runs).toBeGreaterThan(chunk ? 1 : 0);
+      expect((await chunksCounted(chunk)) - before).toBe(runs);
+    }
   });
 });

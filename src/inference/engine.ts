@@ -199,6 +199,7 @@ export class InferenceEngine {
         this.metrics.interTokenLatency.observe(message.stats.stepSeconds);
       }
       this.metrics.running.set(message.stats.running);
+      if (message.stats.prefillChunks) this.metrics.prefillChunks.inc(message.stats.prefillChunks);
       const cache = message.stats.prefixCache;
       if (cache) {
         this.metrics.prefixCacheHitTokens.inc(cache.hitTokens);

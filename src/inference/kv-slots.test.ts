@@ -7,17 +7,7 @@ import { collect } from '../../test/support/collect.ts';
 import { InferenceEngine } from './engine.ts';
 import { Tensor } from 'onnxruntime-node';
 import { KvSlots } from './kv-slots.ts';
-import type { SessionIO } from './session-io.ts';
-
-const io: SessionIO = {
-  hasPositionIds: true,
-  hasUseCacheBranch: false,
-  logits: 'logits',
-  cache: [{ past: 'past_key_values.0.key', present: 'present.0.key' }],
-  kvHeads: 2,
-  headDim: 3,
-  kvType: 'float32',
-};
+import { STUB_SESSION_IO as io } from '../../test/support/session-io.ts';
 
 /** Writes `length` positions of a row, every value naming its row, head, position and dimension. */
 function fill(slots: KvSlots, row: number, length: number) {

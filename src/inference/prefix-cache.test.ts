@@ -8,7 +8,7 @@ import type { GenerationParams } from './params.ts';
 import type { ChatMessage } from './prompt.ts';
 import { BLOCK_TOKENS, PrefixCache } from './prefix-cache.ts';
 import { KvSlots } from './kv-slots.ts';
-import type { SessionIO } from './session-io.ts';
+import { STUB_SESSION_IO as io } from '../../test/support/session-io.ts';
 import { fromHalf, toHalf } from '../../model/fp16.ts';
 
 // tiny: 2 layers × key and value, 2 heads of 32 dims, float32: bytes of one cached block.
@@ -116,16 +116,6 @@ describe('the prefix cache', () => {
 });
 
 describe('KV_CACHE_DTYPE=fp16', () => {
-  const io: SessionIO = {
-    hasPositionIds: true,
-    hasUseCacheBranch: false,
-    logits: 'logits',
-    cache: [{ past: 'past_key_values.0.key', present: 'present.0.key' }],
-    kvHeads: 2,
-    headDim: 3,
-    kvType: 'float32',
-  };
-
   it('keeps blocks in half the bytes and restores them as their float16 rounding', () => {
     const slots = new KvSlots(io, 2, 64);
     const row0 = slots.views(0, 1)[0]!.data as Float32Array;

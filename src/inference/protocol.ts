@@ -88,6 +88,8 @@ export interface StepStats {
   running: number;
   waiting: number;
   stepSeconds: number;
+  /** Prompt runs (chunks, or whole prompts) this step made, in-place cache only. */
+  prefillChunks?: number;
   /** Since the previous stats: prompt tokens restored from / computed despite the prefix cache, blocks evicted; and its bytes now. */
   prefixCache?: import('./prefix-cache.ts').PrefixCacheStats;
 }

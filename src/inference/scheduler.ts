@@ -133,8 +133,8 @@ export class Scheduler {
     const leaving = this.markCancelledRunning();
     this.removeFinished();
     const joiners = await this.admit();
-    if (this.deps.slots) await this.advancePrefills();
-    else if (joiners.length > 0 || leaving) this.relayCache(joiners);
+    const prefillChunks = this.deps.slots ? await this.advancePrefills() : 0;
+    if (!this.deps.slots && (joiners.length > 0 || leaving)) this.relayCache(joiners);
     if (this.running.length > 0) {
       try {
         await this.decode();
@@ -152,6 +152,7 @@ export class Scheduler {
       running: this.running.filter((s) => !s.finished).length,
       waiting: this.waiting.length,
       stepSeconds: (this.now() - started) / 1000,
+      ...(prefillChunks > 0 ? { prefillChunks } : {}),
     });
   }
 
@@ -319,12 +320,14 @@ export class Scheduler {
   /**
    * Reads the prompts of the sequences being prefilled, first come first, up to
    * prefillChunkTokens this step (all of them without a limit). One whose prompt is done gets its
-   * first token and joins the decode batch (its row is the next one already).
+   * first token and joins the decode batch (its row is the next one already). Returns how many
+   * runs it made.
    */
-  private async advancePrefills() {
+  private async advancePrefills(): Promise<number> {
     const slots = this.deps.slots!;
     const { io } = this.deps;
     let budget = this.deps.prefillChunkTokens || Infinity;
+    let runs = 0;
     while (budget > 0 && this.prefilling.length > 0) {
       const seq = this.prefilling[0]!;
       const row = this.running.length;
@@ -346,6 +349,7 @@ export class Scheduler {
         this.dropFirstPrefilling();
         continue;
       }
+      runs++;
       slots.write(row, seq.length, this.addedPositions(out), 0);
       seq.length = end;
       budget -= chunk.length;
@@ -362,6 +366,7 @@ export class Scheduler {
         this.running.push(this.prefilling.shift()!);
       }
     }
+    return runs;
   }
 
   /**

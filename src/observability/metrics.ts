@@ -119,6 +119,7 @@ export function createInferenceMetrics(registry: Registry, model = 'default') {
     prefixCacheMissTokens: counter('prefix_cache_miss_tokens_total', 'Prompt tokens computed because the prefix cache did not hold them.'),
     prefixCacheEvictions: counter('prefix_cache_evictions_total', 'Prefix cache blocks evicted to stay within PREFIX_CACHE_BYTES.'),
     prefixCacheBytes: gauge('prefix_cache_bytes', 'Bytes the prefix cache holds.'),
+    prefillChunks: counter('prefill_chunks_total', 'Prompt runs between decode steps: chunks of PREFILL_CHUNK_TOKENS, or whole prompts.'),
   };
 }
 

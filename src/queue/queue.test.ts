@@ -18,6 +18,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { GenerationJob, QueueOptions } from './queue.ts';
 import { MODEL_A, MODEL_B, jobQueueContract, makeJob, waitFor, type QueueHarness } from '../../test/contracts/queue.contract.ts';
+import { deleteKeys as deleteRedisKeys } from '../../test/support/redis-keys.ts';
 import { REDIS_URL } from '../../test/support/services.ts';
 import { createQueue } from './queue-factory.ts';
 import { MemoryJobQueue } from './queue-memory.ts';
@@ -48,10 +49,7 @@ afterAll(async () => {
 });
 
 /** Every key a test made starts with its prefix, so parallel runs don't collide and cleanup finds them all. */
-async function deleteKeys(prefix: string): Promise<void> {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
-}
+const deleteKeys = (prefix: string) => deleteRedisKeys(redis, prefix);
 
 function redisHarness(options: QueueOptions): QueueHarness & { queue: RedisJobQueue; prefix: string } {
   const prefix = `test:queue:${randomUUID()}:`;

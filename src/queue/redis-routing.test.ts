@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MODEL_A, jobQueueContract, waitFor } from '../../test/contracts/queue.contract.ts';
+import { deleteKeys as deleteRedisKeys } from '../../test/support/redis-keys.ts';
 import { REDIS_URL } from '../../test/support/services.ts';
 import type { ConversationReplyJob } from './job.ts';
 import { RedisJobQueue } from './queue-redis.ts';
@@ -24,10 +25,7 @@ afterAll(async () => {
   await redis?.quit();
 });
 
-async function deleteKeys(prefix: string): Promise<void> {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
-}
+const deleteKeys = (prefix: string) => deleteRedisKeys(redis, prefix);
 
 function replyJob(conversationId: string): ConversationReplyJob {
   return {
