@@ -44,9 +44,17 @@ describe('config', () => {
     ['TRUST_PROXY', 'not-an-address'],
     ['GRAPHQL_MAX_DEPTH', '0'],
     ['GRAPHQL_INTROSPECTION', 'maybe'],
+    ['ADMIN_EMAILS', 'root@example.com, not-an-email'],
   ])('refuses %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`${name}=`));
+  });
+
+  it('reads ADMIN_EMAILS as a set of lower-case addresses, for either provider', () => {
+    expect([...loadConfig({ ADMIN_EMAILS: ' Root@Example.com, ops@example.org ' }).auth.adminEmails]).toEqual(['root@example.com', 'ops@example.org']);
+    expect(loadConfig({}).auth.adminEmails.size).toBe(0);
+    const cognito = loadConfig({ COGNITO_USER_POOL_ID: 'eu-west-1_AbC123', COGNITO_CLIENT_ID: 'client', AWS_REGION: 'eu-west-1', ADMIN_EMAILS: 'root@example.com' });
+    expect([...cognito.auth.adminEmails]).toEqual(['root@example.com']);
   });
 
   it('refuses inconsistent combinations', () => {

@@ -147,6 +147,7 @@ export const CONFIG_VARIABLES = {
   GRAPHQL_MAX_COST: { schema: positiveInt, default: '5000', security: true, description: 'Cost of one operation (every object field 2, scalar 1, times 1.5 per level of depth).' },
   GRAPHQL_MAX_BATCH: { schema: nonNegativeInt, default: '10', security: true, description: 'Operations in one batched HTTP request (a JSON array); `0` turns batching off.' },
   MAX_REQUEST_BODY_BYTES: { schema: positiveInt, default: '1048576', security: true, description: 'Largest HTTP request body (1 MiB); larger ones get 413 before they are read. Bodies must declare their length.' },
+  ADMIN_EMAILS: { schema: commaList.pipe(z.array(z.email('not an email address'))), security: true, description: 'Accounts that get the `admin` role when they log in (the first log-in after confirming the sign-up, or any later one without the role), comma-separated; with either provider. How the first administrator is made. Taking an email off does not demote its account (`setUserRole` does).' },
   CORS_ORIGINS: { schema: commaList, security: true, description: 'Browser origins allowed to call the API cross-origin, comma-separated (`*`: any). Unset: same origin only.' },
   TRUST_PROXY: { schema: trustList, security: true, description: 'Proxies whose `X-Forwarded-For` names the client: a hop count (`1`), or addresses/subnets/`loopback`/`uniquelocal`, comma-separated. Unset: the socket address is the client.' },
   AUTH_RATE_LIMIT_PER_IP: { schema: positiveInt, default: '100', security: true, description: 'Sign-in, sign-up, code and refresh attempts per client IP per `AUTH_RATE_LIMIT_WINDOW_SECONDS`.' },
@@ -202,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   const production = v.NODE_ENV === 'production';
   const dynamoMode = v.DYNAMODB_ENDPOINT ? 'endpoint' : v.AWS_REGION ? 'aws' : 'embedded';
 
+  const adminEmails = new Set((v.ADMIN_EMAILS ?? []).map((email) => email.toLowerCase()));
   return {
     role: v.ROLE!,
     host: v.HOST!,
@@ -230,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
           clientId: v.COGNITO_CLIENT_ID!,
           endpoint: v.COGNITO_ENDPOINT,
           issuer: v.COGNITO_ISSUER,
+          adminEmails,
         }
       : {
           provider: 'local' as const,
@@ -237,6 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
           clientId: v.JWT_CLIENT_ID!,
           accessTokenTtlSeconds: v.ACCESS_TOKEN_TTL_SECONDS!,
           refreshTokenTtlSeconds: v.REFRESH_TOKEN_TTL_SECONDS!,
+          adminEmails,
         },
     redis: v.REDIS_URL
       ? { url: v.REDIS_URL }

@@ -2,6 +2,7 @@
  * The API's identity provider: the local one (keys under DATA_DIR, codes to the outbox) or
  * Cognito, with verified access tokens remembered until they expire.
  */
+import { grantAdminByEmail } from '../auth/admin-emails.ts';
 import type { IdentityProvider } from '../auth/identity.ts';
 import { createLocalProvider } from '../auth/local.ts';
 import { createOutboxMailer } from '../auth/mailer.ts';
@@ -16,7 +17,7 @@ export async function createIdentity(config: Config, users: UserRepository, logg
   if (auth.provider === 'local') {
     const keys = await loadOrCreateSigningKeys(config.dataDir);
     const identity = createLocalProvider({ config: auth, users, mailer: createOutboxMailer(config.dataDir, logger), keys });
-    return { identity: cacheVerifiedTokens(identity), jwks: keys.jwks };
+    return { identity: cacheVerifiedTokens(grantAdminByEmail(identity, auth.adminEmails)), jwks: keys.jwks };
   }
   const { createCognitoProvider } = await import('../auth/cognito.ts');
   const identity = createCognitoProvider({
@@ -30,5 +31,5 @@ export async function createIdentity(config: Config, users: UserRepository, logg
     jwksUri: auth.issuer ? `${auth.issuer}/.well-known/jwks.json` : undefined,
     logger,
   });
-  return { identity: cacheVerifiedTokens(identity) };
+  return { identity: cacheVerifiedTokens(grantAdminByEmail(identity, auth.adminEmails)) };
 }

@@ -17,6 +17,7 @@ import { errorCodes, startTestApp, uniqueEmail, type TestApp } from '../support/
 
 let cognito: CognitoLocal;
 let t: TestApp;
+const firstAdmin = uniqueEmail('cognito-admin');
 
 beforeAll(async () => {
   cognito = await startCognitoLocal();
@@ -25,6 +26,7 @@ beforeAll(async () => {
     COGNITO_CLIENT_ID: cognito.clientId,
     COGNITO_ENDPOINT: cognito.endpoint,
     COGNITO_ISSUER: cognito.issuer,
+    ADMIN_EMAILS: firstAdmin,
   });
 });
 afterAll(async () => {
@@ -33,6 +35,17 @@ afterAll(async () => {
 });
 
 describe('cognito identity provider through the HTTP API (cognito-local)', () => {
+  it('puts the accounts of ADMIN_EMAILS in the admin group at log-in, with a token that says so', async () => {
+    const password = 'Cognito-admin-1';
+    await t.gql(SignUpDocument, { email: firstAdmin, password });
+    await t.gql(ConfirmSignUpDocument, { email: firstAdmin, code: await cognito.readLatestCode(firstAdmin) });
+    for (let i = 0; i < 2; i++) {
+      const session = (await t.gql(LogInDocument, { email: firstAdmin, password })).data!.logIn;
+      expect((await t.gql(MeDocument, {}, session.accessToken)).data!.me.role).toBe('ADMIN');
+      expect(errorCodes(await t.gql(UsersDocument, {}, session.accessToken))).toEqual([]);
+    }
+  });
+
   it('signs up, confirms, logs in, refreshes, logs out, resets the password', async () => {
     expect(t.app.services.identity.name).toBe('cognito');
     const email = uniqueEmail('cognito');

@@ -12,16 +12,36 @@ import {
   RefreshSessionDocument,
   ResendConfirmationCodeDocument,
   SignUpDocument,
+  UsersDocument,
 } from '../../src/generated/graphql.ts';
 import { errorCodes, startTestApp, uniqueEmail, type TestApp } from '../support/harness.ts';
 
 let t: TestApp;
+const firstAdmin = uniqueEmail('first-admin');
 beforeAll(async () => {
-  t = await startTestApp();
+  // Written as an operator might; the account signs up in lower case.
+  t = await startTestApp({ ADMIN_EMAILS: `someone-else@example.com, ${firstAdmin.toUpperCase()}` });
 });
 afterAll(() => t.stop());
 
 describe('local identity provider through the HTTP API', () => {
+  it('makes the accounts of ADMIN_EMAILS administrators at log-in, and no other', async () => {
+    const password = 'admin-pass-1';
+    const roleAfterLogIn = async (email: string) => {
+      const session = (await t.gql(LogInDocument, { email, password })).data!.logIn;
+      return { role: (await t.gql(MeDocument, {}, session.accessToken)).data!.me.role, users: errorCodes(await t.gql(UsersDocument, {}, session.accessToken)) };
+    };
+    const other = uniqueEmail('not-admin');
+    for (const email of [firstAdmin, other]) {
+      await t.gql(SignUpDocument, { email, password });
+      await t.gql(ConfirmSignUpDocument, { email, code: await t.readCode(email, 'confirm-sign-up') });
+    }
+    expect(await roleAfterLogIn(firstAdmin)).toEqual({ role: 'ADMIN', users: [] });
+    // Already an administrator: the next log-in keeps the role.
+    expect(await roleAfterLogIn(firstAdmin)).toEqual({ role: 'ADMIN', users: [] });
+    expect(await roleAfterLogIn(other)).toEqual({ role: 'USERS', users: ['FORBIDDEN'] });
+  });
+
   it('signs up, confirms with the outbox code, logs in, refreshes, logs out', async () => {
     const email = uniqueEmail('flow');
     const password = 'first-pass-1';
