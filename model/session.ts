@@ -87,9 +87,7 @@ export class GptSession {
     const n = ids.length;
     const total = state.length + n;
     const feeds: Record<string, ort.Tensor> = {
-      ...state.tensors,
       [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]),
-      [io.attentionMask]: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
       [io.positionIds]: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(state.length + i)), [1, n]),
     };
     if (state.slots) {
@@ -101,7 +99,8 @@ export class GptSession {
       state.slots.write(0, state.length, this.io.newCache!.map((name) => out[name]!), 0);
       return { logits: out[io.logits]!.data as Float32Array, state: { tensors: views, length: total, slots: state.slots } };
     }
-    const out = await this.session.run(feeds);
+    const mask = new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]);
+    const out = await this.session.run({ ...feeds, ...state.tensors, [io.attentionMask]: mask });
     const tensors: Record<string, ort.Tensor> = {};
     for (const slot of this.io.cache) tensors[slot.past] = out[slot.present]!;
     return { logits: out[io.logits]!.data as Float32Array, state: { tensors, length: total } };

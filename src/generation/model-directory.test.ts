@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { deleteKeys as deleteRedisKeys } from '../../test/support/redis-keys.ts';
-import { REDIS_URL } from '../../test/support/services.ts';
+import { describe, expect, inject, it } from 'vitest';
+import { deleteKeys as deleteRedisKeys, redisForFile } from '../../test/support/redis-keys.ts';
 import { createMemoryModelDirectory, createRedisModelDirectory, type ModelDirectory, type ModelInfo } from './model-directory.ts';
 
 const model = (name: string, extra: Partial<ModelInfo> = {}): ModelInfo => ({
@@ -49,14 +47,7 @@ directoryContract('in-process', async () => {
 });
 
 const redisAvailable = inject('redisAvailable');
-let redis: Redis;
-beforeAll(() => {
-  if (redisAvailable) redis = new Redis(REDIS_URL);
-});
-afterAll(async () => {
-  await redis?.quit();
-});
-
+const redis = redisForFile();
 const deleteKeys = (prefix: string) => deleteRedisKeys(redis, prefix);
 
 describe.skipIf(!redisAvailable)('Redis', () => {

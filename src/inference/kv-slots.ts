@@ -22,6 +22,8 @@ const INITIAL_CAPACITY = 32;
 export class KvSlots {
   private buffers: KvData[];
   private capacity: number;
+  /** The most positions a row gets: the context, rounded up to a multiple of 16 (cached-attention.ts's sums depend on it). */
+  private readonly ceiling: number;
 
   constructor(
     private readonly io: SessionIO,
@@ -29,7 +31,8 @@ export class KvSlots {
     private readonly maxCapacity: number,
     private readonly initialCapacity = INITIAL_CAPACITY,
   ) {
-    this.capacity = Math.min(initialCapacity, Math.ceil(maxCapacity / 16) * 16);
+    this.ceiling = Math.ceil(maxCapacity / 16) * 16;
+    this.capacity = Math.min(initialCapacity, this.ceiling);
     this.buffers = io.cache.map(() => this.allocate(this.capacity));
   }
 
@@ -60,20 +63,20 @@ export class KvSlots {
 
   /** `ensureCapacity`, and gives back what is more than twice what `tokens` positions would take. */
   fit(tokens: number, used: readonly number[]): void {
-    if (tokens > this.capacity) this.ensureCapacity(tokens, used);
-    else if (this.capacity > 2 * this.capacityFor(tokens)) this.resize(this.capacityFor(tokens), used);
+    if (tokens > this.capacity) return this.ensureCapacity(tokens, used);
+    const wanted = this.capacityFor(tokens);
+    if (this.capacity > 2 * wanted) this.resize(wanted, used);
   }
 
   private capacityFor(tokens: number): number {
     let next = this.initialCapacity;
     while (next < tokens && next < 256) next *= 2;
     if (next < tokens) next = Math.ceil(tokens / 128) * 128;
-    // A multiple of 16 even at the context's end: cached-attention.ts's sums depend on it.
-    return Math.min(next, Math.ceil(this.maxCapacity / 16) * 16);
+    return Math.min(next, this.ceiling);
   }
 
   /**
-   * attention_mask for rows `lengths.length` rows of these cached lengths, each adding `added`
+   * attention_mask for `lengths.length` rows of these cached lengths, each adding `added`
    * positions: right-padded, one column wider than the views and the new positions, which tells
    * the graph that this caller keeps the cache itself (no present.*, cached-attention.ts).
    */

@@ -49,8 +49,8 @@ interface Sequence {
   lastToken: number;
   /** Tokens in its KV cache. */
   length: number;
-  /** Prompt and generated ids: the cache's position i holds tokens[i] (kept for the prefix cache). */
-  tokens: number[];
+  /** The prompt's ids, which advancePrefills reads and the prefix cache keys its blocks by. */
+  prompt: readonly number[];
   /** Prompt tokens restored from the prefix cache rather than computed. */
   cachedTokens: number;
   nextIndex: number;
@@ -275,7 +275,7 @@ export class Scheduler {
       stop: new StopMatcher(params.stop),
       generated: 0,
       lastToken: -1,
-      tokens: [...ids],
+      prompt: ids,
       cachedTokens: 0,
       length: 0,
       nextIndex: 0,
@@ -331,7 +331,7 @@ export class Scheduler {
     while (budget > 0 && this.prefilling.length > 0) {
       const seq = this.prefilling[0]!;
       const row = this.running.length;
-      const prompt = seq.tokens;
+      const { prompt } = seq;
       const chunk = prompt.slice(seq.length, seq.length + promptRun(prompt.length - seq.length, budget, seq.length > 0));
       const end = seq.length + chunk.length;
       const feeds: Record<string, Tensor> = {
@@ -375,7 +375,7 @@ export class Scheduler {
    * them; the generated tokens' were computed a decode step at a time, which rounds differently.
    */
   private keepPrompt(seq: Sequence, row: number) {
-    this.deps.prefixCache?.store(seq.tokens, Math.min(seq.length, seq.promptTokens), this.deps.slots!, row);
+    this.deps.prefixCache?.store(seq.prompt, Math.min(seq.length, seq.prompt.length), this.deps.slots!, row);
   }
 
   /** Removes prefilling[0]; the others' rows move down one. */
@@ -412,7 +412,7 @@ export class Scheduler {
     let out: InferenceSession.OnnxValueMapType;
     if (slots) {
       // Room for this step and for the prompts still being read; no more, as attention reads it all.
-      const needed = Math.max(...batch.map((s) => s.length + 1), ...this.prefilling.map((s) => s.tokens.length + 1));
+      const needed = Math.max(...batch.map((s) => s.length + 1), ...this.prefilling.map((s) => s.prompt.length + 1));
       slots.fit(needed, this.cachedLengths());
       feeds.attention_mask = slots.mask(batch.map((s) => s.length), 1);
       out = await this.runInPlace(feeds, slots.views(0, size));
@@ -460,7 +460,6 @@ export class Scheduler {
     if (seq.generated === 0) seq.firstTokenAt = this.now();
     seq.generated++;
     seq.lastToken = token;
-    seq.tokens.push(token);
     seq.diagnostics?.tokenIds.push(token);
     if (this.eos.has(token)) return this.finish(seq, 'eos');
     seq.sampler.accept(token);

@@ -18,7 +18,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { GenerationJob, QueueOptions } from './queue.ts';
 import { MODEL_A, MODEL_B, jobQueueContract, makeJob, waitFor, type QueueHarness } from '../../test/contracts/queue.contract.ts';
-import { deleteKeys as deleteRedisKeys } from '../../test/support/redis-keys.ts';
+import { deleteKeys as deleteRedisKeys, redisForFile } from '../../test/support/redis-keys.ts';
 import { REDIS_URL } from '../../test/support/services.ts';
 import { createQueue } from './queue-factory.ts';
 import { MemoryJobQueue } from './queue-memory.ts';
@@ -39,15 +39,8 @@ jobQueueContract('memory', async () => {
 
 // ---------------------------------------------------------------- Redis Streams
 
-let redis: Redis;
-beforeAll(() => {
-  // File-level, for the Redis tests below; the other adapters' tests run without a Redis.
-  if (redisAvailable) redis = new Redis(REDIS_URL);
-});
-afterAll(async () => {
-  await redis?.quit();
-});
-
+// File-level, for the Redis tests below; the other adapters' tests run without a Redis.
+const redis = redisForFile();
 /** Every key a test made starts with its prefix, so parallel runs don't collide and cleanup finds them all. */
 const deleteKeys = (prefix: string) => deleteRedisKeys(redis, prefix);
 

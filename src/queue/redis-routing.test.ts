@@ -4,10 +4,9 @@
  * and to anyone otherwise; a worker that stops announcing itself has its routed jobs taken over.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { MODEL_A, jobQueueContract, waitFor } from '../../test/contracts/queue.contract.ts';
-import { deleteKeys as deleteRedisKeys } from '../../test/support/redis-keys.ts';
+import { deleteKeys as deleteRedisKeys, redisForFile } from '../../test/support/redis-keys.ts';
 import { REDIS_URL } from '../../test/support/services.ts';
 import type { ConversationReplyJob } from './job.ts';
 import { RedisJobQueue } from './queue-redis.ts';
@@ -17,14 +16,7 @@ import { directedSetKey, directedStreamKey, presenceKey, routeHintKey } from './
 const redisAvailable = inject('redisAvailable');
 const HINT_TTL_MS = 60_000;
 
-let redis: Redis;
-beforeAll(() => {
-  if (redisAvailable) redis = new Redis(REDIS_URL);
-});
-afterAll(async () => {
-  await redis?.quit();
-});
-
+const redis = redisForFile();
 const deleteKeys = (prefix: string) => deleteRedisKeys(redis, prefix);
 
 function replyJob(conversationId: string): ConversationReplyJob {
