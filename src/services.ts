@@ -16,6 +16,7 @@ import type { Dynamo } from './store/dynamo.ts';
 import type { MessageRepository } from './store/messages.ts';
 import type { UserRepository } from './store/users.ts';
 import type { StreamStore } from './streams/stream-store.ts';
+import type { UsageService } from './usage/service.ts';
 
 export interface Services {
   config: Config;
@@ -30,6 +31,7 @@ export interface Services {
   generation: GenerationService;
   streams: StreamStore;
   models: ModelDirectory;
+  usage: UsageService;
   identity: IdentityProvider;
   authLimiter: AttemptLimiter;
   audit: AuditLog;

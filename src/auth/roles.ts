@@ -7,3 +7,8 @@ export function rolesFromGroups(groups: unknown): Role[] {
 }
 
 export const isAdmin = (roles: readonly Role[]) => roles.includes('admin');
+
+/** The role whose limits apply to a user with these roles: the most generous one. */
+export function limitTier(roles: readonly Role[]): Role {
+  return roles.includes('admin') ? 'admin' : roles.includes('premium') ? 'premium' : 'users';
+}

@@ -8,6 +8,7 @@ import { createAttemptLimiter } from '../auth/attempt-limiter.ts';
 import { createGenerationRateLimiter } from '../generation/rate-limit.ts';
 import { GenerationService } from '../generation/service.ts';
 import { buildApp, type App } from '../server/app.ts';
+import { UsageService } from '../usage/service.ts';
 import type { Services } from '../services.ts';
 import { createIdentity } from './identity.ts';
 import type { Infrastructure } from './infrastructure.ts';
@@ -16,6 +17,13 @@ export async function createApi(infra: Infrastructure): Promise<App> {
   const { config, logger } = infra;
   const g = config.generation;
   const { identity, jwks } = await createIdentity(config, infra.users, logger);
+  const usage = new UsageService({
+    usage: infra.usage,
+    users: infra.users,
+    events: infra.usageEvents,
+    quotas: config.usage.quotas,
+    onQuotaRefused: (role) => infra.generationMetrics.quotaRefused.inc({ role }),
+  });
   const services: Services = {
     config,
     logger,
@@ -27,6 +35,7 @@ export async function createApi(infra: Infrastructure): Promise<App> {
     files: infra.files,
     streams: infra.streams,
     models: infra.models,
+    usage,
     identity,
     jwks,
     audit: infra.audit,
@@ -44,6 +53,7 @@ export async function createApi(infra: Infrastructure): Promise<App> {
       messages: infra.messages,
       files: infra.files,
       models: infra.models,
+      quota: usage,
       maxMessageChars: g.maxMessageChars,
       onRateLimited: () => infra.generationMetrics.rateLimited.inc(),
     }),

@@ -24,7 +24,9 @@ import { connectDynamo, type Dynamo } from '../store/dynamo.ts';
 import { FileRepository } from '../store/files.ts';
 import { MessageRepository } from '../store/messages.ts';
 import { ConversationRepository } from '../store/conversations.ts';
+import { UsageRepository } from '../store/usage.ts';
 import { UserRepository } from '../store/users.ts';
+import { createUsageEvents, type UsageEvents } from '../usage/events.ts';
 import { createMemoryStreamStore } from '../streams/stream-store-memory.ts';
 import { createRedisStreamStore } from '../streams/stream-store-redis.ts';
 import type { StreamStore } from '../streams/stream-store.ts';
@@ -57,6 +59,9 @@ export interface Infrastructure {
   messages: MessageRepository;
   conversations: ConversationService;
   files: FileService;
+  /** The usage ledger: workers record each generation, the API reads it for quotas and reports. */
+  usage: UsageRepository;
+  usageEvents: UsageEvents;
   /** One pub/sub for token events (through `streams`) and conversation events. */
   pubsub: PubSub;
   queue: JobQueue;
@@ -96,6 +101,7 @@ export async function createInfrastructure(config: Config, logger: Logger): Prom
     maxMessageChars: g.maxMessageChars,
   });
   const files = new FileService(createFileStorage(config), new FileRepository(dynamo), config.files.maxUploadBytes);
+  const usage = new UsageRepository(dynamo, config.usage.recordTtlDays);
 
   const queue = createQueue({
     visibilityTimeoutMs: g.visibilityTimeoutMs,
@@ -122,6 +128,8 @@ export async function createInfrastructure(config: Config, logger: Logger): Prom
     messages,
     conversations,
     files,
+    usage,
+    usageEvents: createUsageEvents(pubsub, prefix, logger),
     pubsub,
     queue,
     streams,

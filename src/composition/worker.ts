@@ -9,6 +9,7 @@ import type { ModelInfo } from '../generation/model-directory.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
 import type { ModelSummary } from '../inference/protocol.ts';
 import { startEngines } from '../inference/start.ts';
+import { UsageLedger } from '../usage/ledger.ts';
 import type { Infrastructure } from './infrastructure.ts';
 
 export interface RunningWorker {
@@ -40,6 +41,11 @@ export async function createWorker(infra: Infrastructure): Promise<RunningWorker
     cache: infra.cache,
     messages: infra.messages,
     conversations: infra.conversations,
+    ledger: new UsageLedger({
+      usage: infra.usage,
+      events: infra.usageEvents,
+      onCounted: (entry, { role, kind }) => infra.generationMetrics.usageTokens.inc({ role, kind, model: entry.model }, entry.promptTokens + entry.completionTokens),
+    }),
     files: infra.files,
     fileContextMaxChars: config.files.contextMaxChars,
     logger,

@@ -15,7 +15,9 @@ import type { FileService } from '../files/service.ts';
 import { lastReplyModel, titleFrom } from './conversation-context.ts';
 import type { ModelDirectory } from './model-directory.ts';
 import type { GenerationMeta, StreamEvent } from '../streams/events.ts';
-import type { GenerationJob } from '../queue/job.ts';
+import type { GenerationJob, UsageKind } from '../queue/job.ts';
+import { limitTier } from '../auth/roles.ts';
+import type { UsageService } from '../usage/service.ts';
 import type { JobQueue } from '../queue/queue.ts';
 import type { GenerationRateLimiter, RateLimitState } from './rate-limit.ts';
 import type { StreamStore } from '../streams/stream-store.ts';
@@ -40,6 +42,8 @@ export interface GenerationServiceDeps {
   queue: JobQueue;
   streams: StreamStore;
   limiter: GenerationRateLimiter;
+  /** Token quotas, checked before the rate limit (a refused request uses none of it). */
+  quota: Pick<UsageService, 'check'>;
   conversations: ConversationService;
   messages: MessageRepository;
   files: Pick<FileService, 'ownAll'>;
@@ -82,7 +86,7 @@ export class GenerationService {
     const userMessage = await messages.add({ conversationId: conversation.conversationId, userId: identity.userId, role: 'user', content, parentId: parent?.messageId, ...(fileIds.length > 0 ? { fileIds } : {}) });
     // The job goes out as soon as the message it answers is stored; the bookkeeping follows.
     const [meta, touched] = await Promise.all([
-      this.enqueueReply(identity, conversation.conversationId, userMessage.messageId, { ...params, model }),
+      this.enqueueReply(identity, 'message', conversation.conversationId, userMessage.messageId, { ...params, model }),
       conversations.messageAdded(identity.userId, conversation.conversationId, userMessage.messageId).then((updated) => updated ?? conversation),
     ]);
     return { meta, conversation: touched, userMessage };
@@ -104,12 +108,18 @@ export class GenerationService {
       message.role === 'assistant'
         ? message.model
         : lastReplyModel(await this.deps.messages.recent(conversation.conversationId, REPLY_MODEL_WINDOW), userMessage.messageId);
-    const meta = await this.enqueueReply(identity, conversation.conversationId, userMessage.messageId, { ...checked, model: pickModel(choice, kept) });
+    const meta = await this.enqueueReply(identity, 'regenerate', conversation.conversationId, userMessage.messageId, { ...checked, model: pickModel(choice, kept) });
     return { meta, conversation, userMessage };
   }
 
-  /** A generation without a conversation (`generate`, `generateStream`): nothing is stored. */
-  async startStateless(identity: Identity, input: StatelessInput, params?: RequestParams | null, onRateLimit?: (state: RateLimitState) => void) {
+  /** A generation without a conversation (`generate`, `generateStream`: `kind`): nothing is stored. */
+  async startStateless(
+    identity: Identity,
+    kind: Extract<UsageKind, 'generate' | 'stream'>,
+    input: StatelessInput,
+    params?: RequestParams | null,
+    onRateLimit?: (state: RateLimitState) => void,
+  ) {
     if ('prompt' in input) this.checkContent(input.prompt, 'prompt');
     else {
       if (input.messages.length === 0) throw badInput('messages must not be empty', { argument: 'messages' });
@@ -118,7 +128,7 @@ export class GenerationService {
     const checked = checkParams(params);
     const choice = await this.checkModel(checked.model);
     await this.limit(identity, onRateLimit);
-    return this.enqueue({ kind: 'stateless', ...this.newJob(identity, { ...checked, model: pickModel(choice) }), input });
+    return this.enqueue({ kind: 'stateless', ...this.newJob(identity, kind, { ...checked, model: pickModel(choice) }), input });
   }
 
   /** The user's generation, or NOT_FOUND (also for someone else's). */
@@ -139,12 +149,13 @@ export class GenerationService {
     return this.deps.streams.subscribe(meta.generationId, after);
   }
 
-  private newJob(identity: Identity, params: RequestParams) {
-    return { generationId: newId(), userId: identity.userId, enqueuedAt: new Date().toISOString(), params };
+  private newJob(identity: Identity, kind: UsageKind, params: RequestParams) {
+    const accounting = { kind, role: limitTier(identity.roles) };
+    return { generationId: newId(), userId: identity.userId, enqueuedAt: new Date().toISOString(), params, accounting };
   }
 
-  private enqueueReply(identity: Identity, conversationId: string, parentMessageId: string, params: RequestParams) {
-    return this.enqueue({ kind: 'conversation-reply', ...this.newJob(identity, params), conversationId, parentMessageId, replyMessageId: newId() });
+  private enqueueReply(identity: Identity, kind: UsageKind, conversationId: string, parentMessageId: string, params: RequestParams) {
+    return this.enqueue({ kind: 'conversation-reply', ...this.newJob(identity, kind, params), conversationId, parentMessageId, replyMessageId: newId() });
   }
 
   /** Records the generation (so that clients can follow it at once), then hands the job to a worker. */
@@ -178,7 +189,9 @@ export class GenerationService {
     return { served, requested: requested ?? undefined };
   }
 
+  /** The user's token quota, then the per-minute rate limit. */
   private async limit(identity: Identity, onRateLimit?: (state: RateLimitState) => void) {
+    await this.deps.quota.check(identity);
     try {
       const state = await this.deps.limiter.consume(identity.userId, identity.roles);
       if (state) onRateLimit?.(state);

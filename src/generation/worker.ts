@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { AppError, ErrorCode } from '../errors.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
 import type { ChatMessage, PromptInput } from '../inference/prompt.ts';
-import type { DoneEvent, FinishReason } from '../inference/protocol.ts';
+import type { DoneEvent, FinishReason, Usage } from '../inference/protocol.ts';
 import type { ConversationService } from '../conversations/service.ts';
 import type { MessageRecord, MessageRepository } from '../store/messages.ts';
 import type { FileService } from '../files/service.ts';
@@ -22,6 +22,7 @@ import type { ConversationReplyJob, GenerationJob } from '../queue/job.ts';
 import type { Consumer, DeliveredJob, JobQueue } from '../queue/queue.ts';
 import { cacheKey, isDeterministic, type ResponseCache } from './response-cache.ts';
 import { LeaseLostError, type StreamStore } from '../streams/stream-store.ts';
+import type { UsageLedger } from '../usage/ledger.ts';
 
 /** Timings of a reply no model produced here: answered from the cache, or already stored. */
 const NO_TIMINGS = { queueSeconds: 0, timeToFirstTokenSeconds: 0, tokensPerSecond: 0 };
@@ -34,6 +35,8 @@ export interface WorkerDeps {
   cache: ResponseCache;
   messages: MessageRepository;
   conversations: ConversationService;
+  /** Where each generation's usage is recorded, once, before its end is streamed. */
+  ledger: Pick<UsageLedger, 'record'>;
   /** Attached files are read for the model's context; within `fileContextMaxChars` per message. */
   files?: Pick<FileService, 'existing' | 'readText'>;
   fileContextMaxChars?: number;
@@ -163,13 +166,17 @@ export class GenerationWorker {
     // is the generation's result, and it matches what was streamed (stored after the last token).
     const stored = job.kind === 'conversation-reply' && history.length > 0 ? await this.deps.messages.get(job.conversationId, job.replyMessageId) : undefined;
     if (stored) {
+      const model = stored.model ?? engine.model.name;
+      const finishReason = (stored.finishReason ?? 'stop') as FinishReason;
+      const usage = { promptTokens: stored.promptTokens ?? 0, completionTokens: stored.completionTokens ?? 0 };
       return this.finish(job, lease, history.length, {
         messageId: stored.messageId,
         text: stored.content,
-        usage: { promptTokens: stored.promptTokens ?? 0, completionTokens: stored.completionTokens ?? 0 },
-        finishReason: (stored.finishReason ?? 'stop') as FinishReason,
+        // Recorded before the reply was stored: this finds that record and counts nothing again.
+        usage: await this.deps.ledger.record(job, { model, usage, cached: false, finishReason }),
+        finishReason,
         timings: stored.timings ?? NO_TIMINGS,
-        model: stored.model ?? engine.model.name,
+        model,
         cached: false,
       });
     }
@@ -195,8 +202,10 @@ export class GenerationWorker {
       let final: DoneEvent | undefined;
       for await (const event of engine.generate({ input: request, params, signal })) {
         if (event.type === 'token') await publish(event.delta);
-        else if (event.type === 'error') throw new AppError(event.code === 'BAD_USER_INPUT' ? ErrorCode.BAD_USER_INPUT : ErrorCode.INTERNAL, event.code ? event.message : `Generation failed: ${event.message}`);
-        else final = event;
+        else if (event.type === 'error') {
+          await this.recordFailed(job, engine.model.name, event.usage);
+          throw new AppError(event.code === 'BAD_USER_INPUT' ? ErrorCode.BAD_USER_INPUT : ErrorCode.INTERNAL, event.code ? event.message : `Generation failed: ${event.message}`);
+        } else final = event;
       }
       done = final!;
       if (key && done.finishReason !== 'cancelled') await cache.set(key, { deltas, usage: done.usage, finishReason: done.finishReason });
@@ -206,7 +215,9 @@ export class GenerationWorker {
     // The message store knows nothing of leases: a worker that lost the generation (its engine
     // was stopped, so it may have no token left to be refused) must not store its partial reply.
     await lease.confirm();
-    const messageId = await this.persist(job, engine.model.name, text, done);
+    // Recorded first: the tokens were used whether or not the reply can be stored.
+    const usage = await this.deps.ledger.record(job, { model: engine.model.name, usage: done.usage, cached: cached !== undefined, finishReason: done.finishReason });
+    const messageId = await this.persist(job, engine.model.name, text, { ...done, usage });
     this.deps.logger.info(
       {
         generationId: id,
@@ -224,12 +235,25 @@ export class GenerationWorker {
     await this.finish(job, lease, index, {
       messageId,
       text,
-      usage: done.usage,
+      usage,
       finishReason: done.finishReason,
       timings: done.timings,
       model: engine.model.name,
       cached: cached !== undefined,
     });
+  }
+
+  /**
+   * A generation that failed after producing tokens still used them: they are recorded where the
+   * engine knows how many. Best effort: the failure itself is what gets reported.
+   */
+  private async recordFailed(job: GenerationJob, model: string, usage: Usage | undefined): Promise<void> {
+    if (!usage || usage.completionTokens === 0) return;
+    try {
+      await this.deps.ledger.record(job, { model, usage, cached: false, finishReason: 'error' });
+    } catch (error) {
+      this.deps.logger.warn({ err: error, generationId: job.generationId }, 'usage of a failed generation not recorded');
+    }
   }
 
   /** Streams the generation's last event, after `lastIndex`, and its final status. */

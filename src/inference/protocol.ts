@@ -56,6 +56,8 @@ export interface ErrorEvent {
   message: string;
   /** Set when the request itself is at fault (a chat template refused it); else an engine failure. */
   code?: 'BAD_USER_INPUT';
+  /** What the sequence had used when it failed, where that is known (a failed decode step). */
+  usage?: Usage;
 }
 
 export type EngineEvent = TokenEvent | DoneEvent | ErrorEvent;

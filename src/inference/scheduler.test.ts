@@ -19,20 +19,26 @@ afterAll(async () => {
   tiny.remove();
 });
 
+/** A scheduler of batches of 2 on the tiny model, run on `on`, and the events it emits. */
+function schedulerOn(on: InferenceSession) {
+  const model = readModelFolder(tiny.dir);
+  const codec = textCodec(model.tokenizer);
+  const events: { id: number; event: EngineEvent }[] = [];
+  const scheduler = new Scheduler({
+    session: on,
+    io: describeSession(session),
+    model,
+    codec,
+    prompts: new PromptBuilder(undefined, {}, codec),
+    maxBatchSize: 2,
+    output: { started: () => {}, events: (batch) => events.push(...batch) },
+  });
+  return { model, codec, scheduler, events };
+}
+
 describe('scheduler steps', () => {
   it('ends a cancelled sequence at the next step, frees its slot, and lets the others go on', async () => {
-    const model = readModelFolder(tiny.dir);
-    const codec = textCodec(model.tokenizer);
-    const events: { id: number; event: EngineEvent }[] = [];
-    const scheduler = new Scheduler({
-      session,
-      io: describeSession(session),
-      model,
-      codec,
-      prompts: new PromptBuilder(undefined, {}, codec),
-      maxBatchSize: 2,
-      output: { started: () => {}, events: (batch) => events.push(...batch) },
-    });
+    const { model, scheduler, events } = schedulerOn(session);
     const params = resolveParams({ maxTokens: 50, seed: 1 }, model.defaults, model.vocabSize);
     for (const id of [1, 2, 3]) scheduler.submit({ id, input: { prompt: `request ${id}` }, params, enqueuedAt: Date.now() });
 
@@ -54,6 +60,31 @@ describe('scheduler steps', () => {
       [2, 'length'],
       [3, 'length'],
     ]);
+  });
+});
+
+describe('a failed decode step', () => {
+  it('fails the running sequences, saying what each had used', async () => {
+    // The real session, made to fail from a chosen run on: the fault a broken kernel or an
+    // exhausted device gives.
+    let failing = false;
+    const faulty = new Proxy(session, {
+      get: (target, name, receiver) =>
+        name === 'run' ? (...args: Parameters<InferenceSession['run']>) => (failing ? Promise.reject(new Error('device lost')) : target.run(...args)) : Reflect.get(target, name, receiver),
+    });
+    const { model, codec, scheduler, events } = schedulerOn(faulty);
+    const params = resolveParams({ maxTokens: 50, minTokens: 50, seed: 1 }, model.defaults, model.vocabSize);
+    scheduler.submit({ id: 1, input: { prompt: 'a prompt of some words' }, params, enqueuedAt: Date.now() });
+    for (let i = 0; i < 4; i++) await scheduler.step();
+    failing = true;
+    await scheduler.step();
+    const failure = events.find((e) => e.event.type === 'error')?.event as Extract<EngineEvent, { type: 'error' }>;
+    expect(failure).toMatchObject({ type: 'error', message: 'device lost' });
+    // Every token streamed before the failure is in the usage (a piece of text can take several).
+    const streamed = events.filter((e) => e.event.type === 'token').length;
+    expect(streamed).toBeGreaterThan(0);
+    expect(failure.usage!.completionTokens).toBeGreaterThanOrEqual(streamed);
+    expect(failure.usage!.promptTokens).toBeGreaterThanOrEqual(codec.encode('a prompt of some words').length);
   });
 });
 

@@ -140,7 +140,9 @@ export class Scheduler {
         await this.decode();
       } catch (error) {
         // A failed step fails its batch, not the engine: the next requests start clean.
-        for (const seq of [...this.running, ...this.prefilling]) this.emit(seq.id, { type: 'error', message: (error as Error).message });
+        const message = (error as Error).message;
+        for (const seq of this.running) this.emit(seq.id, { type: 'error', message, usage: { promptTokens: seq.promptTokens, completionTokens: seq.generated } });
+        for (const seq of this.prefilling) this.emit(seq.id, { type: 'error', message });
         this.running = [];
         this.prefilling = [];
         this.kv = undefined;

@@ -12,6 +12,7 @@ export type AuditEvent =
   | 'auth.sign_in_locked'
   | 'user.role_changed'
   | 'user.disabled'
+  | 'user.quota_changed'
   | 'conversation.deleted'
   | 'conversation.imported'
   | 'file.uploaded'

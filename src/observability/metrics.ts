@@ -137,6 +137,19 @@ export function createGenerationMetrics(registry: Registry, queueDepth?: QueueDe
     cacheHits: new Counter({ name: 'cache_hits_total', help: 'Deterministic generations answered from the response cache.', registers: [registry] }),
     cacheMisses: new Counter({ name: 'cache_misses_total', help: 'Deterministic generations not in the response cache.', registers: [registry] }),
     rateLimited: new Counter({ name: 'rate_limit_exceeded_total', help: 'Generation requests refused by the per-user rate limit.', registers: [registry] }),
+    // Labels stay bounded: roles and kinds are fixed lists, models those served; never user ids.
+    usageTokens: new Counter({
+      name: 'tokens_total',
+      help: 'Tokens (prompt and completion) of generations recorded in the usage ledger, by role, model and kind; counted once per generation.',
+      labelNames: ['role', 'model', 'kind'] as const,
+      registers: [registry],
+    }),
+    quotaRefused: new Counter({
+      name: 'quota_exceeded_total',
+      help: 'Generation requests refused because the user\'s token quota was used up, by role.',
+      labelNames: ['role'] as const,
+      registers: [registry],
+    }),
     queueDepth: new Gauge({
       name: 'generation_queue_depth',
       help: 'Generation jobs waiting in the queue.',

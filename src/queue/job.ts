@@ -8,6 +8,7 @@
  * model (vocabulary, context window) is resolved by the worker against the model it serves.
  */
 import { z } from 'zod';
+import { ROLES } from '../auth/identity.ts';
 import { MODEL_NAME } from './names.ts';
 
 const id = z.string().min(1);
@@ -30,7 +31,18 @@ const params = z
   })
   .strict();
 
-const base = { generationId: id, userId: id, enqueuedAt: z.iso.datetime(), params };
+/** What the usage ledger records a generation under: what asked for it, and the role whose quota it counts against. */
+export const USAGE_KINDS = ['message', 'regenerate', 'generate', 'stream'] as const;
+const accounting = z.object({ kind: z.enum(USAGE_KINDS), role: z.enum(ROLES) }).strict();
+
+const base = {
+  generationId: id,
+  userId: id,
+  enqueuedAt: z.iso.datetime(),
+  params,
+  /** Absent in an earlier release's jobs: then read from the job's kind (`accountingOf`). */
+  accounting: accounting.optional(),
+};
 
 const conversationReply = z.object({
   kind: z.literal('conversation-reply'),
@@ -57,6 +69,12 @@ export type ConversationReplyJob = z.infer<typeof conversationReply>;
 export type StatelessGenerationJob = z.infer<typeof stateless>;
 export type GenerationJob = z.infer<typeof jobSchema>;
 export type JobKind = GenerationJob['kind'];
+export type UsageKind = (typeof USAGE_KINDS)[number];
+export type JobAccounting = z.infer<typeof accounting>;
+
+export function accountingOf(job: GenerationJob): JobAccounting {
+  return job.accounting ?? { kind: job.kind === 'stateless' ? 'generate' : 'message', role: 'users' };
+}
 
 export class MalformedJobError extends Error {
   override readonly name = 'MalformedJobError';

@@ -224,7 +224,7 @@ builder.mutationFields((t) => ({
     description: 'A whole completion, outside any conversation; nothing is stored.',
     args: { input: t.arg({ type: GenerateInput, required: true }) },
     resolve: async (_root, { input }, context) => {
-      const meta = await context.services.generation.startStateless(context.identity, statelessInput(input), toParams(input.params), recordRateLimit(context));
+      const meta = await context.services.generation.startStateless(context.identity, 'generate', statelessInput(input), toParams(input.params), recordRateLimit(context));
       for await (const event of context.services.generation.events(meta, 0)) {
         if (event.kind === 'completed') return event;
         if (event.kind === 'failed') throw new AppError(event.code as ErrorCode, event.message);
@@ -280,7 +280,7 @@ builder.subscriptionFields((t) => ({
     args: { input: t.arg({ type: GenerateInput, required: true }) },
     subscribe: async (_root, { input }, context) => {
       const service = context.services.generation;
-      const meta = await service.startStateless(context.identity, statelessInput(input), toParams(input.params), recordRateLimit(context));
+      const meta = await service.startStateless(context.identity, 'stream', statelessInput(input), toParams(input.params), recordRateLimit(context));
       return cancelIfAbandoned(service.events(meta, 0), () => context.services.streams.requestCancel(meta.generationId));
     },
     resolve: (event) => event,

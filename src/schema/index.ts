@@ -5,6 +5,7 @@ import './file.ts';
 import './message.ts';
 import './conversation.ts';
 import './generation.ts';
+import './usage.ts';
 
 /** The schema, sorted so that the printed SDL is stable however the modules are ordered. */
 export const schema = lexicographicSortSchema(builder.toSchema());

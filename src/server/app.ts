@@ -15,7 +15,7 @@ import { clientIpResolver } from './client-ip.ts';
 import { bearerToken, createContext } from './context.ts';
 import { createErrorMasker, withErrorCodes, type ErrorShaping } from './errors.ts';
 import { boundedParserCache, graphqlLimitPlugins } from './graphql-limits.ts';
-import { bodyLimitPlugin, corsOptions, uploadFormDataLimits, csrfPlugin, securityHeadersPlugin, unsupportedMediaTypePlugin } from './http-security.ts';
+import { batchedSubscriptionPlugin, bodyLimitPlugin, corsOptions, uploadFormDataLimits, csrfPlugin, securityHeadersPlugin, unsupportedMediaTypePlugin } from './http-security.ts';
 import { metricsPlugin } from './metrics-plugin.ts';
 import type { ReadinessCheck } from './probes.ts';
 import { routesPlugin } from './routes.ts';
@@ -112,6 +112,7 @@ export function buildApp(services: Services, readiness: Record<string, Readiness
     plugins: [
       securityHeadersPlugin({ https: config.publicUrl.startsWith('https:') }),
       unsupportedMediaTypePlugin(),
+      batchedSubscriptionPlugin(),
       bodyLimitPlugin(config.http.maxBodyBytes, config.files.maxUploadBytes),
       csrfPlugin(),
       ...graphqlLimitPlugins(config.graphql),

@@ -3,7 +3,8 @@
  * security headers.
  */
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import type { Plugin, YogaServerOptions } from 'graphql-yoga';
+import { GraphQLError } from 'graphql';
+import { isAsyncIterable, type Plugin, type YogaServerOptions } from 'graphql-yoga';
 import { ErrorCode } from '../errors.ts';
 
 /** Clients that are not browsers can send this header to pass the CSRF check with any content type. */
@@ -77,6 +78,25 @@ export function unsupportedMediaTypePlugin(): Plugin {
         new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.BAD_USER_INPUT } }] }), {
           status: response.status,
           headers: { 'content-type': 'application/json' },
+        }),
+      );
+    },
+  };
+}
+
+/**
+ * A subscription in a batched HTTP request has no stream to go to: yoga would start it, answer
+ * `{}` in its place and leave it subscribed. It is ended at once and answered with an error.
+ */
+export function batchedSubscriptionPlugin(): Plugin {
+  return {
+    onResultProcess({ result, setResult }) {
+      if (!Array.isArray(result) || !result.some(isAsyncIterable)) return;
+      setResult(
+        result.map((item: unknown) => {
+          if (!isAsyncIterable(item)) return item as (typeof result)[number];
+          void item[Symbol.asyncIterator]().return?.();
+          return { errors: [new GraphQLError('A subscription cannot be sent in a batch: send it alone with Accept: text/event-stream, or use graphql-ws', { extensions: { code: ErrorCode.BAD_USER_INPUT } })] };
         }),
       );
     },

@@ -13,6 +13,14 @@
  *   finds a message's conversation from its id alone (`regenerate(messageId)`), and the caller
  *   then checks the owner.
  * - files: `{userId, fileId}`.
+ * - usage: token counters, one item per subject and UTC day, `{subject: USER#id | MODEL#name,
+ *   period: DAY#yyyy-mm-dd}`, added to with `ADD` (src/store/usage.ts); a user's quota override
+ *   `{subject: USER#id, period: QUOTA}`. A quota check reads a user's month in one Query
+ *   (`period >= DAY#<first of month>` reaches `QUOTA` too); `byDay` (`day`, `subject`) lists one
+ *   day's users or models in key order, which is how `usageReport` pages without a Scan.
+ * - usageRecords: one item per generation, `{userId, generationId}`, written first and
+ *   conditionally, so that a generation is counted once however often it is recorded; expires
+ *   after USAGE_RECORD_TTL_DAYS.
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 
@@ -21,10 +29,15 @@ export interface TableNames {
   conversations: string;
   messages: string;
   files: string;
+  usage: string;
+  usageRecords: string;
 }
 
 export const USER_INDEX = { byCreatedAt: 'byCreatedAt' } as const;
 export const MESSAGE_INDEX = { byMessageId: 'byMessageId' } as const;
+export const USAGE_INDEX = { byDay: 'byDay' } as const;
+/** The counters a `byDay` row carries: the report reads them from the index alone. */
+export const USAGE_COUNTERS = ['promptTokens', 'completionTokens', 'requests'] as const;
 
 /** Attribute that DynamoDB's TTL deletes expired items by (epoch seconds). */
 export const TTL_ATTRIBUTE = 'expiresAt';
@@ -96,6 +109,42 @@ export function tableDefinitions(names: TableNames): Record<keyof TableNames, Cr
       KeySchema: [
         { AttributeName: 'userId', KeyType: 'HASH' },
         { AttributeName: 'fileId', KeyType: 'RANGE' },
+      ],
+    },
+    usage: {
+      TableName: names.usage,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'subject', AttributeType: 'S' },
+        { AttributeName: 'period', AttributeType: 'S' },
+        { AttributeName: 'day', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'subject', KeyType: 'HASH' },
+        { AttributeName: 'period', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: USAGE_INDEX.byDay,
+          KeySchema: [
+            { AttributeName: 'day', KeyType: 'HASH' },
+            { AttributeName: 'subject', KeyType: 'RANGE' },
+          ],
+          // Not the bookkeeping attributes: removing a recorded generation's mark then writes no index row.
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...USAGE_COUNTERS] },
+        },
+      ],
+    },
+    usageRecords: {
+      TableName: names.usageRecords,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'userId', AttributeType: 'S' },
+        { AttributeName: 'generationId', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'userId', KeyType: 'HASH' },
+        { AttributeName: 'generationId', KeyType: 'RANGE' },
       ],
     },
   };

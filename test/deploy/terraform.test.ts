@@ -148,16 +148,23 @@ describe('terraform: modules are wired consistently', () => {
   });
 });
 
+/** Each table's name after the prefix, as the dynamodb module names it ("${var.name}-<suffix>"). */
+const tableSuffixes = { users: 'users', conversations: 'conversations', messages: 'messages', files: 'files', usage: 'usage', usageRecords: 'usage-records' } satisfies TableNames;
+/** Tables whose items expire (TTL_ATTRIBUTE): refresh sessions, usage records. */
+const TABLES_WITH_TTL = new Set<keyof TableNames>(['users', 'usageRecords']);
+/** usageRecords → usage_records: Terraform's resource names and the DYNAMODB_*_TABLE variables. */
+const snakeCase = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
 describe('terraform: agrees with the code and k8s/', () => {
   it('DynamoDB tables have exactly the keys, attributes, indexes and TTL of src/store/tables.ts', () => {
-    const names = { users: 'users', conversations: 'conversations', messages: 'messages', files: 'files' } satisfies TableNames;
+    const names = tableSuffixes;
     const expected = tableDefinitions(names);
     const tables = resources(moduleDir('dynamodb'), 'aws_dynamodb_table');
-    expect(Object.keys(tables).sort()).toEqual(Object.keys(expected).sort());
-    for (const [key, definition] of Object.entries(expected)) {
-      const table = tables[key]!;
+    expect(Object.keys(tables).sort()).toEqual(Object.keys(expected).map(snakeCase).sort());
+    for (const [key, definition] of Object.entries(expected) as [keyof TableNames, (typeof expected)[keyof TableNames]][]) {
+      const table = tables[snakeCase(key)]!;
       const keyOf = (schema: { AttributeName?: string; KeyType?: string }[] | undefined, type: string) => schema?.find((k) => k.KeyType === type)?.AttributeName;
-      expect(table.name, key).toBe(`\${var.name}-${key}`);
+      expect(table.name, key).toBe(`\${var.name}-${names[key]}`);
       expect(table.billing_mode).toBe(definition.BillingMode);
       expect(table.hash_key).toBe(keyOf(definition.KeySchema, 'HASH'));
       expect(table.range_key).toBe(keyOf(definition.KeySchema, 'RANGE'));
@@ -165,15 +172,16 @@ describe('terraform: agrees with the code and k8s/', () => {
         definition.AttributeDefinitions!.map((a) => ({ name: a.AttributeName, type: a.AttributeType })).sort((a, b) => a.name!.localeCompare(b.name!)),
       );
       const indexes = ((table.global_secondary_index ?? []) as Hcl[]).map((index) => ({
-        name: index.name, hash: index.hash_key, range: index.range_key, projection: index.projection_type,
+        name: index.name, hash: index.hash_key, range: index.range_key, projection: index.projection_type, included: index.non_key_attributes,
       }));
       expect(indexes, `${key} indexes`).toEqual(
         (definition.GlobalSecondaryIndexes ?? []).map((index) => ({
           name: index.IndexName, hash: keyOf(index.KeySchema, 'HASH'), range: keyOf(index.KeySchema, 'RANGE'), projection: index.Projection?.ProjectionType,
+          included: index.Projection?.NonKeyAttributes,
         })),
       );
       expect(table.local_secondary_index, `${key} has no LSI in src/store`).toBeUndefined();
-      expect(table.ttl, `${key} ttl`).toEqual(key === 'users' ? [{ attribute_name: TTL_ATTRIBUTE, enabled: true }] : undefined);
+      expect(table.ttl, `${key} ttl`).toEqual(TABLES_WITH_TTL.has(key) ? [{ attribute_name: TTL_ATTRIBUTE, enabled: true }] : undefined);
       expect(table.server_side_encryption).toEqual([{ enabled: true }]);
     }
   });
@@ -186,8 +194,8 @@ describe('terraform: agrees with the code and k8s/', () => {
     for (const env of OVERLAYS) {
       const kustomization = parseAllDocuments(fs.readFileSync(path.join(K8S_DIR, 'overlays', env, 'kustomization.yaml'), 'utf8'))[0]!.toJS() as Hcl;
       const literals = Object.fromEntries((kustomization.configMapGenerator[0].literals as string[]).map((l) => l.split(/=(.*)/s).slice(0, 2)));
-      for (const table of ['users', 'conversations', 'messages', 'files']) {
-        expect(literals[`DYNAMODB_${table.toUpperCase()}_TABLE`], `${env} ${table}`).toBe(`gptql-${env}-${table}`);
+      for (const [key, suffix] of Object.entries(tableSuffixes)) {
+        expect(literals[`DYNAMODB_${snakeCase(key).toUpperCase()}_TABLE`], `${env} ${key}`).toBe(`gptql-${env}-${suffix}`);
       }
       expect(literals.S3_BUCKET_NAME).toBe(`gptql-${env}-files`);
       // IRSA roles are "${var.name}-api" and "${var.name}-worker" (iam-irsa).

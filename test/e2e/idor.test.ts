@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
   CancelGenerationDocument,
+  SetUserQuotaDocument,
+  UsageChangedDocument,
+  UserUsageDocument,
   GenerationEventsDocument,
   RegenerateDocument,
   SendMessageDocument,
@@ -101,8 +104,10 @@ const SWEEP: Record<string, () => Promise<readonly GraphQLFormattedError[] | und
   // Admin-only: a user id is not a resource its owner may act on, so B is refused outright.
   'Mutation.setUserRole': async () => (await t.gql(SetUserRoleDocument, { userId: alice.userId, role: 'ADMIN' }, bob.accessToken)).errors,
   'Mutation.disableUser': async () => (await t.gql(DisableUserDocument, { userId: alice.userId }, bob.accessToken)).errors,
+  'Mutation.setUserQuota': async () => (await t.gql(SetUserQuotaDocument, { userId: alice.userId, tokensPerDay: 1 }, bob.accessToken)).errors,
+  'Query.user': async () => (await t.gql(UserUsageDocument, { id: alice.userId }, bob.accessToken)).errors,
 };
-const ADMIN_ONLY = new Set(['Mutation.setUserRole', 'Mutation.disableUser']);
+const ADMIN_ONLY = new Set(['Mutation.setUserRole', 'Mutation.disableUser', 'Mutation.setUserQuota', 'Query.user']);
 
 describe('IDOR sweep', () => {
   it('has a case for every field that takes an id', () => {
@@ -122,6 +127,7 @@ describe('IDOR sweep', () => {
     conversationEvents: { query: print(ConversationEventsDocument), variables: { id: '01J0000000000000000000000Z' } },
     generation: { query: print(GenerationEventsDocument), variables: { id: '01J0000000000000000000000Z', after: 0 } },
     generateStream: { query: print(GenerateStreamDocument), variables: { input: { prompt: 'hello' } } },
+    usageChanged: { query: print(UsageChangedDocument), variables: {} },
   };
 
   it('has an anonymous case for every subscription field', () => {
@@ -162,5 +168,6 @@ describe('IDOR sweep', () => {
     expect(await t.app.services.streams.get(aliceGeneration.id)).toMatchObject({ status: 'QUEUED' });
     expect(await t.app.services.streams.isCancelRequested(aliceGeneration.id)).toBe(false);
     expect((await t.gql(MeDocument, {}, alice.accessToken)).data!.me).toMatchObject({ role: 'USERS', status: 'CONFIRMED' });
+    expect(await t.app.services.usage.quota(alice.userId, ['users'])).toMatchObject({ overridden: false });
   });
 });

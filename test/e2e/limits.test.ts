@@ -80,6 +80,17 @@ describe('document limits', () => {
     expect(four.status).toBeGreaterThanOrEqual(400);
     expect(errorCodes((await four.json()) as { errors: [] })).toEqual(['BAD_USER_INPUT']);
   });
+
+  it('answers a subscription in a batch with an error, the other operations as usual', async () => {
+    // Yoga started the subscription and answered `{}` for it, leaving it subscribed.
+    const response = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${user.accessToken}` },
+      body: JSON.stringify([{ query: '{ __typename }' }, { query: 'subscription { usageChanged { day { totalTokens } } }' }]),
+    });
+    const results = (await response.json()) as { data?: unknown; errors?: { extensions: { code: string } }[] }[];
+    expect(results.map((r) => r.data ?? r.errors?.map((e) => e.extensions.code))).toEqual([{ __typename: 'Query' }, ['BAD_USER_INPUT']]);
+  });
 });
 
 describe('HTTP protections', () => {

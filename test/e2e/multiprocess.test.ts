@@ -11,7 +11,22 @@ import path from 'node:path';
 import { print } from 'graphql';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ConfirmSignUpDocument, ConversationDocument, LogInDocument, SendMessageDocument, SignUpDocument } from '../../src/generated/graphql.ts';
+import {
+  CancelGenerationDocument,
+  ConfirmSignUpDocument,
+  ConversationDocument,
+  GenerateDocument,
+  GenerateStreamDocument,
+  GenerationEventsDocument,
+  LogInDocument,
+  MeDocument,
+  MyUsageDocument,
+  RegenerateDocument,
+  SendMessageDocument,
+  SetUserQuotaDocument,
+  SignUpDocument,
+  UsageReportDocument,
+} from '../../src/generated/graphql.ts';
 import type { GenerationEventFieldsFragment } from '../../src/generated/graphql.ts';
 import { postGraphQL, readOutboxCode, uniqueEmail } from '../support/harness.ts';
 import { startGptql, startSharedDynamo, type GptqlProcess } from '../support/processes.ts';
@@ -61,8 +76,7 @@ async function start(role: 'api' | 'worker', extra?: Record<string, string>) {
   return started;
 }
 
-async function newUser(apiUrl: string): Promise<string> {
-  const email = uniqueEmail('multi');
+async function newUser(apiUrl: string, email = uniqueEmail('multi')): Promise<string> {
   const password = 'multi-process-1';
   await postGraphQL(apiUrl, { query: print(SignUpDocument), variables: { email, password } });
   await postGraphQL(apiUrl, { query: print(ConfirmSignUpDocument), variables: { email, code: await readOutboxCode(dataDir, email, 'confirm-sign-up') } });
@@ -104,7 +118,6 @@ describe.skipIf(!inject('redisAvailable'))('api and workers as separate processe
       );
       const generation = sent.data!.sendMessage;
       const client = wsClient(api.url, token);
-      const { GenerationEventsDocument } = await import('../../src/generated/graphql.ts');
       const results = await collectSubscription(client, GenerationEventsDocument, { id: generation.id, after: 0 }, () => {
         if (++seen === 40 && !killed) {
           killed = true;
@@ -145,7 +158,6 @@ describe.skipIf(!inject('redisAvailable'))('api and workers as separate processe
     const api = await start('api');
     const workers = [await start('worker', modelEnv), await start('worker', modelEnv)];
     const token = await newUser(api.url);
-    const { GenerationEventsDocument } = await import('../../src/generated/graphql.ts');
 
     /** Sends one turn and waits for its reply; says which worker served it and from how much cache. */
     const turn = async (content: string, conversationId?: string) => {
@@ -227,4 +239,117 @@ describe.skipIf(!inject('redisAvailable'))('api and workers as separate processe
     );
     expect(exceeded[0]! + exceeded[1]!).toBe(40);
   });
+
+  it('counts every generation once in the usage ledger, across 2 APIs and 2 workers, one of them killed mid-stream', async () => {
+    const adminEmail = uniqueEmail('usage-admin');
+    // A prefix of its own: the workers of the tests above must not take these jobs.
+    const shared = { REDIS_KEY_PREFIX: `${prefix}usage:`, ADMIN_EMAILS: adminEmail, QUOTA_USERS_TOKENS_PER_DAY: '100000000', WS_MAX_CONNECTIONS_PER_USER: '50' };
+    const apis = [await start('api', shared), await start('api', shared)];
+    const workers = [await start('worker', shared), await start('worker', shared)];
+    const api = (i: number) => apis[i % 2]!.url;
+    const admin = await newUser(api(0), adminEmail);
+    const users = await Promise.all(Array.from({ length: 10 }, (_, i) => newUser(api(i))));
+    /** Each user's generations' usage, as their completions reported it. */
+    const reported = users.map(() => [] as number[]);
+    const gql = async <T>(i: number, token: string, document: Parameters<typeof print>[0], variables: Record<string, unknown>) => {
+      const response = await postGraphQL<T>(api(i), { query: print(document), variables }, token);
+      if (!response.data) throw new Error(JSON.stringify(response.errors));
+      return response.data;
+    };
+    let tokensSeen = 0;
+    let killed = false;
+    const follow = async (i: number, token: string, id: string, onToken?: () => void) => {
+      const client = wsClient(api(i), token);
+      const results = await collectSubscription(client, GenerationEventsDocument, { id, after: 0 }, (r) => {
+        if (r.data?.generation.__typename !== 'GenerationToken') return;
+        onToken?.();
+        if (++tokensSeen === 60 && !killed) {
+          killed = true;
+          workers[0]!.child.kill('SIGKILL');
+        }
+      });
+      await client.dispose();
+      const last = results.at(-1)!.data!.generation as Extract<Event, { __typename: 'GenerationCompleted' }>;
+      expect(last.__typename).toBe('GenerationCompleted');
+      return last;
+    };
+
+    // 50 generations of every kind at once: replies, regenerated replies, deterministic
+    // `generate` calls (the repeats answered from the response cache), streams, cancellations.
+    await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => {
+        const u = i % 10;
+        const token = users[u]!;
+        const record = (usage: { promptTokens: number; completionTokens: number }) => reported[u]!.push(usage.promptTokens + usage.completionTokens);
+        switch (i % 5) {
+          case 0: {
+            const sent = await gql<{ sendMessage: { id: string } }>(i, token, SendMessageDocument, { input: { content: `Story ${i}`, params: { maxTokens: 40, seed: i } } });
+            const reply = await follow(i, token, sent.sendMessage.id);
+            record(reply.usage);
+            const again = await gql<{ regenerate: { id: string } }>(i + 1, token, RegenerateDocument, { messageId: reply.message!.id, params: { maxTokens: 20, seed: i } });
+            return record((await follow(i + 1, token, again.regenerate.id)).usage);
+          }
+          case 1:
+          case 2: {
+            const done = await gql<{ generate: { usage: { promptTokens: number; completionTokens: number } } }>(i, token, GenerateDocument, { input: { prompt: 'The same question', params: { maxTokens: 16, temperature: 0 } } });
+            return record(done.generate.usage);
+          }
+          case 3: {
+            const client = wsClient(api(i), token);
+            const results = await collectSubscription(client, GenerateStreamDocument, { input: { prompt: `Stream ${i}`, params: { maxTokens: 30, seed: i } } });
+            await client.dispose();
+            const last = results.at(-1)!.data!.generateStream as Extract<Event, { __typename: 'GenerationCompleted' }>;
+            expect(last.__typename).toBe('GenerationCompleted');
+            return record(last.usage);
+          }
+          default: {
+            const sent = await gql<{ sendMessage: { id: string } }>(i, token, SendMessageDocument, { input: { content: `Long story ${i}`, params: { maxTokens: 300, seed: i } } });
+            let asked = false;
+            const stopped = await follow(i, token, sent.sendMessage.id, () => {
+              if (asked) return;
+              asked = true;
+              void postGraphQL(api(i + 1), { query: print(CancelGenerationDocument), variables: { id: sent.sendMessage.id } }, token);
+            });
+            return record(stopped.usage);
+          }
+        }
+      }),
+    );
+    expect(killed).toBe(true);
+    expect(workers[1]!.output()).toContain('resuming a redelivered generation');
+
+    // Then 200 requests at once across the 10 users, on a fresh second worker.
+    workers.push(await start('worker', shared));
+    await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const done = await gql<{ generate: { usage: { promptTokens: number; completionTokens: number } } }>(i, users[i % 10]!, GenerateDocument, { input: { prompt: `Question ${i}`, params: { maxTokens: 6, seed: i } } });
+        reported[i % 10]!.push(done.generate.usage.promptTokens + done.generate.usage.completionTokens);
+      }),
+    );
+
+    const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+    const today = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate()));
+    const byUser = (await gql<{ usageReport: { edges: { node: { key: string; totalTokens: number; requests: number } }[] } }>(1, admin, UsageReportDocument, {
+      from: today.toISOString(),
+      to: new Date(today.getTime() + 86_400_000).toISOString(),
+      groupBy: 'USER',
+      first: 100,
+    })).usageReport.edges.map((e) => e.node);
+    for (const [u, token] of users.entries()) {
+      const expected = { totalTokens: sum(reported[u]!), requests: reported[u]!.filter((n) => n > 0).length };
+      const usage = (await gql<{ me: { usage: { day: { totalTokens: number; requests: number } } } }>(u + 1, token, MyUsageDocument, {})).me.usage.day;
+      expect(usage, `user ${u}`).toMatchObject(expected);
+      const userId = (await gql<{ me: { id: string } }>(u, token, MeDocument, {})).me.id;
+      expect(byUser.find((row) => row.key === userId), `user ${u} in the report`).toMatchObject(expected);
+    }
+
+    // An override set through one API process is in force on the other at once.
+    const limited = users[0]!;
+    const limitedId = (await gql<{ me: { id: string } }>(0, limited, MeDocument, {})).me.id;
+    await gql(0, admin, SetUserQuotaDocument, { userId: limitedId, tokensPerDay: 1 });
+    const refused = await postGraphQL(api(1), { query: print(GenerateDocument), variables: { input: { prompt: 'x' } } }, limited);
+    expect(refused.errors?.[0]?.extensions?.code).toBe('QUOTA_EXCEEDED');
+    await gql(1, admin, SetUserQuotaDocument, { userId: limitedId, tokensPerDay: null });
+    await gql(0, limited, GenerateDocument, { input: { prompt: 'x', params: { maxTokens: 2 } } });
+  }, 300_000);
 });

@@ -62,7 +62,7 @@ const streamingText = () => page.locator(`${streaming} .content`).textContent();
 describe.skipIf(!inject('chromiumAvailable'))('web chat page in Chromium', () => {
   beforeAll(async () => {
     restoreEngine = slowEngine();
-    t = await startTestApp({ ROLE: 'all', RATE_LIMIT_PER_MINUTE: '1000' });
+    t = await startTestApp({ ROLE: 'all', RATE_LIMIT_PER_MINUTE: '1000', QUOTA_USERS_TOKENS_PER_DAY: '1000000' });
     profile = await fs.mkdtemp(path.join(os.tmpdir(), 'gptql-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -183,5 +183,20 @@ describe.skipIf(!inject('chromiumAvailable'))('web chat page in Chromium', () =>
     const file = await (await download).path();
     const bytes = await fs.readFile(file);
     expect(bytes.subarray(0, 5).toString('latin1')).toBe('%PDF-');
+  });
+
+  it('shows the tokens left today beside Send, and says when the quota is used up', async () => {
+    const meter = page.locator('#usage-meter');
+    await expect.poll(() => meter.textContent()).toMatch(/^[\d,.\s]+ of 1[,.\s]?000[,.\s]?000 tokens left today$/);
+    const left = Number((await meter.textContent())!.split(' of ')[0]!.replace(/\D/g, ''));
+    expect(left).toBeLessThan(1_000_000); // the replies above were counted
+    // An admin lowers the quota: the page hears of it at once, and the next message is refused.
+    const user = await t.infra.users.getByEmail(email);
+    await t.app.services.usage.setQuota(user!.userId, 1, null);
+    await expect.poll(() => meter.textContent()).toMatch(/^Daily token quota used up; it resets at /);
+    await page.getByLabel('Message', { exact: true }).fill('One more?');
+    await page.getByLabel('Message', { exact: true }).press('Enter');
+    await expect.poll(() => page.locator('main [role="alert"]').textContent()).toMatch(/daily token quota of 1 is used up/);
+    expect(pageErrors).toEqual([]);
   });
 });

@@ -19,6 +19,7 @@ import { downloadExport, uploadFile, type ExportFormat } from './files.ts';
 import { messageView, storedMessageView } from './messages.ts';
 import { session, type PendingGeneration } from './session.ts';
 import { followGeneration } from './stream.ts';
+import { usageMeter } from './usage-meter.ts';
 
 const MESSAGES_PAGE = 100;
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -39,6 +40,8 @@ export function renderChat(root: HTMLElement, api: Api): void {
   const maxTokens = h('input', { id: 'max-tokens', name: 'maxTokens', type: 'number', min: 1, max: 100000, value: 256, inputmode: 'numeric' });
   const send = h('button', { type: 'submit' }, 'Send');
   const stop = h('button', { type: 'button', class: 'danger', hidden: true, onclick: () => void cancel() }, 'Stop');
+  const meter = usageMeter(api);
+  const refreshMeter = () => void meter.refresh().catch(() => {});
 
   const titleInput = h('input', { id: 'rename-title', name: 'title', required: true, maxlength: 200 });
   const renameForm: HTMLFormElement = h(
@@ -71,7 +74,7 @@ export function renderChat(root: HTMLElement, api: Api): void {
       { class: 'row wrap' },
       h('span', { class: 'field' }, h('label', { for: 'attach' }, 'Attach files'), attach),
       h('span', { class: 'field' }, h('label', { for: 'max-tokens' }, 'Max tokens'), maxTokens),
-      h('span', { class: 'row push' }, stop, send),
+      h('span', { class: 'row push' }, meter.element, stop, send),
     ),
   );
   prompt.addEventListener('keydown', (event) => {
@@ -105,6 +108,7 @@ export function renderChat(root: HTMLElement, api: Api): void {
     const done = () => {
       generation = undefined;
       setGenerating(false);
+      refreshMeter();
     };
     generation = {
       id: pending.id,
@@ -284,6 +288,7 @@ export function renderChat(root: HTMLElement, api: Api): void {
   // After a reload: the conversation that was open, and the reply that was streaming into it.
   const resume = session.pending()?.conversationId ?? session.conversation();
   void list.reload().catch(report);
+  refreshMeter();
   if (resume) void open(resume).catch((error: unknown) => (session.setConversation(undefined), session.setPending(undefined), report(error)));
   else prompt.focus();
 }

@@ -124,3 +124,72 @@ resource "aws_dynamodb_table" "files" {
   }
   deletion_protection_enabled = var.deletion_protection
 }
+
+# Token counters per user and model per UTC day, and quota overrides (src/store/usage.ts).
+resource "aws_dynamodb_table" "usage" {
+  name         = "${var.name}-usage"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "subject"
+  range_key    = "period"
+
+  attribute {
+    name = "subject"
+    type = "S"
+  }
+  attribute {
+    name = "period"
+    type = "S"
+  }
+  attribute {
+    name = "day"
+    type = "S"
+  }
+
+  # usageReport pages one day's users or models in key order from here, never by a Scan.
+  global_secondary_index {
+    name               = "byDay"
+    hash_key           = "day"
+    range_key          = "subject"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["promptTokens", "completionTokens", "requests"]
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled = true
+  }
+  deletion_protection_enabled = var.deletion_protection
+}
+
+# One record per generation: written first, so that a generation is counted once.
+resource "aws_dynamodb_table" "usage_records" {
+  name         = "${var.name}-usage-records"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "userId"
+  range_key    = "generationId"
+
+  attribute {
+    name = "userId"
+    type = "S"
+  }
+  attribute {
+    name = "generationId"
+    type = "S"
+  }
+
+  # Records expire after USAGE_RECORD_TTL_DAYS; the daily counters stay.
+  ttl {
+    attribute_name = "expiresAt"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled = true
+  }
+  deletion_protection_enabled = var.deletion_protection
+}

@@ -5,6 +5,8 @@ output "table_names" {
     conversations = aws_dynamodb_table.conversations.name
     messages      = aws_dynamodb_table.messages.name
     files         = aws_dynamodb_table.files.name
+    usage         = aws_dynamodb_table.usage.name
+    usage_records = aws_dynamodb_table.usage_records.name
   }
 }
 
@@ -14,5 +16,7 @@ output "table_arns" {
     aws_dynamodb_table.conversations.arn,
     aws_dynamodb_table.messages.arn,
     aws_dynamodb_table.files.arn,
+    aws_dynamodb_table.usage.arn,
+    aws_dynamodb_table.usage_records.arn,
   ]
 }

@@ -1,0 +1,55 @@
+/**
+ * The worker's side of usage accounting: records each generation's usage once it ends (the
+ * store makes a repeat count nothing), before its completion event is streamed, so that the
+ * usage queries show it by the time a client hears the generation ended.
+ */
+import type { Usage } from '../inference/protocol.ts';
+import { accountingOf, type GenerationJob, type JobAccounting } from '../queue/job.ts';
+import type { UsageEntry, UsageRepository } from '../store/usage.ts';
+import type { UsageEvents } from './events.ts';
+
+export interface GenerationOutcome {
+  model: string;
+  usage: Usage;
+  /** Served from the response cache: recorded, not counted against the quota. */
+  cached: boolean;
+  finishReason: string;
+}
+
+export interface UsageLedgerDeps {
+  usage: Pick<UsageRepository, 'record'>;
+  events: Pick<UsageEvents, 'changed'>;
+  /** Called once per generation, by the recording that counted it (for metrics). */
+  onCounted?: (entry: UsageEntry, accounting: JobAccounting) => void;
+}
+
+export class UsageLedger {
+  constructor(private readonly deps: UsageLedgerDeps) {}
+
+  /**
+   * Records the generation's usage; returns the usage that counts, which is an earlier
+   * recording's when the generation was recorded before (a redelivered job).
+   */
+  async record(job: GenerationJob, outcome: GenerationOutcome): Promise<Usage> {
+    // Cancelled before it ran: nothing was used, and no request is counted.
+    if (outcome.usage.promptTokens + outcome.usage.completionTokens === 0) return outcome.usage;
+    const accounting = accountingOf(job);
+    const { entry, counted } = await this.deps.usage.record({
+      userId: job.userId,
+      generationId: job.generationId,
+      model: outcome.model,
+      kind: accounting.kind,
+      cached: outcome.cached,
+      counted: !outcome.cached,
+      promptTokens: outcome.usage.promptTokens,
+      completionTokens: outcome.usage.completionTokens,
+      finishReason: outcome.finishReason,
+      recordedAt: new Date().toISOString(),
+    });
+    if (counted) {
+      this.deps.onCounted?.(entry, accounting);
+      this.deps.events.changed(job.userId);
+    }
+    return { promptTokens: entry.promptTokens, completionTokens: entry.completionTokens };
+  }
+}
