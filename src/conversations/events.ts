@@ -7,7 +7,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { PubSub } from '../pubsub.ts';
 import type { ConversationRecord } from '../store/conversations.ts';
 
-export type ConversationEventKind = 'RENAMED' | 'DELETED' | 'MESSAGE_ADDED';
+/** UPDATED: anything else about it changed (the active branch, and later pin, archive, tags, folder). */
+export type ConversationEventKind = 'RENAMED' | 'DELETED' | 'MESSAGE_ADDED' | 'UPDATED';
 
 export interface ConversationEvent {
   kind: ConversationEventKind;
@@ -21,6 +22,7 @@ export interface ConversationEvents {
   renamed(conversation: ConversationRecord): void;
   deleted(conversationId: string): void;
   messageAdded(conversation: ConversationRecord, messageId: string): void;
+  updated(conversation: ConversationRecord): void;
   /** The conversation's events from now on; ends when the subscriber returns. */
   subscribe(conversationId: string): AsyncIterableIterator<ConversationEvent>;
 }
@@ -37,6 +39,7 @@ export function createConversationEvents(pubsub: PubSub, prefix: string, logger:
     renamed: (conversation) => publish({ kind: 'RENAMED', conversationId: conversation.conversationId, conversation }),
     deleted: (conversationId) => publish({ kind: 'DELETED', conversationId, conversation: null }),
     messageAdded: (conversation, messageId) => publish({ kind: 'MESSAGE_ADDED', conversationId: conversation.conversationId, conversation, messageId }),
+    updated: (conversation) => publish({ kind: 'UPDATED', conversationId: conversation.conversationId, conversation }),
     subscribe: (conversationId) => pubsub.iterate<ConversationEvent>(channel(conversationId)),
   };
 }

@@ -8,7 +8,8 @@ import { importConversation } from '../export/import.ts';
 import type { AuditFields, AuditLog } from '../observability/audit.ts';
 import type { ConversationRecord, ConversationRepository } from '../store/conversations.ts';
 import { isId } from '../store/ids.ts';
-import type { MessageRepository } from '../store/messages.ts';
+import type { MessageRecord, MessageRepository } from '../store/messages.ts';
+import { MessageTree } from './branches.ts';
 import type { ConversationEvents } from './events.ts';
 
 export const MAX_TITLE_LENGTH = 200;
@@ -78,13 +79,79 @@ export class ConversationService {
   }
 
   /**
-   * A new message is stored: the conversation's count and time move on, and other devices hear
-   * of it. Undefined when the conversation is gone (deleted while a reply was generated).
+   * A new message is stored: the conversation's count and time move on, other devices hear of it
+   * and, with `activate`, the active branch now ends at it. Undefined when the conversation is
+   * gone (deleted while a reply was generated).
    */
-  async messageAdded(userId: string, conversationId: string, messageId: string): Promise<ConversationRecord | undefined> {
-    const touched = await this.deps.conversations.touch(userId, conversationId, 1);
+  async messageAdded(userId: string, conversationId: string, messageId: string, activate = false): Promise<ConversationRecord | undefined> {
+    const touched = await this.deps.conversations.touch(userId, conversationId, 1, activate ? messageId : undefined);
     if (touched) this.deps.events.messageAdded(touched, messageId);
     return touched;
+  }
+
+  /**
+   * A reply to `answering` is stored: it ends the active branch if that still ended at the
+   * message it answers (a user who switched branches meanwhile stays where they went).
+   */
+  async replyAdded(userId: string, conversationId: string, replyId: string, answering: string): Promise<void> {
+    await this.messageAdded(userId, conversationId, replyId);
+    const moved = await this.deps.conversations.moveActiveLeaf(userId, conversationId, replyId, answering);
+    if (moved) this.deps.events.updated(moved);
+  }
+
+  /** Makes `messageId` the end of the active branch, as it is (no descent to a leaf below it). */
+  async showBranchTo(userId: string, conversationId: string, messageId: string): Promise<ConversationRecord | undefined> {
+    const updated = await this.deps.conversations.update(userId, conversationId, { activeLeafId: messageId });
+    if (updated) this.deps.events.updated(updated);
+    return updated;
+  }
+
+  /** The conversation's messages as a tree of branches (ids and parents only). */
+  async tree(conversationId: string): Promise<MessageTree> {
+    return new MessageTree(await this.deps.messages.tree(conversationId));
+  }
+
+  /** Where the active branch ends: the leaf chosen last, else the newest message. */
+  activeLeaf(conversation: ConversationRecord, tree: MessageTree): string | undefined {
+    return conversation.activeLeafId && tree.has(conversation.activeLeafId) ? conversation.activeLeafId : tree.newest;
+  }
+
+  /**
+   * Shows and continues the branch through `messageId`: to its newest leaf when it has replies
+   * below it. NOT_FOUND for a message not in the user's conversation.
+   */
+  async setActiveLeaf(userId: string, conversationId: string, messageId: string, read?: ConversationReader): Promise<ConversationRecord> {
+    const conversation = await this.own(userId, conversationId, read);
+    const tree = await this.tree(conversation.conversationId);
+    if (!tree.has(messageId)) throw notFound('Message');
+    const updated = await this.showBranchTo(userId, conversation.conversationId, tree.newestLeafUnder(messageId));
+    if (!updated) throw notFound('Conversation');
+    return updated;
+  }
+
+  /** The messages from the root to `leafId` (default: the active leaf), oldest first. */
+  async branch(conversation: ConversationRecord, leafId?: string | null): Promise<MessageRecord[]> {
+    const tree = await this.tree(conversation.conversationId);
+    if (leafId != null && !tree.has(leafId)) throw notFound('Message');
+    const leaf = leafId ?? this.activeLeaf(conversation, tree);
+    return leaf ? this.deps.messages.getMany(conversation.conversationId, tree.pathTo(leaf)) : [];
+  }
+
+  /**
+   * A new conversation holding copies of the messages from the root to `messageId` (under new
+   * ids, the same texts and attachments), with the same title and system prompt.
+   */
+  async fork(userId: string, messageId: string): Promise<ConversationRecord> {
+    const message = isId(messageId) ? await this.deps.messages.findById(messageId) : undefined;
+    if (!message || message.userId !== userId) throw notFound('Message');
+    const source = await this.own(userId, message.conversationId);
+    const path = await this.branch(source, messageId);
+    const fork = await this.deps.conversations.create(userId, { title: source.title, systemPrompt: source.systemPrompt });
+    let parentId: string | undefined;
+    for (const { messageId: _id, conversationId: _c, createdAt: _at, parentId: _p, generationId: _g, ...copied } of path) {
+      parentId = (await this.deps.messages.add({ ...copied, conversationId: fork.conversationId, ...(parentId ? { parentId } : {}) })).messageId;
+    }
+    return (await this.deps.conversations.touch(userId, fork.conversationId, path.length, parentId)) ?? fork;
   }
 
   /** The user's conversation's events from now on (NOT_FOUND for anyone else's). */

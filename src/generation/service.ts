@@ -79,17 +79,53 @@ export class GenerationService {
     const existing = input.conversationId ? await conversations.own(identity.userId, input.conversationId) : undefined;
     const conversation = existing ?? (await conversations.create(identity.userId, { title: titleFrom(content) }));
     const recent = existing ? await messages.recent(conversation.conversationId, REPLY_MODEL_WINDOW) : [];
-    const parent = input.parentId ? await this.ownMessage(identity, input.parentId, conversation.conversationId) : recent.at(-1);
+    const parent = input.parentId ? await this.ownMessage(identity, input.parentId, conversation.conversationId) : existing ? await this.activeLeaf(existing) : undefined;
     // Unless the request names a model, the conversation goes on with the one that last answered.
     const kept = parent && (parent.role === 'assistant' ? parent.model : lastReplyModel(recent, parent.messageId));
-    const model = pickModel(choice, kept);
     const userMessage = await messages.add({ conversationId: conversation.conversationId, userId: identity.userId, role: 'user', content, parentId: parent?.messageId, ...(fileIds.length > 0 ? { fileIds } : {}) });
-    // The job goes out as soon as the message it answers is stored; the bookkeeping follows.
-    const [meta, touched] = await Promise.all([
-      this.enqueueReply(identity, 'message', conversation.conversationId, userMessage.messageId, { ...params, model }),
-      conversations.messageAdded(identity.userId, conversation.conversationId, userMessage.messageId).then((updated) => updated ?? conversation),
-    ]);
-    return { meta, conversation: touched, userMessage };
+    return this.answer(identity, 'message', conversation, userMessage, { ...params, model: pickModel(choice, kept) });
+  }
+
+  /**
+   * A new version of the user's message `messageId`: a message beside it (the same parent, the
+   * same attachments) with `content`, and a reply to it; the old branch stays. The reply is by
+   * the model that last answered before the edited message unless `params.model` says.
+   */
+  async editMessage(identity: Identity, messageId: string, content: string, params?: RequestParams | null, onRateLimit?: (state: RateLimitState) => void): Promise<StartedGeneration> {
+    const text = this.checkContent(content, 'content');
+    const checked = checkParams(params);
+    const choice = await this.checkModel(checked.model);
+    const edited = await this.ownMessage(identity, messageId);
+    if (edited.role !== 'user') throw badInput('Only your own messages can be edited; regenerate a reply instead', { argument: 'messageId' });
+    await this.limit(identity, onRateLimit);
+    const conversation = await this.deps.conversations.own(identity.userId, edited.conversationId);
+    const recent = await this.deps.messages.recent(conversation.conversationId, REPLY_MODEL_WINDOW);
+    const kept = edited.parentId ? lastReplyModel(recent, edited.parentId) : undefined;
+    const userMessage = await this.deps.messages.add({
+      conversationId: conversation.conversationId,
+      userId: identity.userId,
+      role: 'user',
+      content: text,
+      parentId: edited.parentId,
+      ...(edited.fileIds?.length ? { fileIds: edited.fileIds } : {}),
+    });
+    return this.answer(identity, 'edit', conversation, userMessage, { ...checked, model: pickModel(choice, kept) });
+  }
+
+  /**
+   * Makes the new user message the end of the active branch, then queues its reply. In this
+   * order: the worker moves the branch on to the reply only from the message it answers.
+   */
+  private async answer(identity: Identity, kind: UsageKind, conversation: ConversationRecord, userMessage: MessageRecord, params: RequestParams): Promise<StartedGeneration> {
+    const touched = await this.deps.conversations.messageAdded(identity.userId, conversation.conversationId, userMessage.messageId, true);
+    const meta = await this.enqueueReply(identity, kind, conversation.conversationId, userMessage.messageId, params);
+    return { meta, conversation: touched ?? conversation, userMessage };
+  }
+
+  /** The last message of the conversation's active branch. */
+  private async activeLeaf(conversation: ConversationRecord): Promise<MessageRecord | undefined> {
+    const leaf = this.deps.conversations.activeLeaf(conversation, await this.deps.conversations.tree(conversation.conversationId));
+    return leaf ? this.deps.messages.get(conversation.conversationId, leaf) : undefined;
   }
 
   /**
@@ -108,8 +144,10 @@ export class GenerationService {
       message.role === 'assistant'
         ? message.model
         : lastReplyModel(await this.deps.messages.recent(conversation.conversationId, REPLY_MODEL_WINDOW), userMessage.messageId);
+    // The branch shown ends at the message answered until the new reply is stored (the worker moves it on).
+    const shown = await this.deps.conversations.showBranchTo(identity.userId, conversation.conversationId, userMessage.messageId);
     const meta = await this.enqueueReply(identity, 'regenerate', conversation.conversationId, userMessage.messageId, { ...checked, model: pickModel(choice, kept) });
-    return { meta, conversation, userMessage };
+    return { meta, conversation: shown ?? conversation, userMessage };
   }
 
   /** A generation without a conversation (`generate`, `generateStream`: `kind`): nothing is stored. */

@@ -315,7 +315,7 @@ export class GenerationWorker {
       timings: done.timings,
       createdAt: new Date().toISOString(),
     });
-    if (stored) await this.deps.conversations.messageAdded(job.userId, job.conversationId, job.replyMessageId);
+    if (stored) await this.deps.conversations.replyAdded(job.userId, job.conversationId, job.replyMessageId, job.parentMessageId);
     return job.replyMessageId;
   }
 }

@@ -32,7 +32,7 @@ const params = z
   .strict();
 
 /** What the usage ledger records a generation under: what asked for it, and the role whose quota it counts against. */
-export const USAGE_KINDS = ['message', 'regenerate', 'generate', 'stream'] as const;
+export const USAGE_KINDS = ['message', 'regenerate', 'edit', 'generate', 'stream'] as const;
 const accounting = z.object({ kind: z.enum(USAGE_KINDS), role: z.enum(ROLES) }).strict();
 
 const base = {

@@ -3,7 +3,7 @@ import type { AuthenticatedContext } from '../context.ts';
 import { actor } from '../observability/audit.ts';
 import { ConversationRepository, type ConversationRecord } from '../store/conversations.ts';
 import { builder, pageArgs, toConnection } from './builder.ts';
-import { MessageConnection, messageCursor } from './message.ts';
+import { MessageConnection, MessageRef, messageCursor } from './message.ts';
 
 export const ConversationRef = builder.objectRef<ConversationRecord>('Conversation').implement({
   fields: (t) => ({
@@ -13,9 +13,21 @@ export const ConversationRef = builder.objectRef<ConversationRecord>('Conversati
     messageCount: t.int({ resolve: (c) => c.messageCount ?? 0 }),
     createdAt: t.field({ type: 'DateTime', resolve: (c) => c.createdAt }),
     updatedAt: t.field({ type: 'DateTime', resolve: (c) => c.updatedAt }),
+    activeLeafId: t.id({
+      nullable: true,
+      description: 'The last message of the branch shown and continued (`sendMessage` without `parentId` follows it); null for an empty conversation.',
+      resolve: async (conversation, _args, context) =>
+        context.services.conversations.activeLeaf(conversation, await context.loaders.messageTree.load(conversation.conversationId)) ?? null,
+    }),
+    branch: t.field({
+      type: [MessageRef],
+      description: 'The messages from the first to `leafId` (default: the active leaf), oldest first: one version of the conversation, as the model is given it.',
+      args: { leafId: t.arg.id({ required: false }) },
+      resolve: (conversation, args, context) => context.services.conversations.branch(conversation, args.leafId == null ? null : String(args.leafId)),
+    }),
     messages: t.field({
       type: MessageConnection,
-      description: 'Messages in the order they were written.',
+      description: 'Every message, of every branch, in the order they were written.',
       args: pageArgs,
       resolve: async (conversation, args, context) =>
         toConnection(await context.services.messages.list(conversation.conversationId, args), messageCursor, args.after),
@@ -65,6 +77,18 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }), title: t.arg.string({ required: true }) },
     resolve: (_root, args, context) => context.services.conversations.rename(context.identity.userId, String(args.id), args.title),
   }),
+  setActiveLeaf: t.withAuth({ authenticated: true }).field({
+    type: ConversationRef,
+    description: 'Shows and continues the branch through `messageId` (to its newest reply below it, if any): how a client moves between branches.',
+    args: { conversationId: t.arg.id({ required: true }), messageId: t.arg.id({ required: true }) },
+    resolve: (_root, args, context) => context.services.conversations.setActiveLeaf(context.identity.userId, String(args.conversationId), String(args.messageId), viaLoader(context)),
+  }),
+  forkConversation: t.withAuth({ authenticated: true }).field({
+    type: ConversationRef,
+    description: 'A new conversation holding a copy of the branch from the first message to `messageId`, with the same title and system prompt.',
+    args: { messageId: t.arg.id({ required: true }) },
+    resolve: (_root, args, context) => context.services.conversations.fork(context.identity.userId, String(args.messageId)),
+  }),
   importConversation: t.withAuth({ authenticated: true }).field({
     type: ConversationRef,
     description: 'Re-creates a conversation from its JSON export (`GET /conversations/{id}/export?format=json`), under new ids.',
@@ -82,7 +106,7 @@ builder.mutationFields((t) => ({
 }));
 
 const ConversationEventKindEnum = builder.enumType('ConversationEventKind', {
-  values: ['RENAMED', 'DELETED', 'MESSAGE_ADDED'] as const,
+  values: ['RENAMED', 'DELETED', 'MESSAGE_ADDED', 'UPDATED'] as const,
 });
 
 const ConversationEventRef = builder.objectRef<ConversationEvent>('ConversationEvent').implement({

@@ -213,6 +213,15 @@ builder.mutationFields((t) => ({
       meta: (await context.services.generation.regenerate(context.identity, String(args.messageId), toParams(args.params), recordRateLimit(context))).meta,
     }),
   }),
+  editMessage: t.withAuth({ authenticated: true }).field({
+    type: GenerationRef,
+    description:
+      'A new version of one of your messages: a message beside it (same parent, same attachments) and a reply to it, which become the active branch; the old branch stays (see `Message.siblingCount`, `setActiveLeaf`).',
+    args: { messageId: t.arg.id({ required: true }), content: t.arg.string({ required: true }), params: t.arg({ type: GenerationParamsInput, required: false }) },
+    resolve: async (_root, args, context) => ({
+      meta: (await context.services.generation.editMessage(context.identity, String(args.messageId), args.content, toParams(args.params), recordRateLimit(context))).meta,
+    }),
+  }),
   cancelGeneration: t.withAuth({ authenticated: true }).field({
     type: GenerationRef,
     description: 'Stops a generation within one decode step; the partial reply is kept, marked interrupted.',

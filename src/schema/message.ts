@@ -26,9 +26,29 @@ export const MessageRef = builder.objectRef<MessageRecord>('Message').implement(
       description: 'Files attached to the message; deleted ones are left out.',
       resolve: (m, _args, context) => (m.fileIds?.length ? context.services.files.existing(m.userId, m.fileIds) : []),
     }),
+    siblingIndex: t.int({
+      description: 'Which version this is among the messages with the same parent, from 0, in writing order (‹ 2/3 › shows siblingIndex + 1 of siblingCount).',
+      resolve: async (m, _args, context) => Math.max(0, (await context.loaders.messageTree.load(m.conversationId)).siblingsOf(m.messageId).indexOf(m.messageId)),
+    }),
+    siblingCount: t.int({
+      description: 'Messages with the same parent, this one included: more than 1 after an edit or a regenerate.',
+      resolve: async (m, _args, context) => Math.max(1, (await context.loaders.messageTree.load(m.conversationId)).siblingsOf(m.messageId).length),
+    }),
     createdAt: t.field({ type: 'DateTime', resolve: (message) => message.createdAt }),
   }),
 });
+
+// Apart from the type's definition: a field of a type's own type there leaves TypeScript unable to infer it.
+builder.objectFields(MessageRef, (t) => ({
+    children: t.field({
+      type: [MessageRef],
+      description: 'The messages that follow this one (replies, and the versions of the next message), in writing order.',
+      resolve: async (m, _args, context) => {
+        const ids = (await context.loaders.messageTree.load(m.conversationId)).childrenOf(m.messageId);
+        return context.services.messages.getMany(m.conversationId, ids);
+      },
+    }),
+}));
 
 export const MessageConnection = builder.connectionObject({ type: MessageRef, name: 'MessageConnection' });
 

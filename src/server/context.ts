@@ -13,6 +13,7 @@ import type { Services } from '../services.ts';
 function createLoaders(services: Services, identity: Identity | null): Loaders {
   let conversation: Loaders['conversation'] | undefined;
   let user: Loaders['user'] | undefined;
+  let messageTree: Loaders['messageTree'] | undefined;
   return {
     get conversation() {
       return (conversation ??= new DataLoader(async (ids) =>
@@ -23,6 +24,9 @@ function createLoaders(services: Services, identity: Identity | null): Loaders {
     },
     get user() {
       return (user ??= new DataLoader(async (ids) => Promise.all(ids.map((id) => services.users.getById(id)))));
+    },
+    get messageTree() {
+      return (messageTree ??= new DataLoader(async (ids) => Promise.all(ids.map((id) => services.conversations.tree(id)))));
     },
   };
 }

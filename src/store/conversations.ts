@@ -13,6 +13,8 @@ export interface ConversationRecord {
   systemPrompt?: string;
   /** Messages stored in it (user and assistant). */
   messageCount?: number;
+  /** The leaf of the branch shown and continued; absent: the newest message. */
+  activeLeafId?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -89,7 +91,7 @@ export class ConversationRepository {
   async update(
     userId: string,
     conversationId: string,
-    changes: { title?: string; systemPrompt?: string },
+    changes: { title?: string; systemPrompt?: string; activeLeafId?: string },
   ): Promise<ConversationRecord | undefined> {
     const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
     const values: Record<string, unknown> = { ':now': new Date().toISOString() };
@@ -100,37 +102,46 @@ export class ConversationRepository {
       values[`:${field}`] = value;
       sets.push(`#${field} = :${field}`);
     }
-    try {
-      const { Attributes } = await this.db.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { userId, conversationId },
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: 'attribute_exists(conversationId)',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return Attributes as ConversationRecord;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
-    }
+    return this.conditionalUpdate(userId, conversationId, {
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ConditionExpression: 'attribute_exists(conversationId)',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
   }
 
-  /** Records new messages: `updatedAt` moves and `messageCount` grows. Undefined if it is gone. */
-  async touch(userId: string, conversationId: string, newMessages: number): Promise<ConversationRecord | undefined> {
+  /**
+   * Records new messages: `updatedAt` moves, `messageCount` grows and, given `activeLeafId`, the
+   * active branch ends there. Undefined if the conversation is gone.
+   */
+  async touch(userId: string, conversationId: string, newMessages: number, activeLeafId?: string): Promise<ConversationRecord | undefined> {
+    return this.conditionalUpdate(userId, conversationId, {
+      UpdateExpression: `SET updatedAt = :now${activeLeafId ? ', activeLeafId = :leaf' : ''} ADD messageCount :n`,
+      ConditionExpression: 'attribute_exists(conversationId)',
+      ExpressionAttributeValues: { ':now': new Date().toISOString(), ':n': newMessages, ...(activeLeafId ? { ':leaf': activeLeafId } : {}) },
+    });
+  }
+
+  /**
+   * Moves the active branch's end from `from` to `to`, unless it has moved elsewhere meanwhile
+   * (the user switched branches while a reply was written). Undefined when it did not move.
+   */
+  async moveActiveLeaf(userId: string, conversationId: string, to: string, from: string): Promise<ConversationRecord | undefined> {
+    return this.conditionalUpdate(userId, conversationId, {
+      UpdateExpression: 'SET activeLeafId = :to',
+      ConditionExpression: 'attribute_exists(conversationId) AND activeLeafId = :from',
+      ExpressionAttributeValues: { ':to': to, ':from': from },
+    });
+  }
+
+  private async conditionalUpdate(
+    userId: string,
+    conversationId: string,
+    update: { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown>; ExpressionAttributeNames?: Record<string, string> },
+  ): Promise<ConversationRecord | undefined> {
     try {
       const { Attributes } = await this.db.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { userId, conversationId },
-          UpdateExpression: 'SET updatedAt = :now ADD messageCount :n',
-          ConditionExpression: 'attribute_exists(conversationId)',
-          ExpressionAttributeValues: { ':now': new Date().toISOString(), ':n': newMessages },
-          ReturnValues: 'ALL_NEW',
-        }),
+        new UpdateCommand({ TableName: this.table, Key: { userId, conversationId }, ...update, ReturnValues: 'ALL_NEW' }),
       );
       return Attributes as ConversationRecord;
     } catch (error) {

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGetAll } from './batch-get.ts';
 import { MESSAGE_INDEX } from './tables.ts';
 import type { Dynamo } from './dynamo.ts';
 import { newId } from './ids.ts';
@@ -86,6 +87,35 @@ export class MessageRepository {
     );
     const key = Items[0];
     return key ? this.get(key.conversationId as string, messageId) : undefined;
+  }
+
+  /** Messages of one conversation by id, in the order asked (absent ones left out). */
+  async getMany(conversationId: string, messageIds: readonly string[]): Promise<MessageRecord[]> {
+    const found = new Map(
+      (await batchGetAll<MessageRecord>(this.db.doc, this.table, [...new Set(messageIds)].map((messageId) => ({ conversationId, messageId })))).map((m) => [m.messageId, m]),
+    );
+    return messageIds.flatMap((id) => found.get(id) ?? []);
+  }
+
+  /** Every message's id and parent, in writing order: the conversation's branches, read without the texts. */
+  async tree(conversationId: string): Promise<{ messageId: string; parentId?: string }[]> {
+    const nodes: { messageId: string; parentId?: string }[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'conversationId = :c',
+          ExpressionAttributeValues: { ':c': conversationId },
+          ProjectionExpression: 'messageId, parentId',
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      nodes.push(...((page.Items ?? []) as { messageId: string; parentId?: string }[]));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return nodes;
   }
 
   /** The newest messages of a conversation (up to `limit`), oldest first. */

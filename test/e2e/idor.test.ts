@@ -11,6 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
   CancelGenerationDocument,
+  ConversationBranchDocument,
+  EditMessageDocument,
+  ForkConversationDocument,
+  SetActiveLeafDocument,
   SetUserQuotaDocument,
   UsageChangedDocument,
   UserUsageDocument,
@@ -18,6 +22,7 @@ import {
   RegenerateDocument,
   SendMessageDocument,
   ConversationDocument,
+  ConversationsDocument,
   ConversationEventsDocument,
   CreateConversationDocument,
   DeleteConversationDocument,
@@ -41,6 +46,7 @@ let bob: User;
 let aliceConversationId: string;
 let aliceGeneration: { id: string; userMessageId: string };
 let aliceFileId: string;
+let bobConversationId: string;
 
 beforeAll(async () => {
   t = await startTestApp();
@@ -51,6 +57,7 @@ beforeAll(async () => {
   const sent = (await t.gql(SendMessageDocument, { input: { conversationId: aliceConversationId, content: 'more secret' } }, alice.accessToken)).data!.sendMessage;
   aliceGeneration = { id: sent.id, userMessageId: sent.userMessage!.id };
   aliceFileId = (await upload(t, alice.accessToken, Buffer.from('alice’s notes'), 'notes.txt')).data!.uploadFile.id;
+  bobConversationId = (await t.gql(CreateConversationDocument, { input: { title: 'bob’s' } }, bob.accessToken)).data!.createConversation.id;
 });
 afterAll(() => t.stop());
 
@@ -96,6 +103,15 @@ const SWEEP: Record<string, () => Promise<readonly GraphQLFormattedError[] | und
   'Subscription.conversationEvents': () => subscribeAsBob(print(ConversationEventsDocument), { id: aliceConversationId }),
   'Subscription.generation': () => subscribeAsBob(print(GenerationEventsDocument), { id: aliceGeneration.id, after: 0 }),
   'Mutation.cancelGeneration': async () => (await t.gql(CancelGenerationDocument, { id: aliceGeneration.id }, bob.accessToken)).errors,
+  'Mutation.editMessage': async () => (await t.gql(EditMessageDocument, { messageId: aliceGeneration.userMessageId, content: 'bob was here' }, bob.accessToken)).errors,
+  'Mutation.forkConversation': async () => (await t.gql(ForkConversationDocument, { messageId: aliceGeneration.userMessageId }, bob.accessToken)).errors,
+  'Mutation.setActiveLeaf': async () => {
+    const inAlices = (await t.gql(SetActiveLeafDocument, { conversationId: aliceConversationId, messageId: aliceGeneration.userMessageId }, bob.accessToken)).errors;
+    // Bob's own conversation with Alice's message must be refused the same way: if not, that is what is reported.
+    const inBobs = (await t.gql(SetActiveLeafDocument, { conversationId: bobConversationId, messageId: aliceGeneration.userMessageId }, bob.accessToken)).errors;
+    return errorCodes({ errors: inBobs }).join() === 'NOT_FOUND' ? inAlices : inBobs;
+  },
+  'Conversation.branch': async () => (await t.gql(ConversationBranchDocument, { id: bobConversationId, leafId: aliceGeneration.userMessageId }, bob.accessToken)).errors,
   'Mutation.regenerate': async () => (await t.gql(RegenerateDocument, { messageId: aliceGeneration.userMessageId }, bob.accessToken)).errors,
   'Query.file': async () => (await t.gql(FileDocument, { id: aliceFileId }, bob.accessToken)).errors,
   'Mutation.deleteFile': async () => (await t.gql(DeleteFileDocument, { id: aliceFileId }, bob.accessToken)).errors,
@@ -165,6 +181,7 @@ describe('IDOR sweep', () => {
     const conversation = (await t.gql(ConversationDocument, { id: aliceConversationId }, alice.accessToken)).data!.conversation;
     expect(conversation.title).toBe('alice only');
     expect(conversation.messages.edges.map((edge) => edge.node.content)).toEqual(['secret', 'more secret']);
+    expect((await t.gql(ConversationsDocument, {}, bob.accessToken)).data!.conversations.edges.map((edge) => edge.node.id)).toEqual([bobConversationId]);
     expect(await t.app.services.streams.get(aliceGeneration.id)).toMatchObject({ status: 'QUEUED' });
     expect(await t.app.services.streams.isCancelRequested(aliceGeneration.id)).toBe(false);
     expect((await t.gql(MeDocument, {}, alice.accessToken)).data!.me).toMatchObject({ role: 'USERS', status: 'CONFIRMED' });
