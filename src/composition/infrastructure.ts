@@ -22,6 +22,7 @@ import type { JobQueue } from '../queue/queue.ts';
 import type { ReadinessCheck } from '../server/probes.ts';
 import { connectDynamo, type Dynamo } from '../store/dynamo.ts';
 import { FileRepository } from '../store/files.ts';
+import { LabelRepository } from '../store/labels.ts';
 import { MessageRepository } from '../store/messages.ts';
 import { ConversationRepository } from '../store/conversations.ts';
 import { UsageRepository } from '../store/usage.ts';
@@ -96,6 +97,7 @@ export async function createInfrastructure(config: Config, logger: Logger): Prom
   const conversations = new ConversationService({
     conversations: new ConversationRepository(dynamo, messages),
     messages,
+    labels: new LabelRepository(dynamo),
     events: createConversationEvents(pubsub, prefix, logger),
     audit,
     maxMessageChars: g.maxMessageChars,

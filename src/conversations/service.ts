@@ -9,7 +9,9 @@ import type { AuditFields, AuditLog } from '../observability/audit.ts';
 import type { ConversationRecord, ConversationRepository } from '../store/conversations.ts';
 import { isId } from '../store/ids.ts';
 import type { MessageRecord, MessageRepository } from '../store/messages.ts';
+import { viewsOf, type LabelRepository } from '../store/labels.ts';
 import { MessageTree } from './branches.ts';
+import { ConversationOrganiser, type ConversationFilter } from './organiser.ts';
 import type { ConversationEvents } from './events.ts';
 
 export const MAX_TITLE_LENGTH = 200;
@@ -21,13 +23,25 @@ export type ConversationReader = (conversationId: string) => Promise<Conversatio
 export interface ConversationServiceDeps {
   conversations: ConversationRepository;
   messages: MessageRepository;
+  labels: LabelRepository;
   events: ConversationEvents;
   audit: AuditLog;
   maxMessageChars: number;
 }
 
 export class ConversationService {
-  constructor(private readonly deps: ConversationServiceDeps) {}
+  /** Pin, archive, tags, folders, and lists by them. */
+  readonly organiser: ConversationOrganiser;
+
+  constructor(private readonly deps: ConversationServiceDeps) {
+    this.organiser = new ConversationOrganiser({
+      conversations: deps.conversations,
+      labels: deps.labels,
+      events: deps.events,
+      own: (userId, conversationId) => this.own(userId, conversationId),
+      maxSystemPromptLength: MAX_SYSTEM_PROMPT_LENGTH,
+    });
+  }
 
   /** The user's conversation, or NOT_FOUND: for a malformed id, a deleted one or someone else's. */
   async own(userId: string, conversationId: string, read?: ConversationReader): Promise<ConversationRecord> {
@@ -43,8 +57,15 @@ export class ConversationService {
     return this.deps.conversations.getMany(conversationIds.map((conversationId) => ({ userId, conversationId })));
   }
 
-  list(userId: string, page: { first?: number | null; after?: string | null }) {
-    return this.deps.conversations.list(userId, page);
+  /** The user's conversations, newest first; archived ones only when the filter asks for them. */
+  list(userId: string, page: { first?: number | null; after?: string | null }, filter: ConversationFilter = {}) {
+    return this.organiser.list(userId, filter, page);
+  }
+
+  /** The system prompt the model is given: the conversation's own, else its folder's. */
+  async systemPromptOf(conversation: ConversationRecord): Promise<string | undefined> {
+    if (conversation.systemPrompt || !conversation.folderId) return conversation.systemPrompt;
+    return (await this.deps.labels.folder(conversation.userId, conversation.folderId))?.systemPrompt;
   }
 
   create(userId: string, input: { title?: string | null; systemPrompt?: string | null }): Promise<ConversationRecord> {
@@ -61,8 +82,9 @@ export class ConversationService {
 
   /** Deletes the conversation and every message in it. */
   async delete(actor: AuditFields & { userId: string }, conversationId: string): Promise<void> {
-    const deleted = isId(conversationId) && (await this.deps.conversations.delete(actor.userId, conversationId));
-    if (!deleted) throw notFound('Conversation');
+    const conversation = await this.own(actor.userId, conversationId);
+    if (!(await this.deps.conversations.delete(actor.userId, conversationId))) throw notFound('Conversation');
+    await this.deps.labels.setViews(actor.userId, conversationId, { remove: viewsOf(conversation) });
     this.deps.audit('conversation.deleted', { ...actor, conversationId });
     this.deps.events.deleted(conversationId);
   }

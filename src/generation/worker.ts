@@ -267,7 +267,8 @@ export class GenerationWorker {
     const conversation = await this.deps.conversations.own(job.userId, job.conversationId);
     const recent = await this.deps.messages.recent(conversation.conversationId);
     const attachments = await this.attachmentTexts(job.userId, branchRecords(recent, job.parentMessageId));
-    return { messages: branchMessages(conversation, recent, job.parentMessageId, attachments) };
+    const systemPrompt = await this.deps.conversations.systemPromptOf(conversation);
+    return { messages: branchMessages({ ...conversation, systemPrompt }, recent, job.parentMessageId, attachments) };
   }
 
   /** Message id → its attached files as text for the model, each message within the budget. */

@@ -3,6 +3,7 @@ import type { AuthenticatedContext } from '../context.ts';
 import { actor } from '../observability/audit.ts';
 import { ConversationRepository, type ConversationRecord } from '../store/conversations.ts';
 import { builder, pageArgs, toConnection } from './builder.ts';
+import { FolderRef } from './folder.ts';
 import { MessageConnection, MessageRef, messageCursor } from './message.ts';
 
 export const ConversationRef = builder.objectRef<ConversationRecord>('Conversation').implement({
@@ -11,6 +12,14 @@ export const ConversationRef = builder.objectRef<ConversationRecord>('Conversati
     title: t.exposeString('title'),
     systemPrompt: t.exposeString('systemPrompt', { nullable: true }),
     messageCount: t.int({ resolve: (c) => c.messageCount ?? 0 }),
+    pinned: t.boolean({ resolve: (c) => c.pinned ?? false }),
+    archived: t.boolean({ description: 'Archived conversations are left out of `conversations` unless its filter asks for them.', resolve: (c) => c.archived ?? false }),
+    tags: t.stringList({ resolve: (c) => c.tags ?? [] }),
+    folder: t.field({
+      type: FolderRef,
+      nullable: true,
+      resolve: async (c, _args, context) => (c.folderId ? ((await context.services.conversations.organiser.findFolder(c.userId, c.folderId)) ?? null) : null),
+    }),
     createdAt: t.field({ type: 'DateTime', resolve: (c) => c.createdAt }),
     updatedAt: t.field({ type: 'DateTime', resolve: (c) => c.updatedAt }),
     activeLeafId: t.id({
@@ -44,6 +53,16 @@ const viaLoader = (context: AuthenticatedContext) => (conversationId: string) =>
 export const ownConversation = (context: AuthenticatedContext, id: string) =>
   context.services.conversations.own(context.identity.userId, id, viaLoader(context));
 
+const ConversationFilterInput = builder.inputType('ConversationFilter', {
+  description: 'Conditions a listed conversation meets, all of them.',
+  fields: (t) => ({
+    archived: t.boolean({ required: false, description: 'true: only archived conversations; otherwise archived ones are left out.' }),
+    pinned: t.boolean({ required: false }),
+    tag: t.string({ required: false }),
+    folderId: t.id({ required: false, description: 'One of your folders (NOT_FOUND otherwise).' }),
+  }),
+});
+
 builder.queryFields((t) => ({
   conversation: t.withAuth({ authenticated: true }).field({
     type: ConversationRef,
@@ -52,10 +71,14 @@ builder.queryFields((t) => ({
   }),
   conversations: t.withAuth({ authenticated: true }).field({
     type: ConversationConnection,
-    description: 'The user’s conversations, newest first.',
-    args: pageArgs,
+    description: 'The user’s conversations, newest first; archived ones only with `filter: { archived: true }`.',
+    args: { ...pageArgs, filter: t.arg({ type: ConversationFilterInput, required: false }) },
     resolve: async (_root, args, context) =>
-      toConnection(await context.services.conversations.list(context.identity.userId, args), ConversationRepository.cursorOf, args.after),
+      toConnection(
+        await context.services.conversations.list(context.identity.userId, args, { ...args.filter, folderId: args.filter?.folderId != null ? String(args.filter.folderId) : null }),
+        ConversationRepository.cursorOf,
+        args.after,
+      ),
   }),
 }));
 
@@ -76,6 +99,29 @@ builder.mutationFields((t) => ({
     type: ConversationRef,
     args: { id: t.arg.id({ required: true }), title: t.arg.string({ required: true }) },
     resolve: (_root, args, context) => context.services.conversations.rename(context.identity.userId, String(args.id), args.title),
+  }),
+  pinConversation: t.withAuth({ authenticated: true }).field({
+    type: ConversationRef,
+    args: { id: t.arg.id({ required: true }), pinned: t.arg.boolean({ required: true }) },
+    resolve: (_root, args, context) => context.services.conversations.organiser.pin(context.identity.userId, String(args.id), args.pinned),
+  }),
+  archiveConversation: t.withAuth({ authenticated: true }).field({
+    type: ConversationRef,
+    args: { id: t.arg.id({ required: true }), archived: t.arg.boolean({ required: true }) },
+    resolve: (_root, args, context) => context.services.conversations.organiser.archive(context.identity.userId, String(args.id), args.archived),
+  }),
+  setConversationTags: t.withAuth({ authenticated: true }).field({
+    type: ConversationRef,
+    description: 'Replaces the tags: up to 10, each 1 to 32 characters.',
+    args: { id: t.arg.id({ required: true }), tags: t.arg.stringList({ required: true }) },
+    resolve: (_root, args, context) => context.services.conversations.organiser.setTags(context.identity.userId, String(args.id), args.tags),
+  }),
+  moveConversation: t.withAuth({ authenticated: true }).field({
+    type: ConversationRef,
+    description: 'Into one of your folders, or out of any with `folderId: null`.',
+    args: { id: t.arg.id({ required: true }), folderId: t.arg.id({ required: false }) },
+    resolve: (_root, args, context) =>
+      context.services.conversations.organiser.move(context.identity.userId, String(args.id), args.folderId == null ? null : String(args.folderId)),
   }),
   setActiveLeaf: t.withAuth({ authenticated: true }).field({
     type: ConversationRef,

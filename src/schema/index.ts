@@ -3,6 +3,7 @@ import { builder } from './builder.ts';
 import './user.ts';
 import './file.ts';
 import './message.ts';
+import './folder.ts';
 import './conversation.ts';
 import './generation.ts';
 import './usage.ts';

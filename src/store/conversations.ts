@@ -15,6 +15,11 @@ export interface ConversationRecord {
   messageCount?: number;
   /** The leaf of the branch shown and continued; absent: the newest message. */
   activeLeafId?: string;
+  pinned?: boolean;
+  /** Left out of the conversation list unless asked for. */
+  archived?: boolean;
+  tags?: string[];
+  folderId?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -123,6 +128,30 @@ export class ConversationRepository {
   }
 
   /**
+   * Sets how the conversation is organised; `false`, an empty list and null remove the attribute.
+   * Undefined when the user has no such conversation.
+   */
+  async organise(
+    userId: string,
+    conversationId: string,
+    changes: { pinned?: boolean; archived?: boolean; tags?: string[]; folderId?: string | null },
+  ): Promise<ConversationRecord | undefined> {
+    const sets: string[] = [];
+    const removes: string[] = [];
+    const values: Record<string, unknown> = {};
+    for (const [field, value] of Object.entries(changes)) {
+      if (value === undefined) continue;
+      if (value === false || value === null || (Array.isArray(value) && value.length === 0)) removes.push(field);
+      else (sets.push(`${field} = :${field}`), (values[`:${field}`] = value));
+    }
+    return this.conditionalUpdate(userId, conversationId, {
+      UpdateExpression: [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : ''].join(' ').trim(),
+      ConditionExpression: 'attribute_exists(conversationId)',
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  /**
    * Moves the active branch's end from `from` to `to`, unless it has moved elsewhere meanwhile
    * (the user switched branches while a reply was written). Undefined when it did not move.
    */
@@ -140,8 +169,10 @@ export class ConversationRepository {
     update: { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown>; ExpressionAttributeNames?: Record<string, string> },
   ): Promise<ConversationRecord | undefined> {
     try {
+      const { ExpressionAttributeValues: values, ...rest } = update;
       const { Attributes } = await this.db.doc.send(
-        new UpdateCommand({ TableName: this.table, Key: { userId, conversationId }, ...update, ReturnValues: 'ALL_NEW' }),
+        // DynamoDB refuses an empty ExpressionAttributeValues (a REMOVE alone has none).
+        new UpdateCommand({ TableName: this.table, Key: { userId, conversationId }, ...rest, ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}), ReturnValues: 'ALL_NEW' }),
       );
       return Attributes as ConversationRecord;
     } catch (error) {

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { batchWriteAll } from './batch-write.ts';
 import { batchGetAll } from './batch-get.ts';
 import { MESSAGE_INDEX } from './tables.ts';
 import type { Dynamo } from './dynamo.ts';
@@ -34,9 +35,6 @@ export type NewMessage = Omit<MessageRecord, 'messageId' | 'createdAt'>;
 
 /** How many messages of a conversation the model's context is built from, newest first. */
 export const CONTEXT_MESSAGE_LIMIT = 500;
-
-/** BatchWriteItem takes at most 25 requests. */
-const BATCH_WRITE_LIMIT = 25;
 
 export class MessageRepository {
   constructor(private readonly db: Dynamo) {}
@@ -185,24 +183,10 @@ export class MessageRepository {
         }),
       );
       const keys = page.Items ?? [];
-      for (let i = 0; i < keys.length; i += BATCH_WRITE_LIMIT) {
-        await this.deleteBatch(keys.slice(i, i + BATCH_WRITE_LIMIT));
-      }
+      await batchWriteAll(this.db.doc, this.table, keys.map((Key) => ({ DeleteRequest: { Key } })));
       deleted += keys.length;
       start = page.LastEvaluatedKey;
     } while (start);
     return deleted;
-  }
-
-  private async deleteBatch(keys: Record<string, unknown>[]): Promise<void> {
-    let pending: Record<string, { DeleteRequest: { Key: Record<string, unknown> } }[]> | undefined = {
-      [this.table]: keys.map((Key) => ({ DeleteRequest: { Key } })),
-    };
-    // DynamoDB may leave part of a batch unprocessed under load; retry it with backoff.
-    for (let attempt = 0; pending && Object.keys(pending).length > 0; attempt++) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
-      const result = await this.db.doc.send(new BatchWriteCommand({ RequestItems: pending }));
-      pending = result.UnprocessedItems as typeof pending;
-    }
   }
 }

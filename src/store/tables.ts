@@ -13,6 +13,9 @@
  *   finds a message's conversation from its id alone (`regenerate(messageId)`), and the caller
  *   then checks the owner.
  * - files: `{userId, fileId}`.
+ * - labels: a user's folders `{userId, key: FOLDER#id}` and the entries that list conversations
+ *   by view `{userId, key: IN#<view>#<conversationId>}` (src/store/labels.ts): a filtered list is
+ *   one Query of the user's partition, newest first.
  * - usage: token counters, one item per subject and UTC day, `{subject: USER#id | MODEL#name,
  *   period: DAY#yyyy-mm-dd}`, added to with `ADD` (src/store/usage.ts); a user's quota override
  *   `{subject: USER#id, period: QUOTA}`. A quota check reads a user's month in one Query
@@ -29,6 +32,7 @@ export interface TableNames {
   conversations: string;
   messages: string;
   files: string;
+  labels: string;
   usage: string;
   usageRecords: string;
 }
@@ -109,6 +113,18 @@ export function tableDefinitions(names: TableNames): Record<keyof TableNames, Cr
       KeySchema: [
         { AttributeName: 'userId', KeyType: 'HASH' },
         { AttributeName: 'fileId', KeyType: 'RANGE' },
+      ],
+    },
+    labels: {
+      TableName: names.labels,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'userId', AttributeType: 'S' },
+        { AttributeName: 'key', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'userId', KeyType: 'HASH' },
+        { AttributeName: 'key', KeyType: 'RANGE' },
       ],
     },
     usage: {

@@ -10,7 +10,15 @@ import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
+  ArchiveConversationDocument,
   CancelGenerationDocument,
+  CreateFolderDocument,
+  DeleteFolderDocument,
+  FoldersDocument,
+  MoveConversationDocument,
+  PinConversationDocument,
+  RenameFolderDocument,
+  SetConversationTagsDocument,
   ConversationBranchDocument,
   EditMessageDocument,
   ForkConversationDocument,
@@ -47,6 +55,7 @@ let aliceConversationId: string;
 let aliceGeneration: { id: string; userMessageId: string };
 let aliceFileId: string;
 let bobConversationId: string;
+let aliceFolderId: string;
 
 beforeAll(async () => {
   t = await startTestApp();
@@ -58,6 +67,8 @@ beforeAll(async () => {
   aliceGeneration = { id: sent.id, userMessageId: sent.userMessage!.id };
   aliceFileId = (await upload(t, alice.accessToken, Buffer.from('alice’s notes'), 'notes.txt')).data!.uploadFile.id;
   bobConversationId = (await t.gql(CreateConversationDocument, { input: { title: 'bob’s' } }, bob.accessToken)).data!.createConversation.id;
+  aliceFolderId = (await t.gql(CreateFolderDocument, { name: 'alice’s folder' }, alice.accessToken)).data!.createFolder.id;
+  await t.gql(MoveConversationDocument, { id: aliceConversationId, folderId: aliceFolderId }, alice.accessToken);
 });
 afterAll(() => t.stop());
 
@@ -111,6 +122,17 @@ const SWEEP: Record<string, () => Promise<readonly GraphQLFormattedError[] | und
     const inBobs = (await t.gql(SetActiveLeafDocument, { conversationId: bobConversationId, messageId: aliceGeneration.userMessageId }, bob.accessToken)).errors;
     return errorCodes({ errors: inBobs }).join() === 'NOT_FOUND' ? inAlices : inBobs;
   },
+  'Mutation.pinConversation': async () => (await t.gql(PinConversationDocument, { id: aliceConversationId, pinned: true }, bob.accessToken)).errors,
+  'Mutation.archiveConversation': async () => (await t.gql(ArchiveConversationDocument, { id: aliceConversationId, archived: true }, bob.accessToken)).errors,
+  'Mutation.setConversationTags': async () => (await t.gql(SetConversationTagsDocument, { id: aliceConversationId, tags: ['bob'] }, bob.accessToken)).errors,
+  'Mutation.moveConversation': async () => {
+    const aliceConversation = (await t.gql(MoveConversationDocument, { id: aliceConversationId, folderId: null }, bob.accessToken)).errors;
+    // Bob's own conversation into Alice's folder must be refused the same way: if not, that is what is reported.
+    const aliceFolder = (await t.gql(MoveConversationDocument, { id: bobConversationId, folderId: aliceFolderId }, bob.accessToken)).errors;
+    return errorCodes({ errors: aliceFolder }).join() === 'NOT_FOUND' ? aliceConversation : aliceFolder;
+  },
+  'Mutation.renameFolder': async () => (await t.gql(RenameFolderDocument, { id: aliceFolderId, name: 'bob was here' }, bob.accessToken)).errors,
+  'Mutation.deleteFolder': async () => (await t.gql(DeleteFolderDocument, { id: aliceFolderId }, bob.accessToken)).errors,
   'Conversation.branch': async () => (await t.gql(ConversationBranchDocument, { id: bobConversationId, leafId: aliceGeneration.userMessageId }, bob.accessToken)).errors,
   'Mutation.regenerate': async () => (await t.gql(RegenerateDocument, { messageId: aliceGeneration.userMessageId }, bob.accessToken)).errors,
   'Query.file': async () => (await t.gql(FileDocument, { id: aliceFileId }, bob.accessToken)).errors,
@@ -179,7 +201,8 @@ describe('IDOR sweep', () => {
     expect((await t.gql(FileDocument, { id: aliceFileId }, alice.accessToken)).data!.file.name).toBe('notes.txt');
     expect(Buffer.from(await (await download(t, aliceFileId, alice.accessToken)).arrayBuffer()).toString()).toBe('alice’s notes');
     const conversation = (await t.gql(ConversationDocument, { id: aliceConversationId }, alice.accessToken)).data!.conversation;
-    expect(conversation.title).toBe('alice only');
+    expect(conversation).toMatchObject({ title: 'alice only', pinned: false, archived: false, tags: [], folder: { id: aliceFolderId, name: 'alice’s folder' } });
+    expect((await t.gql(FoldersDocument, {}, bob.accessToken)).data!.folders).toEqual([]);
     expect(conversation.messages.edges.map((edge) => edge.node.content)).toEqual(['secret', 'more secret']);
     expect((await t.gql(ConversationsDocument, {}, bob.accessToken)).data!.conversations.edges.map((edge) => edge.node.id)).toEqual([bobConversationId]);
     expect(await t.app.services.streams.get(aliceGeneration.id)).toMatchObject({ status: 'QUEUED' });

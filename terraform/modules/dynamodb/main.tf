@@ -125,6 +125,31 @@ resource "aws_dynamodb_table" "files" {
   deletion_protection_enabled = var.deletion_protection
 }
 
+# Folders and the entries that list conversations by view (src/store/labels.ts).
+resource "aws_dynamodb_table" "labels" {
+  name         = "${var.name}-labels"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "userId"
+  range_key    = "key"
+
+  attribute {
+    name = "userId"
+    type = "S"
+  }
+  attribute {
+    name = "key"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled = true
+  }
+  deletion_protection_enabled = var.deletion_protection
+}
+
 # Token counters per user and model per UTC day, and quota overrides (src/store/usage.ts).
 resource "aws_dynamodb_table" "usage" {
   name         = "${var.name}-usage"

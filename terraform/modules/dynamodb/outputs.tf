@@ -5,6 +5,7 @@ output "table_names" {
     conversations = aws_dynamodb_table.conversations.name
     messages      = aws_dynamodb_table.messages.name
     files         = aws_dynamodb_table.files.name
+    labels        = aws_dynamodb_table.labels.name
     usage         = aws_dynamodb_table.usage.name
     usage_records = aws_dynamodb_table.usage_records.name
   }
@@ -16,6 +17,7 @@ output "table_arns" {
     aws_dynamodb_table.conversations.arn,
     aws_dynamodb_table.messages.arn,
     aws_dynamodb_table.files.arn,
+    aws_dynamodb_table.labels.arn,
     aws_dynamodb_table.usage.arn,
     aws_dynamodb_table.usage_records.arn,
   ]

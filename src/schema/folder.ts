@@ -1,0 +1,41 @@
+import type { FolderRecord } from '../store/labels.ts';
+import { builder } from './builder.ts';
+
+export const FolderRef = builder.objectRef<FolderRecord>('Folder').implement({
+  description: 'A folder of conversations; its system prompt applies to those of its conversations that have none.',
+  fields: (t) => ({
+    id: t.exposeID('folderId'),
+    name: t.exposeString('name'),
+    systemPrompt: t.exposeString('systemPrompt', { nullable: true }),
+    createdAt: t.field({ type: 'DateTime', resolve: (folder) => folder.createdAt }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  folders: t.withAuth({ authenticated: true }).field({
+    type: [FolderRef],
+    description: 'The user’s folders, oldest first.',
+    resolve: (_root, _args, context) => context.services.conversations.organiser.folders(context.identity.userId),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createFolder: t.withAuth({ authenticated: true }).field({
+    type: FolderRef,
+    args: { name: t.arg.string({ required: true, description: '1 to 100 characters.' }), systemPrompt: t.arg.string({ required: false }) },
+    resolve: (_root, args, context) => context.services.conversations.organiser.createFolder(context.identity.userId, args.name, args.systemPrompt),
+  }),
+  renameFolder: t.withAuth({ authenticated: true }).field({
+    type: FolderRef,
+    args: { id: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
+    resolve: (_root, args, context) => context.services.conversations.organiser.renameFolder(context.identity.userId, String(args.id), args.name),
+  }),
+  deleteFolder: t.withAuth({ authenticated: true }).id({
+    description: 'Deletes the folder; its conversations move out of it (none is deleted). Returns its id.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, context) => {
+      await context.services.conversations.organiser.deleteFolder(context.identity.userId, String(args.id));
+      return String(args.id);
+    },
+  }),
+}));
