@@ -142,7 +142,10 @@ export class ConversationRepository {
     for (const [field, value] of Object.entries(changes)) {
       if (value === undefined) continue;
       if (value === false || value === null || (Array.isArray(value) && value.length === 0)) removes.push(field);
-      else (sets.push(`${field} = :${field}`), (values[`:${field}`] = value));
+      else {
+        sets.push(`${field} = :${field}`);
+        values[`:${field}`] = value;
+      }
     }
     return this.conditionalUpdate(userId, conversationId, {
       UpdateExpression: [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : ''].join(' ').trim(),

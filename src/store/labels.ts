@@ -70,9 +70,15 @@ export class LabelRepository {
     const sets: string[] = [];
     const removes: string[] = [];
     const values: Record<string, unknown> = {};
-    if (changes.name !== undefined) (sets.push('#name = :name'), (values[':name'] = changes.name));
+    if (changes.name !== undefined) {
+      sets.push('#name = :name');
+      values[':name'] = changes.name;
+    }
     if (changes.systemPrompt === null) removes.push('systemPrompt');
-    else if (changes.systemPrompt !== undefined) (sets.push('systemPrompt = :prompt'), (values[':prompt'] = changes.systemPrompt));
+    else if (changes.systemPrompt !== undefined) {
+      sets.push('systemPrompt = :prompt');
+      values[':prompt'] = changes.systemPrompt;
+    }
     try {
       const { Attributes } = await this.db.doc.send(
         new UpdateCommand({
