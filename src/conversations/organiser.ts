@@ -88,6 +88,14 @@ export class ConversationOrganiser {
     return updated;
   }
 
+  /** The folder's system prompt, for its conversations without one; null or empty removes it. */
+  async setFolderSystemPrompt(userId: string, folderId: string, systemPrompt: string | null): Promise<FolderRecord> {
+    const checked = this.checkSystemPrompt(systemPrompt) ?? null;
+    const updated = isId(folderId) ? await this.deps.labels.updateFolder(userId, folderId, { systemPrompt: checked }) : undefined;
+    if (!updated) throw notFound('Folder');
+    return updated;
+  }
+
   /** Deletes the folder; its conversations move out of it, none is deleted. */
   async deleteFolder(userId: string, folderId: string): Promise<void> {
     await this.folder(userId, folderId);

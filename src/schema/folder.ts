@@ -30,6 +30,12 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
     resolve: (_root, args, context) => context.services.conversations.organiser.renameFolder(context.identity.userId, String(args.id), args.name),
   }),
+  setFolderSystemPrompt: t.withAuth({ authenticated: true }).field({
+    type: FolderRef,
+    description: 'The system prompt of the folder’s conversations that have none of their own; null removes it.',
+    args: { id: t.arg.id({ required: true }), systemPrompt: t.arg.string({ required: false }) },
+    resolve: (_root, args, context) => context.services.conversations.organiser.setFolderSystemPrompt(context.identity.userId, String(args.id), args.systemPrompt ?? null),
+  }),
   deleteFolder: t.withAuth({ authenticated: true }).id({
     description: 'Deletes the folder; its conversations move out of it (none is deleted). Returns its id.',
     args: { id: t.arg.id({ required: true }) },

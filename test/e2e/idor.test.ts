@@ -19,6 +19,7 @@ import {
   PinConversationDocument,
   RenameFolderDocument,
   SetConversationTagsDocument,
+  SetFolderSystemPromptDocument,
   ConversationBranchDocument,
   EditMessageDocument,
   ForkConversationDocument,
@@ -132,6 +133,7 @@ const SWEEP: Record<string, () => Promise<readonly GraphQLFormattedError[] | und
     return errorCodes({ errors: aliceFolder }).join() === 'NOT_FOUND' ? aliceConversation : aliceFolder;
   },
   'Mutation.renameFolder': async () => (await t.gql(RenameFolderDocument, { id: aliceFolderId, name: 'bob was here' }, bob.accessToken)).errors,
+  'Mutation.setFolderSystemPrompt': async () => (await t.gql(SetFolderSystemPromptDocument, { id: aliceFolderId, systemPrompt: 'bob was here' }, bob.accessToken)).errors,
   'Mutation.deleteFolder': async () => (await t.gql(DeleteFolderDocument, { id: aliceFolderId }, bob.accessToken)).errors,
   'Conversation.branch': async () => (await t.gql(ConversationBranchDocument, { id: bobConversationId, leafId: aliceGeneration.userMessageId }, bob.accessToken)).errors,
   'Mutation.regenerate': async () => (await t.gql(RegenerateDocument, { messageId: aliceGeneration.userMessageId }, bob.accessToken)).errors,

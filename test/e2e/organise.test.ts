@@ -18,6 +18,7 @@ import {
   RenameFolderDocument,
   SendMessageDocument,
   SetConversationTagsDocument,
+  SetFolderSystemPromptDocument,
   type ConversationFilter,
 } from '../../src/generated/graphql.ts';
 import { InferenceEngine } from '../../src/inference/engine.ts';
@@ -157,6 +158,11 @@ describe('organising conversations', () => {
     };
     expect(await systemOf(bare)).toEqual({ role: 'system', content: 'Answer in one word.' });
     expect(await systemOf(own)).toEqual({ role: 'system', content: 'Be verbose.' });
+    const changed = await t.gql(SetFolderSystemPromptDocument, { id: folder.id, systemPrompt: 'Answer in French.' }, user.accessToken);
+    expect(changed.data!.setFolderSystemPrompt.systemPrompt).toBe('Answer in French.');
+    expect(await systemOf(bare)).toEqual({ role: 'system', content: 'Answer in French.' });
+    expect((await t.gql(SetFolderSystemPromptDocument, { id: folder.id, systemPrompt: null }, user.accessToken)).data!.setFolderSystemPrompt.systemPrompt).toBeNull();
+    expect((await systemOf(bare))?.role).toBe('user');
   });
 
   it('refuses bad tags, names and folders', async () => {
