@@ -23,6 +23,7 @@ import type { ReadinessCheck } from '../server/probes.ts';
 import { connectDynamo, type Dynamo } from '../store/dynamo.ts';
 import { FileRepository } from '../store/files.ts';
 import { LabelRepository } from '../store/labels.ts';
+import { ShareRepository } from '../store/shares.ts';
 import { MessageRepository } from '../store/messages.ts';
 import { ConversationRepository } from '../store/conversations.ts';
 import { UsageRepository } from '../store/usage.ts';
@@ -98,6 +99,8 @@ export async function createInfrastructure(config: Config, logger: Logger): Prom
     conversations: new ConversationRepository(dynamo, messages),
     messages,
     labels: new LabelRepository(dynamo),
+    shares: new ShareRepository(dynamo),
+    publicUrl: config.publicUrl,
     events: createConversationEvents(pubsub, prefix, logger),
     audit,
     maxMessageChars: g.maxMessageChars,

@@ -12,6 +12,8 @@ import type { MessageRecord, MessageRepository } from '../store/messages.ts';
 import { viewsOf, type LabelRepository } from '../store/labels.ts';
 import { MessageTree } from './branches.ts';
 import { ConversationOrganiser, type ConversationFilter } from './organiser.ts';
+import { ConversationShares } from './shares.ts';
+import type { ShareRepository } from '../store/shares.ts';
 import type { ConversationEvents } from './events.ts';
 
 export const MAX_TITLE_LENGTH = 200;
@@ -24,6 +26,9 @@ export interface ConversationServiceDeps {
   conversations: ConversationRepository;
   messages: MessageRepository;
   labels: LabelRepository;
+  shares: ShareRepository;
+  /** PUBLIC_URL, for share links. */
+  publicUrl: string;
   events: ConversationEvents;
   audit: AuditLog;
   maxMessageChars: number;
@@ -32,6 +37,8 @@ export interface ConversationServiceDeps {
 export class ConversationService {
   /** Pin, archive, tags, folders, and lists by them. */
   readonly organiser: ConversationOrganiser;
+  /** Read-only links to a snapshot of the active branch. */
+  readonly shares: ConversationShares;
 
   constructor(private readonly deps: ConversationServiceDeps) {
     this.organiser = new ConversationOrganiser({
@@ -40,6 +47,12 @@ export class ConversationService {
       events: deps.events,
       own: (userId, conversationId) => this.own(userId, conversationId),
       maxSystemPromptLength: MAX_SYSTEM_PROMPT_LENGTH,
+    });
+    this.shares = new ConversationShares({
+      shares: deps.shares,
+      own: (userId, conversationId) => this.own(userId, conversationId),
+      branch: (conversation) => this.branch(conversation),
+      publicUrl: deps.publicUrl,
     });
   }
 
@@ -83,8 +96,10 @@ export class ConversationService {
   /** Deletes the conversation and every message in it. */
   async delete(actor: AuditFields & { userId: string }, conversationId: string): Promise<void> {
     const conversation = await this.own(actor.userId, conversationId);
-    if (!(await this.deps.conversations.delete(actor.userId, conversationId))) throw notFound('Conversation');
+    // Links first: a deleted conversation must not stay readable, even if deleting stops half-way.
+    await this.shares.revokeAllOf(actor.userId, conversationId);
     await this.deps.labels.setViews(actor.userId, conversationId, { remove: viewsOf(conversation) });
+    if (!(await this.deps.conversations.delete(actor.userId, conversationId))) throw notFound('Conversation');
     this.deps.audit('conversation.deleted', { ...actor, conversationId });
     this.deps.events.deleted(conversationId);
   }

@@ -5,6 +5,7 @@ import './file.ts';
 import './message.ts';
 import './folder.ts';
 import './conversation.ts';
+import './share.ts';
 import './generation.ts';
 import './usage.ts';
 

@@ -22,6 +22,7 @@ import { routesPlugin } from './routes.ts';
 import { resourceRoutesPlugin } from './resource-routes.ts';
 import { attachWebSocket } from './websocket.ts';
 import { webPagePlugin } from '../web/plugin.ts';
+import { sharePagePlugin } from '../web/share-page.ts';
 
 export interface App {
   services: Services;
@@ -119,6 +120,7 @@ export function buildApp(services: Services, readiness: Record<string, Readiness
       routesPlugin(services, metrics, readiness),
       resourceRoutesPlugin(services),
       webPagePlugin(),
+      sharePagePlugin(services),
       metricsPlugin(metrics),
       errorCodesPlugin(errorShaping),
       rateLimitHeadersPlugin(contexts),

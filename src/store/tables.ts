@@ -16,6 +16,9 @@
  * - labels: a user's folders `{userId, key: FOLDER#id}` and the entries that list conversations
  *   by view `{userId, key: IN#<view>#<conversationId>}` (src/store/labels.ts): a filtered list is
  *   one Query of the user's partition, newest first.
+ * - shares: a share's snapshot `{shareId, part: META | M#<n>}` (the id is 128 random bits, read
+ *   by anyone who has it); `byOwner` (`owner`, `listKey` = createdAt#shareId, on META only) lists
+ *   a user's links, newest first.
  * - usage: token counters, one item per subject and UTC day, `{subject: USER#id | MODEL#name,
  *   period: DAY#yyyy-mm-dd}`, added to with `ADD` (src/store/usage.ts); a user's quota override
  *   `{subject: USER#id, period: QUOTA}`. A quota check reads a user's month in one Query
@@ -33,6 +36,7 @@ export interface TableNames {
   messages: string;
   files: string;
   labels: string;
+  shares: string;
   usage: string;
   usageRecords: string;
 }
@@ -40,6 +44,7 @@ export interface TableNames {
 export const USER_INDEX = { byCreatedAt: 'byCreatedAt' } as const;
 export const MESSAGE_INDEX = { byMessageId: 'byMessageId' } as const;
 export const USAGE_INDEX = { byDay: 'byDay' } as const;
+export const SHARE_INDEX = { byOwner: 'byOwner' } as const;
 /** The counters a `byDay` row carries: the report reads them from the index alone. */
 export const USAGE_COUNTERS = ['promptTokens', 'completionTokens', 'requests'] as const;
 
@@ -125,6 +130,30 @@ export function tableDefinitions(names: TableNames): Record<keyof TableNames, Cr
       KeySchema: [
         { AttributeName: 'userId', KeyType: 'HASH' },
         { AttributeName: 'key', KeyType: 'RANGE' },
+      ],
+    },
+    shares: {
+      TableName: names.shares,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'shareId', AttributeType: 'S' },
+        { AttributeName: 'part', AttributeType: 'S' },
+        { AttributeName: 'owner', AttributeType: 'S' },
+        { AttributeName: 'listKey', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'shareId', KeyType: 'HASH' },
+        { AttributeName: 'part', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: SHARE_INDEX.byOwner,
+          KeySchema: [
+            { AttributeName: 'owner', KeyType: 'HASH' },
+            { AttributeName: 'listKey', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
       ],
     },
     usage: {

@@ -149,7 +149,7 @@ describe('terraform: modules are wired consistently', () => {
 });
 
 /** Each table's name after the prefix, as the dynamodb module names it ("${var.name}-<suffix>"). */
-const tableSuffixes = { users: 'users', conversations: 'conversations', messages: 'messages', files: 'files', labels: 'labels', usage: 'usage', usageRecords: 'usage-records' } satisfies TableNames;
+const tableSuffixes = { users: 'users', conversations: 'conversations', messages: 'messages', files: 'files', labels: 'labels', shares: 'shares', usage: 'usage', usageRecords: 'usage-records' } satisfies TableNames;
 /** Tables whose items expire (TTL_ATTRIBUTE): refresh sessions, usage records. */
 const TABLES_WITH_TTL = new Set<keyof TableNames>(['users', 'usageRecords']);
 /** usageRecords → usage_records: Terraform's resource names and the DYNAMODB_*_TABLE variables. */

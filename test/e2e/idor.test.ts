@@ -20,6 +20,10 @@ import {
   RenameFolderDocument,
   SetConversationTagsDocument,
   SetFolderSystemPromptDocument,
+  RevokeShareDocument,
+  ShareConversationDocument,
+  SharedConversationDocument,
+  SharesDocument,
   ConversationBranchDocument,
   EditMessageDocument,
   ForkConversationDocument,
@@ -57,6 +61,7 @@ let aliceGeneration: { id: string; userMessageId: string };
 let aliceFileId: string;
 let bobConversationId: string;
 let aliceFolderId: string;
+let aliceShareId: string;
 
 beforeAll(async () => {
   t = await startTestApp();
@@ -70,6 +75,7 @@ beforeAll(async () => {
   bobConversationId = (await t.gql(CreateConversationDocument, { input: { title: 'bob’s' } }, bob.accessToken)).data!.createConversation.id;
   aliceFolderId = (await t.gql(CreateFolderDocument, { name: 'alice’s folder' }, alice.accessToken)).data!.createFolder.id;
   await t.gql(MoveConversationDocument, { id: aliceConversationId, folderId: aliceFolderId }, alice.accessToken);
+  aliceShareId = (await t.gql(ShareConversationDocument, { id: aliceConversationId }, alice.accessToken)).data!.shareConversation.id;
 });
 afterAll(() => t.stop());
 
@@ -135,6 +141,10 @@ const SWEEP: Record<string, () => Promise<readonly GraphQLFormattedError[] | und
   'Mutation.renameFolder': async () => (await t.gql(RenameFolderDocument, { id: aliceFolderId, name: 'bob was here' }, bob.accessToken)).errors,
   'Mutation.setFolderSystemPrompt': async () => (await t.gql(SetFolderSystemPromptDocument, { id: aliceFolderId, systemPrompt: 'bob was here' }, bob.accessToken)).errors,
   'Mutation.deleteFolder': async () => (await t.gql(DeleteFolderDocument, { id: aliceFolderId }, bob.accessToken)).errors,
+  'Mutation.shareConversation': async () => (await t.gql(ShareConversationDocument, { id: aliceConversationId }, bob.accessToken)).errors,
+  'Mutation.revokeShare': async () => (await t.gql(RevokeShareDocument, { id: aliceShareId }, bob.accessToken)).errors,
+  // Shares are public to whoever holds the link (128 random bits); other ids, a conversation's included, are no link.
+  'Query.sharedConversation': async () => (await t.gql(SharedConversationDocument, { id: aliceConversationId }, bob.accessToken)).errors,
   'Conversation.branch': async () => (await t.gql(ConversationBranchDocument, { id: bobConversationId, leafId: aliceGeneration.userMessageId }, bob.accessToken)).errors,
   'Mutation.regenerate': async () => (await t.gql(RegenerateDocument, { messageId: aliceGeneration.userMessageId }, bob.accessToken)).errors,
   'Query.file': async () => (await t.gql(FileDocument, { id: aliceFileId }, bob.accessToken)).errors,
@@ -205,6 +215,8 @@ describe('IDOR sweep', () => {
     const conversation = (await t.gql(ConversationDocument, { id: aliceConversationId }, alice.accessToken)).data!.conversation;
     expect(conversation).toMatchObject({ title: 'alice only', pinned: false, archived: false, tags: [], folder: { id: aliceFolderId, name: 'alice’s folder' } });
     expect((await t.gql(FoldersDocument, {}, bob.accessToken)).data!.folders).toEqual([]);
+    expect((await t.gql(SharesDocument, {}, bob.accessToken)).data!.shares.edges).toEqual([]);
+    expect((await t.gql(SharedConversationDocument, { id: aliceShareId })).data!.sharedConversation.messages.map((m) => m.content)).toEqual(['secret', 'more secret']);
     expect(conversation.messages.edges.map((edge) => edge.node.content)).toEqual(['secret', 'more secret']);
     expect((await t.gql(ConversationsDocument, {}, bob.accessToken)).data!.conversations.edges.map((edge) => edge.node.id)).toEqual([bobConversationId]);
     expect(await t.app.services.streams.get(aliceGeneration.id)).toMatchObject({ status: 'QUEUED' });

@@ -150,6 +150,46 @@ resource "aws_dynamodb_table" "labels" {
   deletion_protection_enabled = var.deletion_protection
 }
 
+# Conversations shared by link: snapshots read by share id (src/store/shares.ts).
+resource "aws_dynamodb_table" "shares" {
+  name         = "${var.name}-shares"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "shareId"
+  range_key    = "part"
+
+  attribute {
+    name = "shareId"
+    type = "S"
+  }
+  attribute {
+    name = "part"
+    type = "S"
+  }
+  attribute {
+    name = "owner"
+    type = "S"
+  }
+  attribute {
+    name = "listKey"
+    type = "S"
+  }
+
+  global_secondary_index {
+    name            = "byOwner"
+    hash_key        = "owner"
+    range_key       = "listKey"
+    projection_type = "ALL"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled = true
+  }
+  deletion_protection_enabled = var.deletion_protection
+}
+
 # Token counters per user and model per UTC day, and quota overrides (src/store/usage.ts).
 resource "aws_dynamodb_table" "usage" {
   name         = "${var.name}-usage"

@@ -6,6 +6,7 @@ output "table_names" {
     messages      = aws_dynamodb_table.messages.name
     files         = aws_dynamodb_table.files.name
     labels        = aws_dynamodb_table.labels.name
+    shares        = aws_dynamodb_table.shares.name
     usage         = aws_dynamodb_table.usage.name
     usage_records = aws_dynamodb_table.usage_records.name
   }
@@ -18,6 +19,7 @@ output "table_arns" {
     aws_dynamodb_table.messages.arn,
     aws_dynamodb_table.files.arn,
     aws_dynamodb_table.labels.arn,
+    aws_dynamodb_table.shares.arn,
     aws_dynamodb_table.usage.arn,
     aws_dynamodb_table.usage_records.arn,
   ]

@@ -1,6 +1,6 @@
 variable "name" {
   type        = string
-  description = "Table name prefix: tables are NAME-users, NAME-conversations, NAME-messages, NAME-files, NAME-labels, NAME-usage, NAME-usage-records."
+  description = "Table name prefix: tables are NAME-users, NAME-conversations, NAME-messages, NAME-files, NAME-labels, NAME-shares, NAME-usage, NAME-usage-records."
 }
 
 variable "deletion_protection" {

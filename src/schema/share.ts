@@ -1,0 +1,67 @@
+import type { SharedConversation } from '../conversations/shares.ts';
+import { ShareRepository, type ShareRecord, type SharedMessage } from '../store/shares.ts';
+import { builder, pageArgs, toConnection } from './builder.ts';
+import { MessageRoleEnum } from './message.ts';
+
+const ShareRef = builder.objectRef<ShareRecord>('Share').implement({
+  description: 'A read-only link to a snapshot of a conversation’s active branch.',
+  fields: (t) => ({
+    id: t.exposeID('shareId'),
+    url: t.string({ description: 'PUBLIC_URL/share/{id}: anyone with it can read the snapshot, without an account.', resolve: (share, _args, context) => context.services.conversations.shares.urlOf(share) }),
+    title: t.exposeString('title'),
+    conversationId: t.exposeID('conversationId'),
+    createdAt: t.field({ type: 'DateTime', resolve: (share) => share.createdAt }),
+  }),
+});
+
+const ShareConnection = builder.connectionObject({ type: ShareRef, name: 'ShareConnection' });
+
+const SharedMessageRef = builder.objectRef<SharedMessage>('SharedMessage').implement({
+  fields: (t) => ({
+    role: t.field({ type: MessageRoleEnum, resolve: (m) => m.role as 'user' | 'assistant' | 'system' }),
+    content: t.exposeString('content'),
+    createdAt: t.field({ type: 'DateTime', resolve: (m) => m.createdAt }),
+  }),
+});
+
+const SharedConversationRef = builder.objectRef<SharedConversation>('SharedConversation').implement({
+  description: 'A shared snapshot: the title and the messages of one branch, as they were when shared.',
+  fields: (t) => ({
+    id: t.id({ resolve: ({ share }) => share.shareId }),
+    title: t.string({ resolve: ({ share }) => share.title }),
+    sharedAt: t.field({ type: 'DateTime', resolve: ({ share }) => share.createdAt }),
+    messages: t.field({ type: [SharedMessageRef], resolve: ({ messages }) => messages }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  sharedConversation: t.field({
+    type: SharedConversationRef,
+    description: 'A shared conversation by its link’s id; no token needed. NOT_FOUND once revoked.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, context) => context.services.conversations.shares.read(String(args.id)),
+  }),
+  shares: t.withAuth({ authenticated: true }).field({
+    type: ShareConnection,
+    description: 'Your share links, newest first.',
+    args: pageArgs,
+    resolve: async (_root, args, context) => toConnection(await context.services.conversations.shares.list(context.identity.userId, args), ShareRepository.cursorOf, args.after),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  shareConversation: t.withAuth({ authenticated: true }).field({
+    type: ShareRef,
+    description: 'A link to the conversation’s active branch as it is now (later messages do not appear; files, other branches and your email never do).',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, context) => context.services.conversations.shares.share(context.identity.userId, String(args.id)),
+  }),
+  revokeShare: t.withAuth({ authenticated: true }).id({
+    description: 'The link stops working at once (NOT_FOUND, 404). Returns its id.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, context) => {
+      await context.services.conversations.shares.revoke(context.identity.userId, String(args.id));
+      return String(args.id);
+    },
+  }),
+}));
