@@ -130,6 +130,7 @@ export const CONFIG_VARIABLES = {
   QUOTA_USERS_TOKENS_PER_MONTH: { schema: nonNegativeInt, default: '0', description: 'The same per UTC calendar month, role `users`; `0`: unlimited.' },
   QUOTA_PREMIUM_TOKENS_PER_DAY: { schema: nonNegativeInt, default: '0', description: 'Tokens per UTC day, role `premium`; `0`: unlimited.' },
   QUOTA_PREMIUM_TOKENS_PER_MONTH: { schema: nonNegativeInt, default: '0', description: 'Tokens per UTC calendar month, role `premium`; `0`: unlimited.' },
+  SEARCH_INDEX_MAX_BYTES: { schema: positiveInt, default: '268435456', description: 'Memory each API process gives the search indexes of the users who search (256 MiB): a user\'s index is built from the database on their first search and kept current from conversation events; the least recently used go first, and are built again when next needed.' },
   MAX_MESSAGE_CHARS: { schema: positiveInt, default: '32000', security: true, description: 'Longest message or prompt a client may send, in characters.' },
   QUEUE_VISIBILITY_TIMEOUT_SECONDS: { schema: positiveInt, default: '30', description: 'A job not acknowledged (or kept alive by its worker) this long is delivered again, to another worker if its own died.' },
   ROUTING_HINT_TTL_SECONDS: { schema: z.coerce.number().int().min(0), default: '900', description: 'With the Redis queue: a conversation\'s next turn goes to the worker that served its last one (whose prefix cache holds it) when that worker is alive and has a free slot, for this long after the last turn; `0` turns routing off. A hint only: any worker takes the turn otherwise.' },
@@ -238,6 +239,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
         usageRecords: v.DYNAMODB_USAGE_RECORDS_TABLE!,
       },
     },
+    search: { maxIndexBytes: v.SEARCH_INDEX_MAX_BYTES! },
     usage: {
       recordTtlDays: v.USAGE_RECORD_TTL_DAYS!,
       quotas: {

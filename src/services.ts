@@ -17,6 +17,7 @@ import type { MessageRepository } from './store/messages.ts';
 import type { UserRepository } from './store/users.ts';
 import type { StreamStore } from './streams/stream-store.ts';
 import type { UsageService } from './usage/service.ts';
+import type { SearchService } from './search/service.ts';
 
 export interface Services {
   config: Config;
@@ -32,6 +33,7 @@ export interface Services {
   streams: StreamStore;
   models: ModelDirectory;
   usage: UsageService;
+  search: SearchService;
   identity: IdentityProvider;
   authLimiter: AttemptLimiter;
   audit: AuditLog;

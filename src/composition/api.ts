@@ -8,6 +8,7 @@ import { createAttemptLimiter } from '../auth/attempt-limiter.ts';
 import { createGenerationRateLimiter } from '../generation/rate-limit.ts';
 import { GenerationService } from '../generation/service.ts';
 import { buildApp, type App } from '../server/app.ts';
+import { SearchService } from '../search/service.ts';
 import { UsageService } from '../usage/service.ts';
 import type { Services } from '../services.ts';
 import { createIdentity } from './identity.ts';
@@ -36,6 +37,13 @@ export async function createApi(infra: Infrastructure): Promise<App> {
     streams: infra.streams,
     models: infra.models,
     usage,
+    search: new SearchService({
+      conversations: infra.conversations,
+      messages: infra.messages,
+      events: infra.conversationEvents,
+      maxBytes: config.search.maxIndexBytes,
+      logger,
+    }),
     identity,
     jwks,
     audit: infra.audit,

@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.ts';
-import { createConversationEvents } from '../conversations/events.ts';
+import { createConversationEvents, type ConversationEvents } from '../conversations/events.ts';
 import { ConversationService } from '../conversations/service.ts';
 import { createFileStorage } from '../files/create-storage.ts';
 import { FileService } from '../files/service.ts';
@@ -60,6 +60,8 @@ export interface Infrastructure {
   users: UserRepository;
   messages: MessageRepository;
   conversations: ConversationService;
+  /** Changes to conversations, per conversation and per owner, over the one pub/sub. */
+  conversationEvents: ConversationEvents;
   files: FileService;
   /** The usage ledger: workers record each generation, the API reads it for quotas and reports. */
   usage: UsageRepository;
@@ -95,13 +97,14 @@ export async function createInfrastructure(config: Config, logger: Logger): Prom
   const users = new UserRepository(dynamo);
   const messages = new MessageRepository(dynamo);
   const audit = createAuditLog(logger);
+  const conversationEvents = createConversationEvents(pubsub, prefix, logger);
   const conversations = new ConversationService({
     conversations: new ConversationRepository(dynamo, messages),
     messages,
     labels: new LabelRepository(dynamo),
     shares: new ShareRepository(dynamo),
     publicUrl: config.publicUrl,
-    events: createConversationEvents(pubsub, prefix, logger),
+    events: conversationEvents,
     audit,
     maxMessageChars: g.maxMessageChars,
   });
@@ -132,6 +135,7 @@ export async function createInfrastructure(config: Config, logger: Logger): Prom
     users,
     messages,
     conversations,
+    conversationEvents,
     files,
     usage,
     usageEvents: createUsageEvents(pubsub, prefix, logger),

@@ -12,6 +12,8 @@ export type ConversationEventKind = 'RENAMED' | 'DELETED' | 'MESSAGE_ADDED' | 'U
 
 export interface ConversationEvent {
   kind: ConversationEventKind;
+  /** The owner: every event also goes to the owner's channel (their search index listens there). */
+  userId: string;
   conversationId: string;
   conversation: ConversationRecord | null;
   /** For MESSAGE_ADDED: the new message's id. */
@@ -20,11 +22,13 @@ export interface ConversationEvent {
 
 export interface ConversationEvents {
   renamed(conversation: ConversationRecord): void;
-  deleted(conversationId: string): void;
+  deleted(userId: string, conversationId: string): void;
   messageAdded(conversation: ConversationRecord, messageId: string): void;
   updated(conversation: ConversationRecord): void;
   /** The conversation's events from now on; ends when the subscriber returns. */
   subscribe(conversationId: string): AsyncIterableIterator<ConversationEvent>;
+  /** Every event of the user's conversations from now on, to `handler`; resolves once listening, to the function that stops it. */
+  followUser(userId: string, handler: (event: ConversationEvent) => void): Promise<() => void>;
 }
 
 /**
@@ -33,13 +37,19 @@ export interface ConversationEvents {
  */
 export function createConversationEvents(pubsub: PubSub, prefix: string, logger: Logger): ConversationEvents {
   const channel = (conversationId: string) => `${prefix}conversation:${conversationId}`;
-  const publish = (event: ConversationEvent) =>
-    void pubsub.publish(channel(event.conversationId), event).catch((error: unknown) => logger.warn({ err: error, conversationId: event.conversationId }, 'conversation event not published'));
+  const userChannel = (userId: string) => `${prefix}conversations-of:${userId}`;
+  const publish = (event: ConversationEvent) => {
+    for (const name of [channel(event.conversationId), userChannel(event.userId)]) {
+      void pubsub.publish(name, event).catch((error: unknown) => logger.warn({ err: error, conversationId: event.conversationId }, 'conversation event not published'));
+    }
+  };
+  const of = (conversation: ConversationRecord) => ({ userId: conversation.userId, conversationId: conversation.conversationId, conversation });
   return {
-    renamed: (conversation) => publish({ kind: 'RENAMED', conversationId: conversation.conversationId, conversation }),
-    deleted: (conversationId) => publish({ kind: 'DELETED', conversationId, conversation: null }),
-    messageAdded: (conversation, messageId) => publish({ kind: 'MESSAGE_ADDED', conversationId: conversation.conversationId, conversation, messageId }),
-    updated: (conversation) => publish({ kind: 'UPDATED', conversationId: conversation.conversationId, conversation }),
+    renamed: (conversation) => publish({ kind: 'RENAMED', ...of(conversation) }),
+    deleted: (userId, conversationId) => publish({ kind: 'DELETED', userId, conversationId, conversation: null }),
+    messageAdded: (conversation, messageId) => publish({ kind: 'MESSAGE_ADDED', ...of(conversation), messageId }),
+    updated: (conversation) => publish({ kind: 'UPDATED', ...of(conversation) }),
     subscribe: (conversationId) => pubsub.iterate<ConversationEvent>(channel(conversationId)),
+    followUser: (userId, handler) => pubsub.subscribe<ConversationEvent>(userChannel(userId), handler),
   };
 }

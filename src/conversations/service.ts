@@ -101,7 +101,7 @@ export class ConversationService {
     await this.deps.labels.setViews(actor.userId, conversationId, { remove: viewsOf(conversation) });
     if (!(await this.deps.conversations.delete(actor.userId, conversationId))) throw notFound('Conversation');
     this.deps.audit('conversation.deleted', { ...actor, conversationId });
-    this.deps.events.deleted(conversationId);
+    this.deps.events.deleted(actor.userId, conversationId);
   }
 
   async import(actor: AuditFields & { userId: string }, data: unknown): Promise<ConversationRecord> {
@@ -112,6 +112,7 @@ export class ConversationService {
       data,
     );
     this.deps.audit('conversation.imported', { ...actor, conversationId: conversation.conversationId });
+    this.deps.events.updated(conversation);
     return conversation;
   }
 

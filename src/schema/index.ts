@@ -6,6 +6,7 @@ import './message.ts';
 import './folder.ts';
 import './conversation.ts';
 import './share.ts';
+import './search.ts';
 import './generation.ts';
 import './usage.ts';
 

@@ -116,6 +116,26 @@ export class MessageRepository {
     return nodes;
   }
 
+  /** Every message's id and text, in writing order, read a megabyte at a time (the search index is built from them). */
+  async texts(conversationId: string): Promise<{ messageId: string; content: string }[]> {
+    const texts: { messageId: string; content: string }[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'conversationId = :c',
+          ExpressionAttributeValues: { ':c': conversationId },
+          ProjectionExpression: 'messageId, content',
+          ExclusiveStartKey: start,
+        }),
+      );
+      texts.push(...((page.Items ?? []) as { messageId: string; content: string }[]));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return texts;
+  }
+
   /** The newest messages of a conversation (up to `limit`), oldest first. */
   async recent(conversationId: string, limit = CONTEXT_MESSAGE_LIMIT): Promise<MessageRecord[]> {
     const { Items = [] } = await this.db.doc.send(

@@ -22,6 +22,7 @@ import {
   MeDocument,
   MyUsageDocument,
   RegenerateDocument,
+  SearchDocument,
   SendMessageDocument,
   SetUserQuotaDocument,
   SignUpDocument,
@@ -352,4 +353,15 @@ describe.skipIf(!inject('redisAvailable'))('api and workers as separate processe
     await gql(1, admin, SetUserQuotaDocument, { userId: limitedId, tokensPerDay: null });
     await gql(0, limited, GenerateDocument, { input: { prompt: 'x', params: { maxTokens: 2 } } });
   }, 300_000);
+
+  it('keeps a user’s search index current on every API process, whichever process the change went through', async () => {
+    const shared = { REDIS_KEY_PREFIX: `${prefix}search:` };
+    const apis = [await start('api', shared), await start('api', shared)];
+    const token = await newUser(apis[0]!.url);
+    const search = async (api: GptqlProcess, query: string) =>
+      (await postGraphQL<{ search: { edges: { node: { snippet: string } }[] } }>(api.url, { query: print(SearchDocument), variables: { query } }, token)).data!.search.edges.map((e) => e.node.snippet);
+    expect(await search(apis[0]!, 'albatross')).toEqual([]); // built now, on the first process
+    await postGraphQL(apis[1]!.url, { query: print(SendMessageDocument), variables: { input: { content: 'An albatross flew by.' } } }, token);
+    await expect.poll(() => search(apis[0]!, 'albatross')).toEqual(['An <mark>albatross</mark> flew by.']);
+  });
 });
