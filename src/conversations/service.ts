@@ -81,13 +81,30 @@ export class ConversationService {
     return (await this.deps.labels.folder(conversation.userId, conversation.folderId))?.systemPrompt;
   }
 
-  create(userId: string, input: { title?: string | null; systemPrompt?: string | null }): Promise<ConversationRecord> {
-    return this.deps.conversations.create(userId, { title: checkTitle(input.title ?? 'New conversation'), systemPrompt: checkSystemPrompt(input.systemPrompt) });
+  /**
+   * A new conversation. Without a title it gets `fallbackTitle` (default "New conversation") for
+   * now, and the model's title after its first reply.
+   */
+  create(userId: string, input: { title?: string | null; systemPrompt?: string | null }, fallbackTitle = 'New conversation'): Promise<ConversationRecord> {
+    const systemPrompt = checkSystemPrompt(input.systemPrompt);
+    if (input.title == null) return this.deps.conversations.create(userId, { title: checkTitle(fallbackTitle), systemPrompt, titleSource: 'auto' });
+    return this.deps.conversations.create(userId, { title: checkTitle(input.title), systemPrompt });
+  }
+
+  /** Whether the model should title the conversation now: once, and only while its title is the automatic one. */
+  claimAutoTitle(userId: string, conversationId: string): Promise<boolean> {
+    return this.deps.conversations.claimAutoTitle(userId, conversationId);
+  }
+
+  /** The model's title, unless the user titled the conversation meanwhile; other devices hear of it. */
+  async setAutoTitle(userId: string, conversationId: string, title: string): Promise<void> {
+    const updated = await this.deps.conversations.setAutoTitle(userId, conversationId, checkTitle(title));
+    if (updated) this.deps.events.renamed(updated);
   }
 
   async rename(userId: string, conversationId: string, title: string): Promise<ConversationRecord> {
     const newTitle = checkTitle(title);
-    const updated = isId(conversationId) ? await this.deps.conversations.update(userId, conversationId, { title: newTitle }) : undefined;
+    const updated = isId(conversationId) ? await this.deps.conversations.update(userId, conversationId, { title: newTitle, titleSource: 'user' }) : undefined;
     if (!updated) throw notFound('Conversation');
     this.deps.events.renamed(updated);
     return updated;

@@ -77,7 +77,7 @@ export class GenerationService {
     await this.limit(identity, onRateLimit);
     const { conversations, messages } = this.deps;
     const existing = input.conversationId ? await conversations.own(identity.userId, input.conversationId) : undefined;
-    const conversation = existing ?? (await conversations.create(identity.userId, { title: titleFrom(content) }));
+    const conversation = existing ?? (await conversations.create(identity.userId, {}, titleFrom(content)));
     const recent = existing ? await messages.recent(conversation.conversationId, REPLY_MODEL_WINDOW) : [];
     const parent = input.parentId ? await this.ownMessage(identity, input.parentId, conversation.conversationId) : existing ? await this.activeLeaf(existing) : undefined;
     // Unless the request names a model, the conversation goes on with the one that last answered.

@@ -18,7 +18,8 @@ import { isTextType } from '../files/sniff.ts';
 import { attachmentBlock, branchMessages, branchRecords, type AttachedFile } from './conversation-context.ts';
 import { isTerminal, type StreamEvent } from '../streams/events.ts';
 import { holdLease, type HeldLease } from '../streams/held-lease.ts';
-import type { ConversationReplyJob, GenerationJob } from '../queue/job.ts';
+import type { ConversationReplyJob, GenerationJob, StreamedJob } from '../queue/job.ts';
+import { TitleWriter, titleJob } from './titles.ts';
 import type { Consumer, DeliveredJob, JobQueue } from '../queue/queue.ts';
 import { cacheKey, isDeterministic, type ResponseCache } from './response-cache.ts';
 import { LeaseLostError, type StreamStore } from '../streams/stream-store.ts';
@@ -52,11 +53,13 @@ export class GenerationWorker {
   private stopCancelListener: (() => Promise<void>) | undefined;
   private readonly running = new Map<string, AbortController>();
   private readonly defaultModel: string;
+  private readonly titles: TitleWriter;
 
   constructor(private readonly deps: WorkerDeps) {
     const first = deps.engines.keys().next();
     if (first.done) throw new Error('a generation worker needs at least one engine');
     this.defaultModel = first.value;
+    this.titles = new TitleWriter({ conversations: deps.conversations, ledger: deps.ledger, logger: deps.logger });
   }
 
   /**
@@ -89,7 +92,20 @@ export class GenerationWorker {
     return engine;
   }
 
-  private async handle({ job, attempt, ack, visibilityTimeoutMs }: DeliveredJob): Promise<void> {
+  private async handle(delivery: DeliveredJob): Promise<void> {
+    const { job, ack } = delivery;
+    if (job.kind !== 'title') return this.handleStreamed({ ...delivery, job });
+    // Nothing streams and nothing is stored twice (the title is set only while automatic): a
+    // failure is logged and the conversation keeps its first words.
+    try {
+      await this.titles.write(job, this.engineFor(job));
+    } catch (error) {
+      this.deps.logger.warn({ err: error, conversationId: job.conversationId }, 'title not written');
+    }
+    await ack();
+  }
+
+  private async handleStreamed({ job, attempt, ack, visibilityTimeoutMs }: DeliveredJob & { job: StreamedJob }): Promise<void> {
     const { streams, logger } = this.deps;
     const id = job.generationId;
     // Redelivered to this same worker while it still runs it (a heartbeat came late): the
@@ -156,7 +172,7 @@ export class GenerationWorker {
     this.deps.logger.warn({ generationId: id, attempt, holder }, 'lost the generation to another worker; stopping');
   }
 
-  private async run(job: GenerationJob, history: StreamEvent[], lease: HeldLease, signal: AbortSignal) {
+  private async run(job: StreamedJob, history: StreamEvent[], lease: HeldLease, signal: AbortSignal) {
     const { streams, cache } = this.deps;
     const engine = this.engineFor(job);
     const id = job.generationId;
@@ -257,7 +273,7 @@ export class GenerationWorker {
   }
 
   /** Streams the generation's last event, after `lastIndex`, and its final status. */
-  private async finish(job: GenerationJob, lease: HeldLease, lastIndex: number, result: Omit<Extract<StreamEvent, { kind: 'completed' }>, 'kind' | 'index'>) {
+  private async finish(job: StreamedJob, lease: HeldLease, lastIndex: number, result: Omit<Extract<StreamEvent, { kind: 'completed' }>, 'kind' | 'index'>) {
     const { streams } = this.deps;
     await streams.append(job.generationId, lease.token, { kind: 'completed', index: lastIndex + 1, ...result });
     await streams.setStatus(job.generationId, lease.token, result.finishReason === 'cancelled' ? 'CANCELLED' : 'COMPLETED');
@@ -298,7 +314,7 @@ export class GenerationWorker {
   }
 
   /** Stores the reply under the id fixed at enqueue time; returns it (null for stateless). */
-  private async persist(job: GenerationJob, model: string, text: string, done: DoneEvent): Promise<string | null> {
+  private async persist(job: StreamedJob, model: string, text: string, done: DoneEvent): Promise<string | null> {
     if (job.kind !== 'conversation-reply') return null;
     const stored = await this.deps.messages.putOnce({
       conversationId: job.conversationId,
@@ -316,7 +332,11 @@ export class GenerationWorker {
       timings: done.timings,
       createdAt: new Date().toISOString(),
     });
-    if (stored) await this.deps.conversations.replyAdded(job.userId, job.conversationId, job.replyMessageId, job.parentMessageId);
+    if (stored) {
+      await this.deps.conversations.replyAdded(job.userId, job.conversationId, job.replyMessageId, job.parentMessageId);
+      // The conversation's first reply: the model titles it, in a job of its own.
+      if (await this.deps.conversations.claimAutoTitle(job.userId, job.conversationId)) await this.deps.queue.enqueue(titleJob(job, model));
+    }
     return job.replyMessageId;
   }
 }

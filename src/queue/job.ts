@@ -32,7 +32,9 @@ const params = z
   .strict();
 
 /** What the usage ledger records a generation under: what asked for it, and the role whose quota it counts against. */
-export const USAGE_KINDS = ['message', 'regenerate', 'edit', 'generate', 'stream'] as const;
+export const USAGE_KINDS = ['message', 'regenerate', 'edit', 'generate', 'stream', 'title'] as const;
+/** Work the system does for the user unasked: recorded in the ledger, not counted against quotas. */
+export const BACKGROUND_KINDS: ReadonlySet<UsageKind> = new Set(['title']);
 const accounting = z.object({ kind: z.enum(USAGE_KINDS), role: z.enum(ROLES) }).strict();
 
 const base = {
@@ -63,17 +65,27 @@ const stateless = z.object({
   input: z.union([z.object({ prompt: z.string() }).strict(), z.object({ messages: z.array(chatMessage).min(1) }).strict()]),
 });
 
-const jobSchema = z.discriminatedUnion('kind', [conversationReply, stateless]);
+/** A conversation's title, written by the model after its first reply; stored only while the title is still the automatic one. */
+const title = z.object({
+  kind: z.literal('title'),
+  ...base,
+  conversationId: id,
+});
+
+const jobSchema = z.discriminatedUnion('kind', [conversationReply, stateless, title]);
 
 export type ConversationReplyJob = z.infer<typeof conversationReply>;
 export type StatelessGenerationJob = z.infer<typeof stateless>;
+export type TitleJob = z.infer<typeof title>;
+/** The jobs whose events clients follow (a title job streams nothing). */
+export type StreamedJob = ConversationReplyJob | StatelessGenerationJob;
 export type GenerationJob = z.infer<typeof jobSchema>;
 export type JobKind = GenerationJob['kind'];
 export type UsageKind = (typeof USAGE_KINDS)[number];
 export type JobAccounting = z.infer<typeof accounting>;
 
 export function accountingOf(job: GenerationJob): JobAccounting {
-  return job.accounting ?? { kind: job.kind === 'stateless' ? 'generate' : 'message', role: 'users' };
+  return job.accounting ?? { kind: job.kind === 'stateless' ? 'generate' : job.kind === 'title' ? 'title' : 'message', role: 'users' };
 }
 
 export class MalformedJobError extends Error {

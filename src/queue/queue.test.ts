@@ -78,7 +78,7 @@ describe.skipIf(!redisAvailable).concurrent('RedisJobQueue', () => {
     const queue = new RedisJobQueue({ visibilityTimeoutMs: 60_000, maxDeliveries: 5, redis: REDIS_URL, streamKey: `${prefix}jobs`, logger });
     const good = makeJob();
     // What a newer API release or a broken producer might put on the stream.
-    const unknownKind = JSON.stringify({ ...makeJob(), kind: 'title' });
+    const unknownKind = JSON.stringify({ ...makeJob(), kind: 'summary' });
     const malformed = JSON.stringify({ ...makeJob(), params: { temperature: 'hot' } });
     const seen: string[] = [];
     const consumer = queue.consume(

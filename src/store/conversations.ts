@@ -10,6 +10,10 @@ export interface ConversationRecord {
   userId: string;
   conversationId: string;
   title: string;
+  /** `auto`: made from the first message, and replaced by the model's title after the first reply; otherwise (absent too) the user's, never replaced. */
+  titleSource?: 'auto' | 'user';
+  /** When the model was asked for a title (once per conversation). */
+  titleRequestedAt?: string;
   systemPrompt?: string;
   /** Messages stored in it (user and assistant). */
   messageCount?: number;
@@ -39,12 +43,13 @@ export class ConversationRepository {
     return this.db.tables.conversations;
   }
 
-  async create(userId: string, input: { title: string; systemPrompt?: string }): Promise<ConversationRecord> {
+  async create(userId: string, input: { title: string; systemPrompt?: string; titleSource?: 'auto' }): Promise<ConversationRecord> {
     const now = new Date().toISOString();
     const record: ConversationRecord = {
       userId,
       conversationId: newId(),
       title: input.title,
+      titleSource: input.titleSource,
       systemPrompt: input.systemPrompt,
       createdAt: now,
       updatedAt: now,
@@ -96,7 +101,7 @@ export class ConversationRepository {
   async update(
     userId: string,
     conversationId: string,
-    changes: { title?: string; systemPrompt?: string; activeLeafId?: string },
+    changes: { title?: string; titleSource?: 'user'; systemPrompt?: string; activeLeafId?: string },
   ): Promise<ConversationRecord | undefined> {
     const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
     const values: Record<string, unknown> = { ':now': new Date().toISOString() };
@@ -151,6 +156,25 @@ export class ConversationRepository {
       UpdateExpression: [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : ''].join(' ').trim(),
       ConditionExpression: 'attribute_exists(conversationId)',
       ExpressionAttributeValues: values,
+    });
+  }
+
+  /** Marks the conversation's title as asked of the model; false when it was already, or the title is the user's. */
+  async claimAutoTitle(userId: string, conversationId: string): Promise<boolean> {
+    const claimed = await this.conditionalUpdate(userId, conversationId, {
+      UpdateExpression: 'SET titleRequestedAt = :now',
+      ConditionExpression: 'titleSource = :auto AND attribute_not_exists(titleRequestedAt)',
+      ExpressionAttributeValues: { ':now': new Date().toISOString(), ':auto': 'auto' },
+    });
+    return claimed !== undefined;
+  }
+
+  /** Sets the model's title, unless the user has set one meanwhile. Undefined when not set. */
+  async setAutoTitle(userId: string, conversationId: string, title: string): Promise<ConversationRecord | undefined> {
+    return this.conditionalUpdate(userId, conversationId, {
+      UpdateExpression: 'SET title = :title',
+      ConditionExpression: 'titleSource = :auto',
+      ExpressionAttributeValues: { ':title': title, ':auto': 'auto' },
     });
   }
 

@@ -4,14 +4,14 @@
  * usage queries show it by the time a client hears the generation ended.
  */
 import type { Usage } from '../inference/protocol.ts';
-import { accountingOf, type GenerationJob, type JobAccounting } from '../queue/job.ts';
+import { BACKGROUND_KINDS, accountingOf, type GenerationJob, type JobAccounting } from '../queue/job.ts';
 import type { UsageEntry, UsageRepository } from '../store/usage.ts';
 import type { UsageEvents } from './events.ts';
 
 export interface GenerationOutcome {
   model: string;
   usage: Usage;
-  /** Served from the response cache: recorded, not counted against the quota. */
+  /** Served from the response cache: recorded, not counted against the quota (nor are background jobs, such as titles). */
   cached: boolean;
   finishReason: string;
 }
@@ -40,7 +40,7 @@ export class UsageLedger {
       model: outcome.model,
       kind: accounting.kind,
       cached: outcome.cached,
-      counted: !outcome.cached,
+      counted: !outcome.cached && !BACKGROUND_KINDS.has(accounting.kind),
       promptTokens: outcome.usage.promptTokens,
       completionTokens: outcome.usage.completionTokens,
       finishReason: outcome.finishReason,

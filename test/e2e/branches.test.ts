@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ConversationBranchDocument,
+  CreateConversationDocument,
   ConversationDocument,
   EditMessageDocument,
   ForkConversationDocument,
@@ -124,13 +125,14 @@ describe('branches', () => {
   });
 
   it('forks a conversation at a message: a copy of that branch and nothing else', async () => {
-    const first = await send('Fork me');
-    const conversationId = first.conversation!.id;
+    // Titled by the user: no automatic title can change it while the fork is made.
+    const conversationId = (await t.gql(CreateConversationDocument, { input: { title: 'Fork me' } }, user.accessToken)).data!.createConversation.id;
+    await send('Fork me', conversationId);
     await send('Not in the fork', conversationId);
     const [question, answer] = (await branch(conversationId)).messages;
     const fork = (await t.gql(ForkConversationDocument, { messageId: answer!.id }, user.accessToken)).data!.forkConversation;
     expect(fork.id).not.toBe(conversationId);
-    expect(fork.title).toBe(first.conversation!.title);
+    expect(fork.title).toBe('Fork me');
     expect(fork.messageCount).toBe(2);
     expect(fork.branch.map((m) => [m.role, m.content])).toEqual([
       [question!.role, question!.content],

@@ -15,6 +15,7 @@ import {
   CancelGenerationDocument,
   ConfirmSignUpDocument,
   ConversationDocument,
+  CreateConversationDocument,
   GenerateDocument,
   GenerateStreamDocument,
   GenerationEventsDocument,
@@ -257,6 +258,9 @@ describe.skipIf(!inject('redisAvailable'))('api and workers as separate processe
       if (!response.data) throw new Error(JSON.stringify(response.errors));
       return response.data;
     };
+    /** A conversation the user titled: no title job runs in it, so the ledger holds exactly the generations asked for. */
+    const titled = async (i: number, token: string) =>
+      (await gql<{ createConversation: { id: string } }>(i, token, CreateConversationDocument, { input: { title: 'Usage' } })).createConversation.id;
     let tokensSeen = 0;
     let killed = false;
     const follow = async (i: number, token: string, id: string, onToken?: () => void) => {
@@ -284,7 +288,7 @@ describe.skipIf(!inject('redisAvailable'))('api and workers as separate processe
         const record = (usage: { promptTokens: number; completionTokens: number }) => reported[u]!.push(usage.promptTokens + usage.completionTokens);
         switch (i % 5) {
           case 0: {
-            const sent = await gql<{ sendMessage: { id: string } }>(i, token, SendMessageDocument, { input: { content: `Story ${i}`, params: { maxTokens: 40, seed: i } } });
+            const sent = await gql<{ sendMessage: { id: string } }>(i, token, SendMessageDocument, { input: { conversationId: await titled(i, token), content: `Story ${i}`, params: { maxTokens: 40, seed: i } } });
             const reply = await follow(i, token, sent.sendMessage.id);
             record(reply.usage);
             const again = await gql<{ regenerate: { id: string } }>(i + 1, token, RegenerateDocument, { messageId: reply.message!.id, params: { maxTokens: 20, seed: i } });
@@ -304,7 +308,7 @@ describe.skipIf(!inject('redisAvailable'))('api and workers as separate processe
             return record(last.usage);
           }
           default: {
-            const sent = await gql<{ sendMessage: { id: string } }>(i, token, SendMessageDocument, { input: { content: `Long story ${i}`, params: { maxTokens: 300, seed: i } } });
+            const sent = await gql<{ sendMessage: { id: string } }>(i, token, SendMessageDocument, { input: { conversationId: await titled(i, token), content: `Long story ${i}`, params: { maxTokens: 300, seed: i } } });
             let asked = false;
             const stopped = await follow(i, token, sent.sendMessage.id, () => {
               if (asked) return;

@@ -8,6 +8,7 @@ import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CancelGenerationDocument,
+  CreateConversationDocument,
   GenerateDocument,
   GenerateStreamDocument,
   GenerationEventsDocument,
@@ -50,8 +51,10 @@ async function follow(token: string, id: string, onEvent?: (event: Event) => voi
   }
 }
 
+/** In a conversation of its own that the user titled: no title job runs, so each request is one generation. */
 async function send(token: string, content: string, params: Record<string, unknown> = { maxTokens: 12, seed: 1 }) {
-  const response = await t.gql(SendMessageDocument, { input: { content, params } }, token);
+  const conversationId = (await t.gql(CreateConversationDocument, { input: { title: 'Usage' } }, token)).data!.createConversation.id;
+  const response = await t.gql(SendMessageDocument, { input: { conversationId, content, params } }, token);
   if (!response.data) throw new Error(JSON.stringify(response.errors));
   return response.data.sendMessage;
 }
