@@ -40,6 +40,14 @@ export const MessageRef = builder.objectRef<MessageRecord>('Message').implement(
 
 // Apart from the type's definition: a field of a type's own type there leaves TypeScript unable to infer it.
 builder.objectFields(MessageRef, (t) => ({
+  siblings: t.field({
+    type: [MessageRef],
+    description: 'The versions of this message: it and the messages with the same parent, in writing order (siblingIndex is its place here).',
+    resolve: async (m, _args, context) => {
+      const ids = (await context.loaders.messageTree.load(m.conversationId)).siblingsOf(m.messageId);
+      return context.services.messages.getMany(m.conversationId, ids);
+    },
+  }),
     children: t.field({
       type: [MessageRef],
       description: 'The messages that follow this one (replies, and the versions of the next message), in writing order.',

@@ -185,6 +185,60 @@ describe.skipIf(!inject('chromiumAvailable'))('web chat page in Chromium', () =>
     expect(bytes.subarray(0, 5).toString('latin1')).toBe('%PDF-');
   });
 
+  it('edits a message into a new version, and moves between the versions', async () => {
+    tokenDelayMs = 5;
+    await page.getByLabel('Max tokens', { exact: true }).fill('8');
+    const question = page.locator('li.message.user').filter({ hasText: 'Now tell me a very long story.' });
+    await question.getByRole('button', { name: 'Edit' }).click();
+    await page.getByLabel('Edit message', { exact: true }).fill('Tell me a short story instead.');
+    await page.getByRole('button', { name: 'Save and send' }).click();
+    const edited = page.locator('li.message.user').filter({ hasText: 'Tell me a short story instead.' });
+    await edited.waitFor();
+    await expect.poll(() => edited.locator('.version-count').textContent(), { timeout: 20_000 }).toBe('2/2');
+    await page.locator('li.message.assistant[data-state="complete"]').nth(1).waitFor({ timeout: 20_000 });
+    expect(await page.locator('li.message.user').count()).toBe(2);
+    await edited.getByRole('button', { name: 'Previous version' }).click();
+    const original = page.locator('li.message.user').filter({ hasText: 'Now tell me a very long story.' });
+    await expect.poll(() => original.locator('.version-count').textContent()).toBe('1/2');
+    expect(await page.locator('li.message.user').filter({ hasText: 'short story' }).count()).toBe(0);
+    expect(await page.locator('li.message.assistant[data-state="interrupted"]').count()).toBe(1);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('finds a conversation by a word in it and opens it', async () => {
+    await page.getByRole('button', { name: 'New chat' }).click();
+    await expect.poll(() => page.locator('#chat-title').textContent()).toBe('New conversation');
+    await page.getByLabel('Search', { exact: true }).fill('seas');
+    await page.getByLabel('Search', { exact: true }).press('Enter');
+    const hit = page.locator('.search-results .hit').first();
+    await hit.waitFor();
+    expect(await hit.locator('mark').first().textContent()).toBe('sea');
+    await hit.click();
+    await expect.poll(() => page.locator('#chat-title').textContent()).toBe('Sea stories');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('shares the conversation: the link opens read-only in a browser with no session', async () => {
+    await page.getByRole('button', { name: 'Share' }).click();
+    const link = page.getByLabel('Share link', { exact: true });
+    await expect.poll(() => link.inputValue()).toMatch(/\/share\/[\w-]{22}$/);
+    const path = new URL(await link.inputValue()).pathname;
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+    try {
+      const stranger = await browser.newPage();
+      const scriptErrors: string[] = [];
+      stranger.on('console', (message) => message.type() === 'error' && scriptErrors.push(message.text()));
+      const response = await stranger.goto(`${t.url}${path}`);
+      expect(response?.status()).toBe(200);
+      expect(await stranger.locator('h1').textContent()).toBe('Sea stories');
+      expect(await stranger.locator('li.message.user .content').first().textContent()).toBe('Tell me about the sea.');
+      expect(await stranger.locator('script').count()).toBe(0);
+      expect(scriptErrors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+
   it('shows the tokens left today beside Send, and says when the quota is used up', async () => {
     const meter = page.locator('#usage-meter');
     await expect.poll(() => meter.textContent()).toMatch(/^[\d,.\s]+ of 1[,.\s]?000[,.\s]?000 tokens left today$/);

@@ -5,6 +5,8 @@
 import {
   CancelGenerationDocument,
   ChatConversationDocument,
+  EditMessageDocument,
+  SetActiveLeafDocument,
   DeleteConversationDocument,
   RegenerateDocument,
   RenameConversationDocument,
@@ -20,8 +22,9 @@ import { messageView, storedMessageView } from './messages.ts';
 import { session, type PendingGeneration } from './session.ts';
 import { followGeneration } from './stream.ts';
 import { usageMeter } from './usage-meter.ts';
+import { organiseControls } from './organise.ts';
+import { searchBox } from './search-box.ts';
 
-const MESSAGES_PAGE = 100;
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export function renderChat(root: HTMLElement, api: Api): void {
@@ -33,6 +36,8 @@ export function renderChat(root: HTMLElement, api: Api): void {
   const report = (error: unknown) => announce(alert, errorText(error));
 
   const list = conversationList(api, (id) => void open(id).catch(report), report);
+  const organise = organiseControls(api, status, report, () => void list.reload().catch(report));
+  const search = searchBox(api, (id) => open(id), report);
   const title = h('h2', { id: 'chat-title', tabindex: -1 }, 'New conversation');
   const log = h('ol', { class: 'log', role: 'log', 'aria-labelledby': 'chat-title' });
   const prompt = h('textarea', { id: 'prompt', name: 'prompt', rows: 3, required: true, 'aria-describedby': 'prompt-hint' });
@@ -59,6 +64,7 @@ export function renderChat(root: HTMLElement, api: Api): void {
     { class: 'actions', role: 'group', 'aria-label': 'Conversation actions', hidden: true },
     h('button', { type: 'button', class: 'secondary', onclick: () => openRename() }, 'Rename'),
     h('button', { type: 'button', class: 'secondary', onclick: () => void remove() }, 'Delete'),
+    ...organise.elements,
     h('span', { class: 'export-label', id: 'export-label' }, 'Export:'),
     h('span', { role: 'group', 'aria-labelledby': 'export-label', class: 'row' }, exportButton('json', 'JSON'), exportButton('md', 'Markdown'), exportButton('pdf', 'PDF')),
   );
@@ -98,8 +104,11 @@ export function renderChat(root: HTMLElement, api: Api): void {
     for (const button of log.querySelectorAll<HTMLButtonElement>('button.regenerate')) button.disabled = on;
   };
 
-  /** Shows the reply of generation `pending` growing, then its final state. */
-  const follow = (pending: PendingGeneration) => {
+  /**
+   * Shows the reply of generation `pending` growing, then its final state; with `reload`, the
+   * branch is read again at the end (a regenerated or edited reply has versions to show).
+   */
+  const follow = (pending: PendingGeneration, reload = false) => {
     const view = messageView('ASSISTANT', '');
     view.setState('streaming');
     log.append(view.element);
@@ -123,9 +132,10 @@ export function renderChat(root: HTMLElement, api: Api): void {
           const interrupted = event.finishReason === 'CANCELLED' || Boolean(message?.interrupted);
           announce(status, interrupted ? 'Reply interrupted.' : 'Reply complete.');
           if (!message) return view.setState(interrupted ? 'interrupted' : 'complete');
+          if (reload && current) return void open(current.id, false).catch(report);
           // After a reload the stored reply may already be on the page: keep one copy.
           if (log.querySelector(`li[data-id="${CSS.escape(message.id)}"]`)) return view.element.remove();
-          view.element.replaceWith(storedMessageView({ ...message, interrupted }, regenerate).element);
+          view.element.replaceWith(storedMessageView({ ...message, interrupted }, messageActions).element);
         },
         failed(message) {
           done();
@@ -136,7 +146,7 @@ export function renderChat(root: HTMLElement, api: Api): void {
     };
   };
 
-  const started = (result: GenerationFieldsFragment) => {
+  const started = (result: GenerationFieldsFragment, reload = false) => {
     const conversation = result.conversation;
     if (!conversation) throw new Error('The server started a generation outside any conversation');
     if (current?.id !== conversation.id) {
@@ -147,7 +157,7 @@ export function renderChat(root: HTMLElement, api: Api): void {
     }
     list.upsert(current);
     list.select(current.id);
-    follow({ id: result.id, conversationId: conversation.id, index: 0, text: '' });
+    follow({ id: result.id, conversationId: conversation.id, index: 0, text: '' }, reload);
   };
 
   async function submit() {
@@ -169,7 +179,7 @@ export function renderChat(root: HTMLElement, api: Api): void {
       attach.value = '';
       const { conversation, userMessage } = data.sendMessage;
       if (current?.id !== conversation?.id) log.replaceChildren();
-      if (userMessage) log.append(storedMessageView({ ...userMessage, role: 'USER' }).element);
+      if (userMessage) log.append(storedMessageView({ ...userMessage, role: 'USER' }, messageActions).element);
       started(data.sendMessage);
     } catch (error) {
       send.disabled = false;
@@ -192,37 +202,57 @@ export function renderChat(root: HTMLElement, api: Api): void {
     announce(alert, '');
     try {
       const data = await api.request(RegenerateDocument, { messageId, params: { maxTokens: maxTokens.valueAsNumber || undefined } });
-      started(data.regenerate);
+      started(data.regenerate, true);
     } catch (error) {
       report(error);
     }
   }
+
+  /** What the stored messages of the open conversation can do. */
+  const messageActions = { regenerate: (id: string) => void regenerate(id), edit: (id: string, content: string) => void edit(id, content), showVersion: (id: string) => void showVersion(id) };
 
   async function open(id: string, focus = true) {
     generation?.follow.stop();
     generation = undefined;
     setGenerating(false);
     announce(alert, '');
+    const { conversation } = await api.request(ChatConversationDocument, { id });
     log.replaceChildren();
-    let after: string | null | undefined;
-    // Every page: a conversation reads in order, and the newest messages are on the last page.
-    for (;;) {
-      const { conversation } = await api.request(ChatConversationDocument, { id, first: MESSAGES_PAGE, after });
-      if (!after) {
-        current = { id: conversation.id, title: conversation.title };
-        session.setConversation(id);
-        setTitle(conversation.title);
-        actions.hidden = false;
-        list.select(id);
-      }
-      for (const edge of conversation.messages.edges) log.append(storedMessageView(edge.node, regenerate).element);
-      if (!conversation.messages.pageInfo.hasNextPage) break;
-      after = conversation.messages.pageInfo.endCursor;
-    }
+    current = { id: conversation.id, title: conversation.title };
+    session.setConversation(id);
+    setTitle(conversation.title);
+    organise.show(conversation);
+    actions.hidden = false;
+    list.select(id);
+    // The active branch: one version of each message, with arrows to the others.
+    for (const message of conversation.branch) log.append(storedMessageView(message, messageActions).element);
     log.lastElementChild?.scrollIntoView({ block: 'end' });
     const pending = session.pending();
     if (pending?.conversationId === id) follow(pending);
     if (focus) prompt.focus();
+  }
+
+  async function showVersion(messageId: string) {
+    if (!current || generation) return;
+    try {
+      await api.request(SetActiveLeafDocument, { conversationId: current.id, messageId });
+      await open(current.id, false);
+    } catch (error) {
+      report(error);
+    }
+  }
+
+  async function edit(messageId: string, content: string) {
+    if (!current || generation) return;
+    announce(alert, '');
+    try {
+      const data = await api.request(EditMessageDocument, { messageId, content, params: { maxTokens: maxTokens.valueAsNumber || undefined } });
+      // The new version and its reply are the active branch now: shown, and the reply followed.
+      await open(current.id, false);
+      follow({ id: data.editMessage.id, conversationId: current.id, index: 0, text: '' }, true);
+    } catch (error) {
+      report(error);
+    }
   }
 
   const newConversation = () => {
@@ -280,7 +310,7 @@ export function renderChat(root: HTMLElement, api: Api): void {
     h(
       'div',
       { class: 'layout' },
-      h('div', { class: 'side' }, h('button', { type: 'button', onclick: newConversation }, 'New chat'), list.element),
+      h('div', { class: 'side' }, h('button', { type: 'button', onclick: newConversation }, 'New chat'), search, list.element),
       h('main', { class: 'chat', 'aria-labelledby': 'chat-title' }, h('div', { class: 'chat-head' }, title, actions), renameForm, log, alert, status, composer),
     ),
   );
