@@ -13,6 +13,7 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { batchWriteAll } from './batch-write.ts';
+import { queryAll } from './query-all.ts';
 import type { Dynamo } from './dynamo.ts';
 import { newId } from './ids.ts';
 
@@ -62,7 +63,7 @@ export class LabelRepository {
 
   /** The user's folders, oldest first. */
   async folders(userId: string): Promise<FolderRecord[]> {
-    return (await this.queryAll(userId, FOLDER)).map(strip);
+    return (await this.prefixed(userId, FOLDER)).map(strip);
   }
 
   /** Undefined when the user has no such folder. */
@@ -127,24 +128,14 @@ export class LabelRepository {
     return { ids: Items.map((item) => item.conversationId as string), more: LastEvaluatedKey !== undefined };
   }
 
-  private async queryAll(userId: string, prefix: string): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'userId = :u AND begins_with(#key, :prefix)',
-          ExpressionAttributeNames: { '#key': 'key' },
-          ExpressionAttributeValues: { ':u': userId, ':prefix': prefix },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return items;
+  private prefixed(userId: string, prefix: string): Promise<Record<string, unknown>[]> {
+    return queryAll(this.db.doc, {
+      TableName: this.table,
+      KeyConditionExpression: 'userId = :u AND begins_with(#key, :prefix)',
+      ExpressionAttributeNames: { '#key': 'key' },
+      ExpressionAttributeValues: { ':u': userId, ':prefix': prefix },
+      ConsistentRead: true,
+    });
   }
 }
 

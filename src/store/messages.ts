@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { batchWriteAll } from './batch-write.ts';
+import { queryAll } from './query-all.ts';
 import { batchGetAll } from './batch-get.ts';
 import { MESSAGE_INDEX } from './tables.ts';
 import type { Dynamo } from './dynamo.ts';
@@ -97,43 +98,23 @@ export class MessageRepository {
 
   /** Every message's id and parent, in writing order: the conversation's branches, read without the texts. */
   async tree(conversationId: string): Promise<{ messageId: string; parentId?: string }[]> {
-    const nodes: { messageId: string; parentId?: string }[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'conversationId = :c',
-          ExpressionAttributeValues: { ':c': conversationId },
-          ProjectionExpression: 'messageId, parentId',
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      nodes.push(...((page.Items ?? []) as { messageId: string; parentId?: string }[]));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return nodes;
+    return queryAll(this.db.doc, {
+      TableName: this.table,
+      KeyConditionExpression: 'conversationId = :c',
+      ExpressionAttributeValues: { ':c': conversationId },
+      ProjectionExpression: 'messageId, parentId',
+      ConsistentRead: true,
+    });
   }
 
   /** Every message's id and text, in writing order, read a megabyte at a time (the search index is built from them). */
   async texts(conversationId: string): Promise<{ messageId: string; content: string }[]> {
-    const texts: { messageId: string; content: string }[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'conversationId = :c',
-          ExpressionAttributeValues: { ':c': conversationId },
-          ProjectionExpression: 'messageId, content',
-          ExclusiveStartKey: start,
-        }),
-      );
-      texts.push(...((page.Items ?? []) as { messageId: string; content: string }[]));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return texts;
+    return queryAll(this.db.doc, {
+      TableName: this.table,
+      KeyConditionExpression: 'conversationId = :c',
+      ExpressionAttributeValues: { ':c': conversationId },
+      ProjectionExpression: 'messageId, content',
+    });
   }
 
   /** The newest messages of a conversation (up to `limit`), oldest first. */

@@ -5,8 +5,9 @@
  * whole snapshot, and a revoked share is gone the moment META is.
  */
 import crypto from 'node:crypto';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { batchWriteAll } from './batch-write.ts';
+import { queryAll } from './query-all.ts';
 import type { Dynamo } from './dynamo.ts';
 import { encodeCursor, queryPage, type Page, type PageRequest } from './pagination.ts';
 import { SHARE_INDEX } from './tables.ts';
@@ -67,22 +68,13 @@ export class ShareRepository {
 
   /** The snapshot's messages, in order. */
   async messages(shareId: string): Promise<SharedMessage[]> {
-    const messages: SharedMessage[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'shareId = :s AND begins_with(part, :m)',
-          ExpressionAttributeValues: { ':s': shareId, ':m': 'M#' },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      messages.push(...(page.Items ?? []).map(({ role, content, createdAt }) => ({ role, content, createdAt }) as SharedMessage));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return messages;
+    const items = await queryAll(this.db.doc, {
+      TableName: this.table,
+      KeyConditionExpression: 'shareId = :s AND begins_with(part, :m)',
+      ExpressionAttributeValues: { ':s': shareId, ':m': 'M#' },
+      ConsistentRead: true,
+    });
+    return items.map(({ role, content, createdAt }) => ({ role, content, createdAt }) as SharedMessage);
   }
 
   /** A user's shares, newest first. */
@@ -108,24 +100,15 @@ export class ShareRepository {
 
   /** Every share of one conversation (to revoke them with it). */
   async ofConversation(userId: string, conversationId: string): Promise<ShareRecord[]> {
-    const found: ShareRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: SHARE_INDEX.byOwner,
-          KeyConditionExpression: '#owner = :owner',
-          FilterExpression: 'conversationId = :c',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':owner': userId, ':c': conversationId },
-          ExclusiveStartKey: start,
-        }),
-      );
-      found.push(...(page.Items ?? []).map(toRecord));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return found;
+    const items = await queryAll(this.db.doc, {
+      TableName: this.table,
+      IndexName: SHARE_INDEX.byOwner,
+      KeyConditionExpression: '#owner = :owner',
+      FilterExpression: 'conversationId = :c',
+      ExpressionAttributeNames: { '#owner': 'owner' },
+      ExpressionAttributeValues: { ':owner': userId, ':c': conversationId },
+    });
+    return items.map(toRecord);
   }
 
   /** Gone for readers at once (META first), then the messages. */

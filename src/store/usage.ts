@@ -21,6 +21,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Dynamo } from './dynamo.ts';
+import { queryAll } from './query-all.ts';
 import { USAGE_INDEX } from './tables.ts';
 import { dayOf, monthStartOf } from '../usage/periods.ts';
 import type { UsageKind } from '../queue/job.ts';
@@ -198,29 +199,22 @@ export class UsageRepository {
   async month(userId: string, at: Date): Promise<MonthUsage> {
     const today = dayPeriod(dayOf(at));
     const result: MonthUsage = { day: emptyTotals(), month: emptyTotals(), override: undefined };
-    let start: Record<string, unknown> | undefined;
-    do {
-      // `QUOTA` sorts after every `DAY#…`, so the month's days and the override come together.
-      const page = await this.db.doc.send(
-        new QueryCommand({
-          TableName: this.tables.usage,
-          KeyConditionExpression: 'subject = :subject AND period >= :from',
-          ExpressionAttributeValues: { ':subject': userSubject(userId), ':from': dayPeriod(monthStartOf(at)) },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        if (item.period === QUOTA_PERIOD) {
-          result.override = { tokensPerDay: item.tokensPerDay ?? null, tokensPerMonth: item.tokensPerMonth ?? null };
-          continue;
-        }
-        // A clock behind another process's may find a day after `at`: it belongs to the month still.
-        addTo(result.month, item);
-        if (item.period === today) addTo(result.day, item);
+    // `QUOTA` sorts after every `DAY#…`, so the month's days and the override come together.
+    const items = await queryAll(this.db.doc, {
+      TableName: this.tables.usage,
+      KeyConditionExpression: 'subject = :subject AND period >= :from',
+      ExpressionAttributeValues: { ':subject': userSubject(userId), ':from': dayPeriod(monthStartOf(at)) },
+      ConsistentRead: true,
+    });
+    for (const item of items) {
+      if (item.period === QUOTA_PERIOD) {
+        result.override = { tokensPerDay: (item.tokensPerDay as number | undefined) ?? null, tokensPerMonth: (item.tokensPerMonth as number | undefined) ?? null };
+        continue;
       }
-      start = page.LastEvaluatedKey;
-    } while (start);
+      // A clock behind another process's may find a day after `at`: it belongs to the month still.
+      addTo(result.month, item);
+      if (item.period === today) addTo(result.day, item);
+    }
     return result;
   }
 

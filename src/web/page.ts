@@ -22,22 +22,33 @@ export const PAGE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-export function renderPage(assets: WebAssets): string {
+/**
+ * A whole page around `body`: `head` is what goes after the shared head (the title is escaped by
+ * the caller), with this origin's stylesheet.
+ */
+export function htmlPage(options: { title: string; stylesheet: string; head?: string; body: string }): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
-<title>gptql chat</title>
+<title>${options.title}</title>
 <link rel="icon" href="data:,">
-<link rel="stylesheet" href="${assets.style.path}">
-<script type="module" src="${assets.script.path}"></script>
-</head>
+<link rel="stylesheet" href="${options.stylesheet}">
+${options.head ?? ''}</head>
 <body>
-<noscript>This chat page needs JavaScript. The API is at <a href="/graphql">/graphql</a>.</noscript>
-<div id="app"></div>
+${options.body}
 </body>
 </html>
 `;
+}
+
+export function renderPage(assets: WebAssets): string {
+  return htmlPage({
+    title: 'gptql chat',
+    stylesheet: assets.style.path,
+    head: `<script type="module" src="${assets.script.path}"></script>\n`,
+    body: '<noscript>This chat page needs JavaScript. The API is at <a href="/graphql">/graphql</a>.</noscript>\n<div id="app"></div>',
+  });
 }

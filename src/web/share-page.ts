@@ -9,6 +9,7 @@ import type { SharedConversation } from '../conversations/shares.ts';
 import { AppError, ErrorCode } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { webAssets } from './assets.ts';
+import { htmlPage } from './page.ts';
 
 const SHARE_ROUTE = /^\/share\/([^/]+)$/;
 
@@ -17,24 +18,7 @@ export const SHARE_PAGE_CSP = ["default-src 'none'", "style-src 'self'", "img-sr
 const WHO: Record<string, string> = { user: 'User', assistant: 'Assistant', system: 'System' };
 
 function page(title: string, stylesheet: string, body: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<meta name="robots" content="noindex">
-<title>${escapeHtml(title)}</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="${stylesheet}">
-</head>
-<body>
-<main class="shared">
-${body}
-</main>
-</body>
-</html>
-`;
+  return htmlPage({ title: escapeHtml(title), stylesheet, head: '<meta name="robots" content="noindex">\n', body: `<main class="shared">\n${body}\n</main>` });
 }
 
 export function renderSharePage({ share, messages }: SharedConversation, stylesheet: string): string {

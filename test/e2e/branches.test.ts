@@ -14,28 +14,21 @@ import {
   SendMessageDocument,
   SetActiveLeafDocument,
 } from '../../src/generated/graphql.ts';
-import { InferenceEngine } from '../../src/inference/engine.ts';
-import type { PromptInput } from '../../src/inference/prompt.ts';
+import { capturePrompts } from '../support/captured-prompts.ts';
 import { errorCodes, startTestApp, type TestApp } from '../support/harness.ts';
 import { collectSubscription, wsClient } from '../support/ws-client.ts';
 
 let t: TestApp;
 let user: Awaited<ReturnType<TestApp['newUser']>>;
-/** What the model was asked, request by request: the engine sees the prompt exactly as built. */
-const prompts: PromptInput[] = [];
-const generate = InferenceEngine.prototype.generate;
+const captured = capturePrompts();
 
 beforeAll(async () => {
-  InferenceEngine.prototype.generate = function (request) {
-    prompts.push(request.input);
-    return generate.call(this, request);
-  };
   t = await startTestApp({ ROLE: 'all', RATE_LIMIT_PER_MINUTE: '1000' });
   user = await t.newUser();
 });
 afterAll(async () => {
   await t.stop();
-  InferenceEngine.prototype.generate = generate;
+  captured.restore();
 });
 
 const params = { maxTokens: 6, seed: 1 };
@@ -59,7 +52,7 @@ async function branch(conversationId: string, leafId?: string) {
 }
 
 /** The chat the model was last given, as role: content lines. */
-const lastPrompt = () => ('messages' in prompts.at(-1)! ? (prompts.at(-1) as { messages: { role: string; content: string }[] }).messages.map((m) => `${m.role}: ${m.content}`) : []);
+const lastPrompt = () => captured.lastChat().map((m) => `${m.role}: ${m.content}`);
 
 describe('branches', () => {
   it('keeps each edit and regeneration as a branch, shows and continues the active one, and gives the model exactly it', async () => {

@@ -21,29 +21,23 @@ import {
   SetFolderSystemPromptDocument,
   type ConversationFilter,
 } from '../../src/generated/graphql.ts';
-import { InferenceEngine } from '../../src/inference/engine.ts';
-import type { PromptInput } from '../../src/inference/prompt.ts';
 import type { ConversationRecord } from '../../src/store/conversations.ts';
 import { LabelRepository } from '../../src/store/labels.ts';
+import { capturePrompts } from '../support/captured-prompts.ts';
 import { errorCodes, startTestApp, type TestApp } from '../support/harness.ts';
 import { collectSubscription, wsClient } from '../support/ws-client.ts';
 
 let t: TestApp;
 let user: Awaited<ReturnType<TestApp['newUser']>>;
-const prompts: PromptInput[] = [];
-const generate = InferenceEngine.prototype.generate;
+const captured = capturePrompts();
 
 beforeAll(async () => {
-  InferenceEngine.prototype.generate = function (request) {
-    prompts.push(request.input);
-    return generate.call(this, request);
-  };
   t = await startTestApp({ ROLE: 'all', RATE_LIMIT_PER_MINUTE: '1000' });
   user = await t.newUser();
 });
 afterAll(async () => {
   await t.stop();
-  InferenceEngine.prototype.generate = generate;
+  captured.restore();
 });
 
 /** Every conversation id the filter lists, following the cursors with pages of `first`. */
@@ -154,7 +148,7 @@ describe('organising conversations', () => {
       const client = wsClient(t.url, user.accessToken);
       await collectSubscription(client, GenerationEventsDocument, { id: sent.id, after: 0 });
       await client.dispose();
-      return (prompts.at(-1) as { messages: { role: string; content: string }[] }).messages[0];
+      return captured.lastChat()[0];
     };
     expect(await systemOf(bare)).toEqual({ role: 'system', content: 'Answer in one word.' });
     expect(await systemOf(own)).toEqual({ role: 'system', content: 'Be verbose.' });
