@@ -122,7 +122,8 @@ describe.skipIf(!inject('redisAvailable'))('1,000 generation subscriptions opene
     await Promise.all(connections.map((connection) => connection.closed));
     await expect.poll(gauges, { timeout: 10_000 }).toEqual({ subscriptions: 0, webSockets: 0 });
     // A socket's timers (keep-alive ping, token expiry, init deadline) are cleared as it closes.
-    expect(timers()).toBe(baseline.timers);
+    // At most the baseline's: a timer pending when it was taken (a retry, a limiter's expiry) may have fired since.
+    expect(timers()).toBeLessThanOrEqual(baseline.timers);
     expect(serverListeners()).toEqual(baseline.serverListeners);
     expect(await generationChannels()).toEqual([]);
   });
