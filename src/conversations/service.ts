@@ -148,10 +148,11 @@ export class ConversationService {
    * A reply to `answering` is stored: it ends the active branch if that still ended at the
    * message it answers (a user who switched branches meanwhile stays where they went).
    */
-  async replyAdded(userId: string, conversationId: string, replyId: string, answering: string): Promise<void> {
-    await this.messageAdded(userId, conversationId, replyId);
+  async replyAdded(userId: string, conversationId: string, replyId: string, answering: string): Promise<ConversationRecord | undefined> {
+    const touched = await this.messageAdded(userId, conversationId, replyId);
     const moved = await this.deps.conversations.moveActiveLeaf(userId, conversationId, replyId, answering);
     if (moved) this.deps.events.updated(moved);
+    return moved ?? touched;
   }
 
   /** Makes `messageId` the end of the active branch, as it is (no descent to a leaf below it). */

@@ -333,9 +333,11 @@ export class GenerationWorker {
       createdAt: new Date().toISOString(),
     });
     if (stored) {
-      await this.deps.conversations.replyAdded(job.userId, job.conversationId, job.replyMessageId, job.parentMessageId);
-      // The conversation's first reply: the model titles it, in a job of its own.
-      if (await this.deps.conversations.claimAutoTitle(job.userId, job.conversationId)) await this.deps.queue.enqueue(titleJob(job, model));
+      const conversation = await this.deps.conversations.replyAdded(job.userId, job.conversationId, job.replyMessageId, job.parentMessageId);
+      // The conversation's first reply: the model titles it, in a job of its own (claimed once,
+      // and only tried while the record says no title was asked for yet).
+      const untitled = conversation?.titleSource === 'auto' && !conversation.titleRequestedAt;
+      if (untitled && (await this.deps.conversations.claimAutoTitle(job.userId, job.conversationId))) await this.deps.queue.enqueue(titleJob(job, model));
     }
     return job.replyMessageId;
   }

@@ -17,7 +17,7 @@ export interface GenerationOutcome {
 }
 
 export interface UsageLedgerDeps {
-  usage: Pick<UsageRepository, 'record'>;
+  usage: Pick<UsageRepository, 'record' | 'recordOf'>;
   events: Pick<UsageEvents, 'changed'>;
   /** Called once per generation, by the recording that counted it (for metrics). */
   onCounted?: (entry: UsageEntry, accounting: JobAccounting) => void;
@@ -31,10 +31,14 @@ export class UsageLedger {
    * recording's when the generation was recorded before (a redelivered job).
    */
   async record(job: GenerationJob, outcome: GenerationOutcome): Promise<Usage> {
-    // Cancelled before it ran: nothing was used, and no request is counted.
-    if (outcome.usage.promptTokens + outcome.usage.completionTokens === 0) return outcome.usage;
     const accounting = accountingOf(job);
-    const { entry, counted } = await this.deps.usage.record({
+    if (outcome.usage.promptTokens + outcome.usage.completionTokens === 0) {
+      // Nothing used by this run (cancelled before it started): no request is counted, unless an
+      // earlier worker recorded this generation before it died, whose figures are the ones that count.
+      const earlier = await this.deps.usage.recordOf(job.userId, job.generationId);
+      return earlier ? this.count(job.userId, accounting, earlier) : outcome.usage;
+    }
+    return this.count(job.userId, accounting, {
       userId: job.userId,
       generationId: job.generationId,
       model: outcome.model,
@@ -46,9 +50,14 @@ export class UsageLedger {
       finishReason: outcome.finishReason,
       recordedAt: new Date().toISOString(),
     });
+  }
+
+  /** Records the entry (or finishes an earlier recording of it); returns the usage that counts. */
+  private async count(userId: string, accounting: JobAccounting, recording: UsageEntry): Promise<Usage> {
+    const { entry, counted } = await this.deps.usage.record(recording);
     if (counted) {
       this.deps.onCounted?.(entry, accounting);
-      this.deps.events.changed(job.userId);
+      this.deps.events.changed(userId);
     }
     return { promptTokens: entry.promptTokens, completionTokens: entry.completionTokens };
   }
