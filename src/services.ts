@@ -18,6 +18,7 @@ import type { UserRepository } from './store/users.ts';
 import type { StreamStore } from './streams/stream-store.ts';
 import type { UsageService } from './usage/service.ts';
 import type { SearchService } from './search/service.ts';
+import type { ApiKeyService } from './auth/api-keys.ts';
 
 export interface Services {
   config: Config;
@@ -34,6 +35,7 @@ export interface Services {
   models: ModelDirectory;
   usage: UsageService;
   search: SearchService;
+  apiKeys: ApiKeyService;
   identity: IdentityProvider;
   authLimiter: AttemptLimiter;
   audit: AuditLog;

@@ -4,7 +4,9 @@
  * builds only what the API alone uses: identity, auth attempt limits, per-user generation rate
  * limits and the services resolvers call. It never runs the model.
  */
+import { ApiKeyService } from '../auth/api-keys.ts';
 import { createAttemptLimiter } from '../auth/attempt-limiter.ts';
+import { ApiKeyRepository } from '../store/api-keys.ts';
 import { createGenerationRateLimiter } from '../generation/rate-limit.ts';
 import { GenerationService } from '../generation/service.ts';
 import { buildApp, type App } from '../server/app.ts';
@@ -44,6 +46,7 @@ export async function createApi(infra: Infrastructure): Promise<App> {
       maxBytes: config.search.maxIndexBytes,
       logger,
     }),
+    apiKeys: new ApiKeyService(new ApiKeyRepository(infra.dynamo), infra.users),
     identity,
     jwks,
     audit: infra.audit,

@@ -150,10 +150,10 @@ export class GenerationService {
     return { meta, conversation: shown ?? conversation, userMessage };
   }
 
-  /** A generation without a conversation (`generate`, `generateStream`: `kind`): nothing is stored. */
+  /** A generation without a conversation (`generate`, `generateStream`, `/v1`: `kind`): nothing is stored. */
   async startStateless(
     identity: Identity,
-    kind: Extract<UsageKind, 'generate' | 'stream'>,
+    kind: Extract<UsageKind, 'generate' | 'stream' | 'api'>,
     input: StatelessInput,
     params?: RequestParams | null,
     onRateLimit?: (state: RateLimitState) => void,

@@ -32,7 +32,7 @@ const params = z
   .strict();
 
 /** What the usage ledger records a generation under: what asked for it, and the role whose quota it counts against. */
-export const USAGE_KINDS = ['message', 'regenerate', 'edit', 'generate', 'stream', 'title'] as const;
+export const USAGE_KINDS = ['message', 'regenerate', 'edit', 'generate', 'stream', 'api', 'title'] as const;
 /** Work the system does for the user unasked: recorded in the ledger, not counted against quotas. */
 export const BACKGROUND_KINDS: ReadonlySet<UsageKind> = new Set(['title']);
 const accounting = z.object({ kind: z.enum(USAGE_KINDS), role: z.enum(ROLES) }).strict();

@@ -9,6 +9,7 @@ import './share.ts';
 import './search.ts';
 import './generation.ts';
 import './usage.ts';
+import './api-key.ts';
 
 /** The schema, sorted so that the printed SDL is stable however the modules are ordered. */
 export const schema = lexicographicSortSchema(builder.toSchema());

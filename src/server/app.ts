@@ -20,6 +20,7 @@ import { metricsPlugin } from './metrics-plugin.ts';
 import type { ReadinessCheck } from './probes.ts';
 import { routesPlugin } from './routes.ts';
 import { resourceRoutesPlugin } from './resource-routes.ts';
+import { openAIRoutesPlugin } from './openai-routes.ts';
 import { attachWebSocket } from './websocket.ts';
 import { webPagePlugin } from '../web/plugin.ts';
 import { sharePagePlugin } from '../web/share-page.ts';
@@ -119,6 +120,7 @@ export function buildApp(services: Services, readiness: Record<string, Readiness
       ...graphqlLimitPlugins(config.graphql),
       routesPlugin(services, metrics, readiness),
       resourceRoutesPlugin(services),
+      openAIRoutesPlugin(services),
       webPagePlugin(),
       sharePagePlugin(services),
       metricsPlugin(metrics),

@@ -5,6 +5,7 @@ import type { Identity } from '../auth/identity.ts';
 import type { Context, Loaders } from '../context.ts';
 import { AppError, ErrorCode, unauthenticated } from '../errors.ts';
 import type { Services } from '../services.ts';
+import { looksLikeApiKey } from '../store/api-keys.ts';
 
 /**
  * Made on first use: most operations use neither, and a context lives as long as its operation,
@@ -46,7 +47,9 @@ export function bearerToken(header: string | null | undefined): string | undefin
 export async function identify(services: Services, readToken: () => string | undefined): Promise<{ identity: Identity; token: string } | null> {
   try {
     const token = readToken();
-    return token === undefined ? null : { identity: await services.identity.verifyAccessToken(token), token };
+    if (token === undefined) return null;
+    if (looksLikeApiKey(token)) throw unauthenticated('API keys are accepted by /v1 only; log in for a token');
+    return { identity: await services.identity.verifyAccessToken(token), token };
   } catch (error) {
     throw unauthenticated(error instanceof AppError ? error.message : 'Invalid token');
   }

@@ -10,7 +10,10 @@ import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
+  ApiKeysDocument,
   ArchiveConversationDocument,
+  CreateApiKeyDocument,
+  RevokeApiKeyDocument,
   CancelGenerationDocument,
   CreateFolderDocument,
   DeleteFolderDocument,
@@ -62,6 +65,7 @@ let aliceFileId: string;
 let bobConversationId: string;
 let aliceFolderId: string;
 let aliceShareId: string;
+let aliceApiKeyId: string;
 
 beforeAll(async () => {
   t = await startTestApp();
@@ -76,6 +80,7 @@ beforeAll(async () => {
   aliceFolderId = (await t.gql(CreateFolderDocument, { name: 'alice’s folder' }, alice.accessToken)).data!.createFolder.id;
   await t.gql(MoveConversationDocument, { id: aliceConversationId, folderId: aliceFolderId }, alice.accessToken);
   aliceShareId = (await t.gql(ShareConversationDocument, { id: aliceConversationId }, alice.accessToken)).data!.shareConversation.id;
+  aliceApiKeyId = (await t.gql(CreateApiKeyDocument, { name: 'alice’s key' }, alice.accessToken)).data!.createApiKey.apiKey.id;
 });
 afterAll(() => t.stop());
 
@@ -145,6 +150,7 @@ const SWEEP: Record<string, () => Promise<readonly GraphQLFormattedError[] | und
   'Mutation.revokeShare': async () => (await t.gql(RevokeShareDocument, { id: aliceShareId }, bob.accessToken)).errors,
   // Shares are public to whoever holds the link (128 random bits); other ids, a conversation's included, are no link.
   'Query.sharedConversation': async () => (await t.gql(SharedConversationDocument, { id: aliceConversationId }, bob.accessToken)).errors,
+  'Mutation.revokeApiKey': async () => (await t.gql(RevokeApiKeyDocument, { id: aliceApiKeyId }, bob.accessToken)).errors,
   'Conversation.branch': async () => (await t.gql(ConversationBranchDocument, { id: bobConversationId, leafId: aliceGeneration.userMessageId }, bob.accessToken)).errors,
   'Mutation.regenerate': async () => (await t.gql(RegenerateDocument, { messageId: aliceGeneration.userMessageId }, bob.accessToken)).errors,
   'Query.file': async () => (await t.gql(FileDocument, { id: aliceFileId }, bob.accessToken)).errors,
@@ -216,6 +222,8 @@ describe('IDOR sweep', () => {
     expect(conversation).toMatchObject({ title: 'alice only', pinned: false, archived: false, tags: [], folder: { id: aliceFolderId, name: 'alice’s folder' } });
     expect((await t.gql(FoldersDocument, {}, bob.accessToken)).data!.folders).toEqual([]);
     expect((await t.gql(SharesDocument, {}, bob.accessToken)).data!.shares.edges).toEqual([]);
+    expect((await t.gql(ApiKeysDocument, {}, alice.accessToken)).data!.apiKeys.map((k) => k.id)).toEqual([aliceApiKeyId]);
+    expect((await t.gql(ApiKeysDocument, {}, bob.accessToken)).data!.apiKeys).toEqual([]);
     expect((await t.gql(SharedConversationDocument, { id: aliceShareId })).data!.sharedConversation.messages.map((m) => m.content)).toEqual(['secret', 'more secret']);
     expect(conversation.messages.edges.map((edge) => edge.node.content)).toEqual(['secret', 'more secret']);
     expect((await t.gql(ConversationsDocument, {}, bob.accessToken)).data!.conversations.edges.map((edge) => edge.node.id)).toEqual([bobConversationId]);

@@ -15,6 +15,7 @@ import {
   CancelGenerationDocument,
   ConfirmSignUpDocument,
   ConversationDocument,
+  CreateApiKeyDocument,
   CreateConversationDocument,
   GenerateDocument,
   GenerateStreamDocument,
@@ -23,6 +24,7 @@ import {
   MeDocument,
   MyUsageDocument,
   RegenerateDocument,
+  RevokeApiKeyDocument,
   SearchDocument,
   SendMessageDocument,
   SetUserQuotaDocument,
@@ -367,5 +369,18 @@ describe.skipIf(!inject('redisAvailable'))('api and workers as separate processe
     expect(await search(apis[0]!, 'albatross')).toEqual([]); // built now, on the first process
     await postGraphQL(apis[1]!.url, { query: print(SendMessageDocument), variables: { input: { content: 'An albatross flew by.' } } }, token);
     await expect.poll(() => search(apis[0]!, 'albatross')).toEqual(['An <mark>albatross</mark> flew by.']);
+  });
+
+  it('refuses a revoked API key on every API process within a second', async () => {
+    const apis = [await start('api'), await start('api')];
+    const token = await newUser(apis[0]!.url);
+    const created = await postGraphQL<{ createApiKey: { key: string; apiKey: { id: string } } }>(apis[0]!.url, { query: print(CreateApiKeyDocument), variables: { name: 'multi' } }, token);
+    const { key, apiKey } = created.data!.createApiKey;
+    const models = (api: GptqlProcess) => fetch(`${api.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.status);
+    expect(await Promise.all(apis.map(models))).toEqual([200, 200]);
+    await postGraphQL(apis[1]!.url, { query: print(RevokeApiKeyDocument), variables: { id: apiKey.id } }, token);
+    const revokedAt = Date.now();
+    expect(await Promise.all(apis.map(models))).toEqual([401, 401]);
+    expect(Date.now() - revokedAt).toBeLessThan(1000);
   });
 });

@@ -1,0 +1,48 @@
+/** Completions and their stream chunks, shaped as OpenAI's API reference has them. */
+import type { StreamEvent } from '../streams/events.ts';
+
+type Completed = Extract<StreamEvent, { kind: 'completed' }>;
+export type CompletionKind = 'chat' | 'text';
+
+/** OpenAI knows `stop` and `length`; a reply ended by the model's end-of-sequence token, or cancelled, stopped. */
+export const finishReason = (reason: Completed['finishReason']) => (reason === 'length' ? 'length' : 'stop');
+
+const usageOf = (completed: Completed) => ({
+  prompt_tokens: completed.usage.promptTokens,
+  completion_tokens: completed.usage.completionTokens,
+  total_tokens: completed.usage.promptTokens + completed.usage.completionTokens,
+});
+
+export interface CompletionIdentity {
+  kind: CompletionKind;
+  id: string;
+  created: number;
+  model: string;
+}
+
+export function completionId(kind: CompletionKind, generationId: string): string {
+  return `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${generationId}`;
+}
+
+export function completion({ kind, id, created }: CompletionIdentity, completed: Completed) {
+  const choice =
+    kind === 'chat'
+      ? { index: 0, message: { role: 'assistant', content: completed.text, refusal: null }, logprobs: null, finish_reason: finishReason(completed.finishReason) }
+      : { index: 0, text: completed.text, logprobs: null, finish_reason: finishReason(completed.finishReason) };
+  return { id, object: kind === 'chat' ? 'chat.completion' : 'text_completion', created, model: completed.model, choices: [choice], usage: usageOf(completed) };
+}
+
+/** One streamed chunk: a piece of text, the end (`finish`), or the usage after it (no choices). */
+export function chunk(
+  { kind, id, created, model }: CompletionIdentity,
+  part: { text?: string; role?: boolean; finish?: Completed['finishReason']; usage?: Completed },
+) {
+  const object = kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
+  if (part.usage) return { id, object, created, model, choices: [], usage: usageOf(part.usage) };
+  const finish_reason = part.finish ? finishReason(part.finish) : null;
+  const choice =
+    kind === 'chat'
+      ? { index: 0, delta: part.role ? { role: 'assistant', content: '' } : part.text !== undefined ? { content: part.text } : {}, logprobs: null, finish_reason }
+      : { index: 0, text: part.text ?? '', logprobs: null, finish_reason };
+  return { id, object, created, model, choices: [choice] };
+}
