@@ -1,3 +1,5 @@
+import type { MessageTree } from '../conversations/branches.ts';
+import type { Context } from '../context.ts';
 import { MessageRepository, type MessageRecord } from '../store/messages.ts';
 import { builder } from './builder.ts';
 import { StoredFileRef } from './file.ts';
@@ -38,24 +40,22 @@ export const MessageRef = builder.objectRef<MessageRecord>('Message').implement(
   }),
 });
 
+/** A field listing messages of the same conversation that the message's place in its tree picks. */
+const related = (pick: (tree: MessageTree, messageId: string) => readonly string[]) => async (m: MessageRecord, _args: unknown, context: Context) =>
+  context.services.messages.getMany(m.conversationId, pick(await context.loaders.messageTree.load(m.conversationId), m.messageId));
+
 // Apart from the type's definition: a field of a type's own type there leaves TypeScript unable to infer it.
 builder.objectFields(MessageRef, (t) => ({
   siblings: t.field({
     type: [MessageRef],
     description: 'The versions of this message: it and the messages with the same parent, in writing order (siblingIndex is its place here).',
-    resolve: async (m, _args, context) => {
-      const ids = (await context.loaders.messageTree.load(m.conversationId)).siblingsOf(m.messageId);
-      return context.services.messages.getMany(m.conversationId, ids);
-    },
+    resolve: related((tree, id) => tree.siblingsOf(id)),
   }),
-    children: t.field({
-      type: [MessageRef],
-      description: 'The messages that follow this one (replies, and the versions of the next message), in writing order.',
-      resolve: async (m, _args, context) => {
-        const ids = (await context.loaders.messageTree.load(m.conversationId)).childrenOf(m.messageId);
-        return context.services.messages.getMany(m.conversationId, ids);
-      },
-    }),
+  children: t.field({
+    type: [MessageRef],
+    description: 'The messages that follow this one (replies, and the versions of the next message), in writing order.',
+    resolve: related((tree, id) => tree.childrenOf(id)),
+  }),
 }));
 
 export const MessageConnection = builder.connectionObject({ type: MessageRef, name: 'MessageConnection' });

@@ -4,6 +4,7 @@ import { batchGetAll } from './batch-get.ts';
 import type { Dynamo } from './dynamo.ts';
 import { newId } from './ids.ts';
 import { encodeCursor, queryPage, type Page, type PageRequest } from './pagination.ts';
+import { updateExpression } from './update-expression.ts';
 import type { MessageRepository } from './messages.ts';
 
 export interface ConversationRecord {
@@ -103,20 +104,9 @@ export class ConversationRepository {
     conversationId: string,
     changes: { title?: string; titleSource?: 'user'; systemPrompt?: string; activeLeafId?: string },
   ): Promise<ConversationRecord | undefined> {
-    const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
-    const values: Record<string, unknown> = { ':now': new Date().toISOString() };
-    const sets = ['#updatedAt = :now'];
-    for (const [field, value] of Object.entries(changes)) {
-      if (value === undefined) continue;
-      names[`#${field}`] = field;
-      values[`:${field}`] = value;
-      sets.push(`#${field} = :${field}`);
-    }
     return this.conditionalUpdate(userId, conversationId, {
-      UpdateExpression: `SET ${sets.join(', ')}`,
+      ...updateExpression({ updatedAt: new Date().toISOString(), ...changes }),
       ConditionExpression: 'attribute_exists(conversationId)',
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
     });
   }
 
@@ -141,21 +131,14 @@ export class ConversationRepository {
     conversationId: string,
     changes: { pinned?: boolean; archived?: boolean; tags?: string[]; folderId?: string | null },
   ): Promise<ConversationRecord | undefined> {
-    const sets: string[] = [];
-    const removes: string[] = [];
-    const values: Record<string, unknown> = {};
-    for (const [field, value] of Object.entries(changes)) {
-      if (value === undefined) continue;
-      if (value === false || value === null || (Array.isArray(value) && value.length === 0)) removes.push(field);
-      else {
-        sets.push(`${field} = :${field}`);
-        values[`:${field}`] = value;
-      }
-    }
+    const entries = Object.entries(changes).filter(([, value]) => value !== undefined);
+    const removed = ([, value]: [string, unknown]) => value === false || value === null || (Array.isArray(value) && value.length === 0);
     return this.conditionalUpdate(userId, conversationId, {
-      UpdateExpression: [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : ''].join(' ').trim(),
+      ...updateExpression(
+        Object.fromEntries(entries.filter((entry) => !removed(entry))),
+        entries.filter(removed).map(([field]) => field),
+      ),
       ConditionExpression: 'attribute_exists(conversationId)',
-      ExpressionAttributeValues: values,
     });
   }
 
@@ -193,13 +176,11 @@ export class ConversationRepository {
   private async conditionalUpdate(
     userId: string,
     conversationId: string,
-    update: { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown>; ExpressionAttributeNames?: Record<string, string> },
+    update: { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeValues?: Record<string, unknown>; ExpressionAttributeNames?: Record<string, string> },
   ): Promise<ConversationRecord | undefined> {
     try {
-      const { ExpressionAttributeValues: values, ...rest } = update;
       const { Attributes } = await this.db.doc.send(
-        // DynamoDB refuses an empty ExpressionAttributeValues (a REMOVE alone has none).
-        new UpdateCommand({ TableName: this.table, Key: { userId, conversationId }, ...rest, ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}), ReturnValues: 'ALL_NEW' }),
+        new UpdateCommand({ TableName: this.table, Key: { userId, conversationId }, ...update, ReturnValues: 'ALL_NEW' }),
       );
       return Attributes as ConversationRecord;
     } catch (error) {

@@ -14,6 +14,7 @@ import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } fr
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { batchWriteAll } from './batch-write.ts';
 import { queryAll } from './query-all.ts';
+import { updateExpression } from './update-expression.ts';
 import type { Dynamo } from './dynamo.ts';
 import { newId } from './ids.ts';
 
@@ -68,27 +69,14 @@ export class LabelRepository {
 
   /** Undefined when the user has no such folder. */
   async updateFolder(userId: string, folderId: string, changes: { name?: string; systemPrompt?: string | null }): Promise<FolderRecord | undefined> {
-    const sets: string[] = [];
-    const removes: string[] = [];
-    const values: Record<string, unknown> = {};
-    if (changes.name !== undefined) {
-      sets.push('#name = :name');
-      values[':name'] = changes.name;
-    }
-    if (changes.systemPrompt === null) removes.push('systemPrompt');
-    else if (changes.systemPrompt !== undefined) {
-      sets.push('systemPrompt = :prompt');
-      values[':prompt'] = changes.systemPrompt;
-    }
+    const { systemPrompt, ...rest } = changes;
     try {
       const { Attributes } = await this.db.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { userId, key: `${FOLDER}${folderId}` },
-          UpdateExpression: [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : ''].join(' ').trim(),
+          ...updateExpression({ ...rest, ...(systemPrompt !== null ? { systemPrompt } : {}) }, systemPrompt === null ? ['systemPrompt'] : []),
           ConditionExpression: 'attribute_exists(folderId)',
-          ...(sets.some((s) => s.startsWith('#name')) ? { ExpressionAttributeNames: { '#name': 'name' } } : {}),
-          ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
           ReturnValues: 'ALL_NEW',
         }),
       );
