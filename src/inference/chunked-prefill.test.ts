@@ -57,23 +57,25 @@ describe('chunked prefill (PREFILL_CHUNK_TOKENS)', () => {
 
   it('keeps the running streams going while a long prompt is read', async () => {
     /**
-     * Decode steps stream A takes alone while B's long prompt is read: A and B are sent together,
-     * A's short prompt is read first, and A decodes alone until B joins (A's diagnostics record
-     * each of its steps' batch size). Counted in scheduler steps, not in arrival times of events
-     * on this thread, which vary with load.
+     * Decode steps stream A takes alone while B's long prompt is waiting or being read: A's
+     * diagnostics record, for each of its steps, the batch size and how many requests were in the
+     * scheduler but not decoding. Counted from B's arrival on the engine thread, so neither the
+     * order nor the timing of the two messages matters.
      */
     const stepsAlone = async (engine: InferenceEngine) => {
       const a = collect(engine.generate({ input: { prompt: 'keep going' }, params: { temperature: 0.7, seed: 1, maxTokens: 150, minTokens: 150 }, diagnostics: true }));
       const b = collect(engine.generate({ input: { prompt: long }, params: { maxTokens: 2, minTokens: 2 } }));
       const [{ done }] = await Promise.all([a, b]);
-      const sizes = done.diagnostics!.batchSizes;
-      return sizes.findIndex((size) => size > 1);
+      const { batchSizes, promptsPending } = done.diagnostics!;
+      expect(batchSizes.some((size) => size > 1), 'B joined A while A decoded').toBe(true);
+      return batchSizes.filter((size, step) => size === 1 && promptsPending[step]! > 0).length;
     };
     const whole = await stepsAlone(engines.get(0)!);
     const chunked = await stepsAlone(engines.get(7)!);
-    // The prompt is ~400 tokens: read whole, it joins within a step or two; in chunks of 7, A
-    // decodes a step per chunk meanwhile.
-    expect(whole).toBeLessThanOrEqual(2);
+    // The prompt is ~400 tokens: read whole, it joins in the step after it arrives (the one it
+    // arrived in, while A's prompt was read, may already be under way); in chunks of 7, A decodes
+    // a step per chunk meanwhile.
+    expect(whole).toBeLessThanOrEqual(1);
     expect(chunked).toBeGreaterThan(30);
   });
 

@@ -49,6 +49,8 @@ export interface Diagnostics {
   promptLogits: Float32Array[];
   /** How many sequences each of its decode steps ran together. */
   batchSizes: number[];
+  /** How many other requests were waiting or having their prompt read (not decoding) at each of its decode steps. */
+  promptsPending: number[];
 }
 
 export interface ErrorEvent {

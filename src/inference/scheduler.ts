@@ -284,7 +284,7 @@ export class Scheduler {
       enqueuedAt: submission.enqueuedAt,
       startedAt,
       firstTokenAt: 0,
-      diagnostics: submission.diagnostics ? { promptIds: ids, tokenIds: [], promptLogits: [], batchSizes: [] } : undefined,
+      diagnostics: submission.diagnostics ? { promptIds: ids, tokenIds: [], promptLogits: [], batchSizes: [], promptsPending: [] } : undefined,
     };
     const slots = this.deps.slots;
     if (slots) {
@@ -408,6 +408,8 @@ export class Scheduler {
     const { io, session, slots } = this.deps;
     const batch = this.running;
     const size = batch.length;
+    // Counted before the run: requests that arrive during it could not have joined it.
+    const pending = this.waiting.length + this.prefilling.length;
     const feeds: Record<string, Tensor> = { input_ids: new Tensor('int64', BigInt64Array.from(batch, (s) => BigInt(s.lastToken)), [size, 1]) };
     if (io.hasPositionIds) feeds.position_ids = new Tensor('int64', BigInt64Array.from(batch, (s) => BigInt(s.length)), [size, 1]);
     if (io.hasUseCacheBranch) feeds.use_cache_branch = new Tensor('bool', [true], [1]);
@@ -430,6 +432,7 @@ export class Scheduler {
     const rows = lastRows(out[io.logits]!, size);
     batch.forEach((seq, row) => {
       seq.diagnostics?.batchSizes.push(size);
+      seq.diagnostics?.promptsPending.push(pending);
       seq.length++;
       this.accept(seq, this.sample(seq, rows[row]!));
     });
