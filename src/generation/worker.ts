@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { AppError, ErrorCode } from '../errors.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
 import type { ChatMessage, PromptInput } from '../inference/prompt.ts';
-import type { DoneEvent, FinishReason, Usage } from '../inference/protocol.ts';
+import type { DoneEvent, FinishReason, TokenLogprob, Usage } from '../inference/protocol.ts';
 import type { ConversationService } from '../conversations/service.ts';
 import type { MessageRecord, MessageRepository } from '../store/messages.ts';
 import type { FileService } from '../files/service.ts';
@@ -200,12 +200,13 @@ export class GenerationWorker {
     const previous = history.map((event) => (event.kind === 'token' ? event.delta : '')).join('');
     let index = history.length;
     const deltas: string[] = [];
-    const publish = async (delta: string) => {
+    const publish = async (delta: string, logprobs?: TokenLogprob[]) => {
       deltas.push(delta);
-      await streams.append(id, lease.token, { kind: 'token', index: ++index, delta });
+      await streams.append(id, lease.token, { kind: 'token', index: ++index, delta, ...(logprobs ? { logprobs } : {}) });
     };
 
-    const key = isDeterministic(params) && history.length === 0 ? cacheKey(engine.model.name, input, params) : undefined;
+    // The cache keeps text only: a request for log-probabilities is always run.
+    const key = isDeterministic(params) && history.length === 0 && params.logprobs == null ? cacheKey(engine.model.name, input, params) : undefined;
     const cached = key ? await cache.get(key) : undefined;
     if (key) this.deps.onCacheLookup?.(cached !== undefined);
 
@@ -217,7 +218,7 @@ export class GenerationWorker {
       const request: PromptInput = previous ? { ...input, continuation: previous } : input;
       let final: DoneEvent | undefined;
       for await (const event of engine.generate({ input: request, params, signal })) {
-        if (event.type === 'token') await publish(event.delta);
+        if (event.type === 'token') await publish(event.delta, event.logprobs);
         else if (event.type === 'error') {
           await this.recordFailed(job, engine.model.name, event.usage);
           throw new AppError(event.code === 'BAD_USER_INPUT' ? ErrorCode.BAD_USER_INPUT : ErrorCode.INTERNAL, event.code ? event.message : `Generation failed: ${event.message}`);

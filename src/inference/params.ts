@@ -3,6 +3,7 @@
  * form the sampler uses. Out-of-range values are BAD_USER_INPUT naming the parameter.
  */
 import { badInput } from '../errors.ts';
+import { MAX_TOP_LOGPROBS } from './logprobs.ts';
 
 export interface GenerationParams {
   maxTokens?: number | null;
@@ -16,6 +17,8 @@ export interface GenerationParams {
   presencePenalty?: number | null;
   seed?: number | null;
   stop?: readonly string[] | null;
+  /** Report each token's log-probability and this many alternatives (0–20); unset: none computed. */
+  logprobs?: number | null;
 }
 
 export interface ResolvedParams {
@@ -33,6 +36,8 @@ export interface ResolvedParams {
   presencePenalty: number;
   seed: number;
   stop: string[];
+  /** Alternatives per token to report with its log-probability; undefined: no log-probabilities. */
+  logprobs?: number;
 }
 
 export const LIMITS = {
@@ -86,5 +91,6 @@ export function resolveParams(params: GenerationParams, defaults: ModelDefaults,
     presencePenalty: inRange('presencePenalty', pick(params.presencePenalty, 0), -LIMITS.maxAbsPenalty, LIMITS.maxAbsPenalty),
     seed: inRange('seed', pick(params.seed, Math.floor(Math.random() * 2 ** 31)), 0, 2 ** 32 - 1, { integer: true }),
     stop: [...stop],
+    ...(params.logprobs === null || params.logprobs === undefined ? {} : { logprobs: inRange('logprobs', params.logprobs, 0, MAX_TOP_LOGPROBS, { integer: true }) }),
   };
 }

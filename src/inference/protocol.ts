@@ -12,6 +12,20 @@ export interface TokenEvent {
   delta: string;
   /** The token whose decoding completed this text. */
   tokenId: number;
+  /** Only when the request asked for log-probabilities: one per token this text completes (usually one). */
+  logprobs?: TokenLogprob[];
+}
+
+export interface TokenAlternative {
+  /** The token's text in context (a part of a character comes out as U+FFFD). */
+  token: string;
+  /** Natural log of its probability under the model (raw logits: before penalties and temperature). */
+  logprob: number;
+}
+
+/** A generated token's log-probability and the most likely tokens at its position, best first. */
+export interface TokenLogprob extends TokenAlternative {
+  top: TokenAlternative[];
 }
 
 export interface Usage {

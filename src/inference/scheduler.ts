@@ -16,12 +16,13 @@ import { Tensor, type InferenceSession } from 'onnxruntime-node';
 import { fromHalf } from '../../model/fp16.ts';
 import { IncrementalDecoder } from './detokenizer.ts';
 import { KvBatch } from './kv-batch.ts';
+import { distributionOf, tokenLogprob, type Distribution } from './logprobs.ts';
 import type { KvSlots } from './kv-slots.ts';
 import type { PrefixCache } from './prefix-cache.ts';
 import type { ModelFolder } from './model-folder.ts';
 import type { ResolvedParams } from './params.ts';
 import { ChatTemplateRenderError, promptBudget, type PromptBuilder, type PromptInput } from './prompt.ts';
-import type { Diagnostics, EngineEvent, FinishReason, StepStats } from './protocol.ts';
+import type { Diagnostics, EngineEvent, FinishReason, StepStats, TokenLogprob } from './protocol.ts';
 import { Sampler } from './sampler.ts';
 import type { SessionIO } from './session-io.ts';
 import { StopMatcher } from './stop-matcher.ts';
@@ -59,6 +60,11 @@ interface Sequence {
   firstTokenAt: number;
   finished?: FinishReason;
   diagnostics?: Diagnostics;
+  /** Alternatives to report per token, when log-probabilities were asked for. */
+  alternatives?: number;
+  /** With log-probabilities asked for: the last sampled token's distribution, and the entries of tokens whose text is not out yet. */
+  distribution?: Distribution;
+  pendingLogprobs?: TokenLogprob[];
 }
 
 /** An admitted sequence, with its prompt's cache when the cache is copied rather than in place. */
@@ -284,6 +290,7 @@ export class Scheduler {
       enqueuedAt: submission.enqueuedAt,
       startedAt,
       firstTokenAt: 0,
+      alternatives: params.logprobs,
       diagnostics: submission.diagnostics ? { promptIds: ids, tokenIds: [], promptLogits: [], batchSizes: [], promptsPending: [] } : undefined,
     };
     const slots = this.deps.slots;
@@ -456,6 +463,7 @@ export class Scheduler {
 
   /** Samples a sequence's next token; before its minTokens, end-of-sequence tokens are ruled out (as transformers' min_new_tokens does). */
   private sample(seq: Sequence, logits: Float32Array): number {
+    if (seq.alternatives !== undefined) seq.distribution = distributionOf(logits, seq.alternatives);
     if (seq.generated < seq.minTokens) for (const id of this.eos) if (id < logits.length) logits[id] = -Infinity;
     return seq.sampler.sample(logits);
   }
@@ -463,10 +471,12 @@ export class Scheduler {
   /** Handles a sampled token: EOS, text, stop sequences, length. */
   private accept(seq: Sequence, token: number) {
     if (seq.generated === 0) seq.firstTokenAt = this.now();
+    const previous = seq.generated === 0 ? (seq.prompt.at(-1) ?? -1) : seq.lastToken;
     seq.generated++;
     seq.lastToken = token;
     seq.diagnostics?.tokenIds.push(token);
     if (this.eos.has(token)) return this.finish(seq, 'eos');
+    if (seq.distribution) (seq.pendingLogprobs ??= []).push(tokenLogprob(seq.distribution, token, previous, this.deps.codec));
     seq.sampler.accept(token);
     const { emit, stopped } = seq.stop.push(seq.decoder.push(token));
     this.emitText(seq, emit, token);
@@ -476,7 +486,9 @@ export class Scheduler {
 
   private emitText(seq: Sequence, text: string, tokenId: number) {
     if (text.length === 0) return;
-    this.emit(seq.id, { type: 'token', index: seq.nextIndex++, delta: text, tokenId });
+    const logprobs = seq.pendingLogprobs;
+    seq.pendingLogprobs = undefined;
+    this.emit(seq.id, { type: 'token', index: seq.nextIndex++, delta: text, tokenId, ...(logprobs ? { logprobs } : {}) });
   }
 
   private finish(seq: Sequence, reason: FinishReason) {

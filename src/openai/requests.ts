@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { badInput } from '../errors.ts';
 import type { RequestParams, StatelessInput } from '../generation/service.ts';
+import { MAX_TOP_LOGPROBS } from '../inference/logprobs.ts';
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
 const content = z.union([z.string(), z.array(textPart).min(1)]);
@@ -30,13 +31,14 @@ const chatRequest = z.object({
   messages: z.array(z.object({ role: z.enum(['system', 'user', 'assistant', 'developer']), content, name: z.string().nullish() })).min(1),
   max_completion_tokens: z.number().int().min(1).nullish(),
   logprobs: z.boolean().nullish(),
-  top_logprobs: z.number().int().nullish(),
+  top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
 });
 
 const completionRequest = z.object({
   ...common,
   prompt: z.string(),
-  logprobs: z.number().int().nullish(),
+  // The reference's limit for the legacy endpoint.
+  logprobs: z.number().int().min(0).max(5).nullish(),
   echo: z.boolean().nullish(),
   suffix: z.string().nullish(),
   best_of: z.number().int().nullish(),
@@ -58,7 +60,7 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   throw badInput(`${param}: ${issue.message}`, { argument: param });
 }
 
-function params(request: z.infer<z.ZodObject<typeof common>>, maxTokens: number | null | undefined): RequestParams {
+function params(request: z.infer<z.ZodObject<typeof common>>, maxTokens: number | null | undefined, logprobs: number | undefined): RequestParams {
   if (request.n != null && request.n !== 1) throw badInput('Only n=1 is supported', { argument: 'n' });
   return {
     model: request.model,
@@ -69,6 +71,7 @@ function params(request: z.infer<z.ZodObject<typeof common>>, maxTokens: number 
     seed: request.seed,
     presencePenalty: request.presence_penalty,
     frequencyPenalty: request.frequency_penalty,
+    logprobs,
   };
 }
 
@@ -76,20 +79,19 @@ const refuse = (param: string, what: string) => badInput(`${what} is not support
 
 export function chatCompletionRequest(body: unknown): OpenAIRequest {
   const request = parse(chatRequest, body);
-  if (request.logprobs || request.top_logprobs != null) throw refuse('logprobs', 'logprobs');
+  if (request.top_logprobs != null && !request.logprobs) throw badInput('top_logprobs needs logprobs: true', { argument: 'top_logprobs' });
   const messages = request.messages.map((message) => ({
     // The reference's "developer" role is its newer name for "system".
     role: message.role === 'developer' ? ('system' as const) : message.role,
     content: typeof message.content === 'string' ? message.content : message.content.map((part) => part.text).join(''),
   }));
-  return { model: request.model, input: { messages }, params: params(request, request.max_completion_tokens ?? request.max_tokens), stream: Boolean(request.stream), includeUsage: Boolean(request.stream_options?.include_usage) };
+  return { model: request.model, input: { messages }, params: params(request, request.max_completion_tokens ?? request.max_tokens, request.logprobs ? (request.top_logprobs ?? 0) : undefined), stream: Boolean(request.stream), includeUsage: Boolean(request.stream_options?.include_usage) };
 }
 
 export function textCompletionRequest(body: unknown): OpenAIRequest {
   const request = parse(completionRequest, body);
-  if (request.logprobs != null) throw refuse('logprobs', 'logprobs');
   if (request.echo) throw refuse('echo', 'echo');
   if (request.suffix != null) throw refuse('suffix', 'suffix');
   if (request.best_of != null && request.best_of !== 1) throw refuse('best_of', 'best_of above 1');
-  return { model: request.model, input: { prompt: request.prompt }, params: params(request, request.max_tokens), stream: Boolean(request.stream), includeUsage: Boolean(request.stream_options?.include_usage) };
+  return { model: request.model, input: { prompt: request.prompt }, params: params(request, request.max_tokens, request.logprobs ?? undefined), stream: Boolean(request.stream), includeUsage: Boolean(request.stream_options?.include_usage) };
 }

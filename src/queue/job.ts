@@ -26,6 +26,7 @@ const params = z
     presencePenalty: z.number().nullish(),
     seed: z.number().int().nullish(),
     stop: z.array(z.string()).readonly().nullish(),
+    logprobs: z.number().int().nullish(),
     /** The model to run on, which routes the job. Absent in an earlier release's jobs: the default model. */
     model: z.string().regex(MODEL_NAME).nullish(),
   })

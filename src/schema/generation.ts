@@ -5,6 +5,7 @@ import type { GenerationMeta, StreamEvent } from '../streams/events.ts';
 import type { ServedModel } from '../generation/model-directory.ts';
 import type { RequestParams, StatelessInput } from '../generation/service.ts';
 import type { ChatRole } from '../inference/prompt.ts';
+import type { TokenAlternative } from '../inference/protocol.ts';
 import { builder } from './builder.ts';
 import { ConversationRef } from './conversation.ts';
 import { MessageRef, MessageRoleEnum } from './message.ts';
@@ -31,6 +32,10 @@ const GenerationParamsInput = builder.inputType('GenerationParams', {
     presencePenalty: t.float({ required: false, description: '-2 to 2.' }),
     seed: t.int({ required: false, description: 'Same seed, same output.' }),
     stop: t.stringList({ required: false, description: 'Up to 8 texts that end the reply (not included in it).' }),
+    logprobs: t.int({
+      required: false,
+      description: 'Report each token’s log-probability (`GenerationToken.logprob`) and this many most likely alternatives (`topLogprobs`), 0 to 20. Unset: none are computed.',
+    }),
     model: t.string({
       required: false,
       description: 'Which model answers: one of `models`. Default: in a conversation the model of its last reply, else the first model `models` lists.',
@@ -113,10 +118,30 @@ const TimingsRef = builder
 type EventShape = StreamEvent & { conversationId?: string };
 type Completed = Extract<EventShape, { kind: 'completed' }>;
 
+const TokenLogprobRef = builder.objectRef<TokenAlternative>('TokenLogprob').implement({
+  description: 'A token and its log-probability under the model.',
+  fields: (t) => ({
+    token: t.exposeString('token', { description: 'The token’s text in context (part of a character shows as U+FFFD).' }),
+    logprob: t.exposeFloat('logprob', { description: 'Natural log of its probability, from the raw logits (before penalties, temperature and truncation).' }),
+  }),
+});
+
 const GenerationTokenRef = builder.objectRef<Extract<EventShape, { kind: 'token' }>>('GenerationToken').implement({
   fields: (t) => ({
     index: t.exposeInt('index', { description: 'Position in the stream, from 1; resume with `after: index`.' }),
     delta: t.exposeString('delta', { description: 'New text: whole characters, never half of one.' }),
+    logprob: t.float({
+      nullable: true,
+      description:
+        'Log-probability of this text under the model: the sum over its tokens (usually one; a character split over tokens takes several). Null unless `GenerationParams.logprobs` was set.',
+      resolve: (event) => (event.logprobs ? event.logprobs.reduce((sum, entry) => sum + entry.logprob, 0) : null),
+    }),
+    topLogprobs: t.field({
+      type: [TokenLogprobRef],
+      nullable: true,
+      description: 'The most likely tokens where this text’s first token was chosen, best first (`GenerationParams.logprobs` of them). Null unless asked for.',
+      resolve: (event) => event.logprobs?.[0]?.top ?? null,
+    }),
   }),
 });
 

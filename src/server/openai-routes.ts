@@ -13,6 +13,7 @@ import { chatCompletionRequest, textCompletionRequest, type OpenAIRequest } from
 import { chunk, completion, completionId, type CompletionIdentity, type CompletionKind } from '../openai/responses.ts';
 import type { Services } from '../services.ts';
 import type { StreamEvent } from '../streams/events.ts';
+import type { TokenLogprob } from '../inference/protocol.ts';
 import { bearerToken } from './context.ts';
 
 interface OpenAIError {
@@ -64,11 +65,16 @@ export function openAIRoutesPlugin(services: Services): Plugin {
     const events = generation.events(meta, 0)[Symbol.asyncIterator]();
     const id: CompletionIdentity = { kind, id: completionId(kind, meta.generationId), created: Math.floor(Date.parse(meta.createdAt) / 1000), model: request.model };
     const ended = (event: StreamEvent) => event.kind !== 'token';
+    const wantsLogprobs = request.params.logprobs != null;
     if (!request.stream) {
       try {
+        const entries: TokenLogprob[] = [];
         for (let next = await events.next(); !next.done; next = await events.next()) {
           const event = next.value;
-          if (event.kind === 'completed') return new fetchAPI.Response(JSON.stringify(completion(id, event)), { headers: { 'content-type': 'application/json' } });
+          if (event.kind === 'token' && event.logprobs) entries.push(...event.logprobs);
+          if (event.kind === 'completed') {
+            return new fetchAPI.Response(JSON.stringify(completion(id, event, wantsLogprobs ? entries : undefined)), { headers: { 'content-type': 'application/json' } });
+          }
           if (event.kind === 'failed') throw new AppError(event.code as ErrorCode, event.message);
         }
         throw new AppError(ErrorCode.INTERNAL, 'Generation ended without a result');
@@ -79,6 +85,8 @@ export function openAIRoutesPlugin(services: Services): Plugin {
     }
     const encoder = new TextEncoder();
     let finished = false;
+    /** Characters streamed so far: where the next piece starts (text completions' `text_offset`). */
+    let offset = 0;
     const body = new fetchAPI.ReadableStream<Uint8Array>({
       async start(controller) {
         if (kind === 'chat') controller.enqueue(encoder.encode(sse(chunk(id, { role: true }))));
@@ -91,8 +99,11 @@ export function openAIRoutesPlugin(services: Services): Plugin {
         }
         const event = next.value;
         finished = ended(event);
-        if (event.kind === 'token') controller.enqueue(encoder.encode(sse(chunk(id, { text: event.delta }))));
-        else if (event.kind === 'completed') {
+        if (event.kind === 'token') {
+          const logprobs = wantsLogprobs ? { entries: event.logprobs ?? [], offset } : undefined;
+          controller.enqueue(encoder.encode(sse(chunk(id, { text: event.delta, logprobs }))));
+          offset += event.delta.length;
+        } else if (event.kind === 'completed') {
           controller.enqueue(encoder.encode(sse(chunk(id, { finish: event.finishReason }))));
           if (request.includeUsage) controller.enqueue(encoder.encode(sse(chunk(id, { usage: event }))));
         } else {

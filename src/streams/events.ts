@@ -1,10 +1,11 @@
 /** What a generation emits, in order; `index` counts from 1, so `after: 0` means "everything". */
-import type { FinishReason, Timings, Usage } from '../inference/protocol.ts';
+import type { FinishReason, Timings, TokenLogprob, Usage } from '../inference/protocol.ts';
 
 export type GenerationStatus = 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
 
 export type StreamEvent =
-  | { kind: 'token'; index: number; delta: string }
+  /** `logprobs`: only when the request asked, one per token the delta completes. */
+  | { kind: 'token'; index: number; delta: string; logprobs?: TokenLogprob[] }
   | {
       kind: 'completed';
       index: number;

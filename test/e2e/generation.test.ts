@@ -144,10 +144,31 @@ describe('streaming generation (embedded)', () => {
     await client.dispose();
     const events = results.map((r) => r.data!.generateStream);
     expect(completed(events)).toMatchObject({ __typename: 'GenerationCompleted', message: null, text: tokens(events).map((e) => e.delta).join('') });
+    // Log-probabilities are computed only for requests that ask.
+    expect(tokens(events).every((e) => e.logprob === null && e.topLogprobs === null)).toBe(true);
     const models = (await t.gql(ModelsDocument, {}, user.accessToken)).data?.models;
     expect(models).toEqual([
       { name: 'default', architecture: expect.any(String), dtype: 'fp32', parameters: models?.[0]?.parameters ?? null, contextLength: 256, chatTemplate: expect.any(Boolean), workers: [t.worker!.consumerName] },
     ]);
+  });
+
+  it('streams log-probabilities when asked: the chosen token’s and the best alternatives, best first', async () => {
+    const client = wsClient(t.url, user.accessToken);
+    const input = { messages: [{ role: 'USER' as const, content: 'Hi' }], params: { maxTokens: 8, temperature: 0, logprobs: 3 } };
+    const events = (await collectSubscription(client, GenerateStreamDocument, { input })).map((r) => r.data!.generateStream);
+    await client.dispose();
+    const streamed = tokens(events);
+    expect(streamed.length).toBeGreaterThan(0);
+    for (const token of streamed) {
+      const top = token.topLogprobs!;
+      expect(top).toHaveLength(3);
+      expect(top.map((t) => t.logprob)).toEqual(top.map((t) => t.logprob).sort((a, b) => b - a));
+      expect(top[2]!.logprob).toBeLessThan(0);
+      // Greedy: the text is the best token's (a piece of one token, the default model's usual case).
+      expect(token.logprob).toBe(top[0]!.logprob);
+      expect(top[0]!.token).toBe(token.delta);
+    }
+    expect(errorCodes(await t.gql(SendMessageDocument, { input: { content: 'x', params: { logprobs: 21 } } }, user.accessToken))).toEqual(['BAD_USER_INPUT']);
   });
 
   it('refuses bad input and other users clearly', async () => {

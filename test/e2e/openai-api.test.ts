@@ -75,6 +75,43 @@ describe('OpenAI-compatible API', () => {
     expect(day.totalTokens).toBe(chat.usage!.total_tokens + whole.usage!.total_tokens + last.usage!.total_tokens + text.usage!.total_tokens);
   });
 
+  it('reports log-probabilities in chat and text completions, whole and streamed', async () => {
+    const { client } = await newClient();
+    const request = { model: 'default', messages: [{ role: 'user' as const, content: 'Hello' }], max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 3 };
+    const whole = await client.chat.completions.create(request);
+    const content = whole.choices[0]!.logprobs!.content!;
+    expect(content.map((entry) => entry.token).join('')).toBe(whole.choices[0]!.message.content);
+    for (const entry of content) {
+      expect(entry.bytes).toEqual([...Buffer.from(entry.token, 'utf8')]);
+      expect(entry.top_logprobs).toHaveLength(3);
+      const values = entry.top_logprobs.map((alt) => alt.logprob);
+      expect(values).toEqual([...values].sort((a, b) => b - a));
+      // Greedy: the chosen token is the most likely one.
+      expect(entry.top_logprobs[0]).toEqual({ token: entry.token, logprob: entry.logprob, bytes: entry.bytes });
+      expect(entry.logprob).toBeLessThan(0);
+    }
+
+    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+    for await (const part of await client.chat.completions.create({ ...request, stream: true })) chunks.push(part);
+    const streamed = chunks.flatMap((c) => c.choices[0]?.logprobs?.content ?? []);
+    expect(streamed.map((e) => e.token)).toEqual(content.map((e) => e.token));
+    expect(streamed.map((e) => e.logprob)).toEqual(content.map((e) => expect.closeTo(e.logprob, 5)));
+
+    const text = await client.completions.create({ model: 'default', prompt: 'Once upon a time', max_tokens: 5, temperature: 0, logprobs: 2 });
+    const logprobs = text.choices[0]!.logprobs!;
+    expect(logprobs.tokens!.join('')).toBe(text.choices[0]!.text);
+    expect(logprobs.token_logprobs).toHaveLength(logprobs.tokens!.length);
+    expect(logprobs.text_offset).toEqual(logprobs.tokens!.map((_, i) => logprobs.tokens!.slice(0, i).join('').length));
+    logprobs.top_logprobs!.forEach((alternatives, i) => {
+      // Two alternatives, unless both read as the same text; the chosen token is the best.
+      expect(Object.keys(alternatives).length).toBeGreaterThanOrEqual(1);
+      expect(alternatives[logprobs.tokens![i]!]).toBe(logprobs.token_logprobs![i]);
+    });
+    const plain = await client.completions.create({ model: 'default', prompt: 'Once upon a time', max_tokens: 5, temperature: 0 });
+    expect(plain.choices[0]!.logprobs).toBeNull();
+    expect(plain.choices[0]!.text).toBe(text.choices[0]!.text);
+  });
+
   it('cancels the generation of a stream its client aborts', async () => {
     const { client } = await newClient();
     const controller = new AbortController();
@@ -98,7 +135,9 @@ describe('OpenAI-compatible API', () => {
     const hello = [{ role: 'user' as const, content: 'Hello' }];
     await expect(client.chat.completions.create({ model: 'no-such-model', messages: hello })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     await expect(client.chat.completions.create({ model: 'default', messages: hello, n: 2 })).rejects.toMatchObject({ status: 400, param: 'n' });
-    await expect(client.chat.completions.create({ model: 'default', messages: hello, logprobs: true })).rejects.toMatchObject({ status: 400, param: 'logprobs' });
+    await expect(client.chat.completions.create({ model: 'default', messages: hello, top_logprobs: 2 })).rejects.toMatchObject({ status: 400, param: 'top_logprobs' });
+    await expect(client.chat.completions.create({ model: 'default', messages: hello, logprobs: true, top_logprobs: 21 })).rejects.toMatchObject({ status: 400, param: 'top_logprobs' });
+    await expect(client.completions.create({ model: 'default', prompt: 'x', echo: true })).rejects.toMatchObject({ status: 400, param: 'echo' });
     await expect(client.chat.completions.create({ model: 'default', messages: [] })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     // RATE_LIMIT_PER_MINUTE=8: the refused requests above counted none; eight pass, the ninth is refused.
     for (let i = 0; i < 8; i++) await client.completions.create({ model: 'default', prompt: 'x', max_tokens: 1 });
