@@ -53,38 +53,51 @@ export interface ModelFolderEntry {
 }
 
 /**
- * MODEL_PATH: `name=path` or `path` entries, comma-separated; a bare path is named after its
- * folder. Names must be unique (they route jobs) and safe in queue keys.
+ * `name=target` or `target` entries, comma-separated, where a bare target is named by `nameOf`.
+ * Names must be unique (they route jobs) and safe in queue keys.
  */
-const modelList = z.string().transform((value, ctx) => {
-  const entries: ModelFolderEntry[] = [];
-  for (const [index, raw] of value.split(',').entries()) {
-    const item = raw.trim();
-    const at = `entry ${index + 1}`;
-    if (item.length === 0) {
-      ctx.addIssue({ code: 'custom', message: `${at} is empty (two commas, or one at either end)` });
-      continue;
+const namedList = (what: string, nameOf: (target: string) => string) =>
+  z.string().transform((value, ctx) => {
+    const entries: { name: string; target: string }[] = [];
+    for (const [index, raw] of value.split(',').entries()) {
+      const item = raw.trim();
+      const at = `entry ${index + 1}`;
+      if (item.length === 0) {
+        ctx.addIssue({ code: 'custom', message: `${at} is empty (two commas, or one at either end)` });
+        continue;
+      }
+      const equals = item.indexOf('=');
+      const target = (equals >= 0 ? item.slice(equals + 1) : item).trim();
+      const name = equals >= 0 ? item.slice(0, equals).trim() : nameOf(target);
+      if (target.length === 0) {
+        ctx.addIssue({ code: 'custom', message: `${at} ("${item}") names no ${what}` });
+        continue;
+      }
+      if (!MODEL_NAME.test(name)) {
+        const hint = equals >= 0 ? '' : `; give it one as name=${what}`;
+        ctx.addIssue({ code: 'custom', message: `${at}: model name "${name}" is not valid (${MODEL_NAME_RULE})${hint}` });
+        continue;
+      }
+      if (entries.some((entry) => entry.name === name)) {
+        ctx.addIssue({ code: 'custom', message: `model name "${name}" is given twice; name one of them with name=${what}` });
+        continue;
+      }
+      entries.push({ name, target });
     }
-    const equals = item.indexOf('=');
-    const folder = (equals >= 0 ? item.slice(equals + 1) : item).trim();
-    const name = equals >= 0 ? item.slice(0, equals).trim() : path.basename(path.resolve(folder));
-    if (folder.length === 0) {
-      ctx.addIssue({ code: 'custom', message: `${at} ("${item}") names no folder` });
-      continue;
-    }
-    if (!MODEL_NAME.test(name)) {
-      const hint = equals >= 0 ? '' : '; give it one as name=path';
-      ctx.addIssue({ code: 'custom', message: `${at}: model name "${name}" is not valid (${MODEL_NAME_RULE})${hint}` });
-      continue;
-    }
-    if (entries.some((entry) => entry.name === name)) {
-      ctx.addIssue({ code: 'custom', message: `model name "${name}" is given twice; name one of them with name=path` });
-      continue;
-    }
-    entries.push({ name, path: folder });
-  }
-  return entries;
-});
+    return entries;
+  });
+
+/** MODEL_PATH: a bare path is named after its folder. */
+const modelList = namedList('path', (folder) => path.basename(path.resolve(folder))).transform((entries): ModelFolderEntry[] => entries.map(({ name, target }) => ({ name, path: target })));
+
+/** A model a worker forwards to an upstream server: its name here, and there. */
+export interface UpstreamModelEntry {
+  name: string;
+  upstreamModel: string;
+}
+
+/** UPSTREAM_MODELS: a bare upstream name is also the name here (if it is a valid one). */
+const upstreamModelList = namedList('model', (model) => model).transform((entries): UpstreamModelEntry[] => entries.map(({ name, target }) => ({ name, upstreamModel: target })));
 
 /** The single list of variables: name → validation, default and meaning. */
 export const CONFIG_VARIABLES = {
@@ -141,6 +154,11 @@ export const CONFIG_VARIABLES = {
   MODEL_PATH: { schema: modelList, description: 'Model folders a worker serves (Hugging Face layout with `onnx/model.onnx`), comma-separated: `name=path`, or `path` named after its folder. Names: letters, digits, `.` `_` `-`, at most 64 characters, each once. The first is the default model (`GenerationParams.model` unset). Each model gets an engine of its own. Unset: the shipped `model/default`.' },
   MODEL_DTYPE: { schema: z.enum(['fp32', 'fp16', 'int8', 'q4', 'q4f16', 'quantized']), default: 'fp32', description: 'Which ONNX file of each model folder to serve: `onnx/model.onnx` (fp32), `model_fp16.onnx`, `model_int8.onnx`, `model_q4.onnx`, `model_q4f16.onnx` or `model_quantized.onnx` (Optimum\'s `decoder_model_merged*.onnx` as fallback). A folder without it fails at start, listing the variants it has.' },
   MODEL_SIZE: { schema: z.string().regex(/^(tiny|10m|small|124m|355m|774m|1\.5b|2\.7b)$/, 'expected a size preset: tiny, 10m, small, 124m, 355m, 774m, 1.5b, 2.7b'), description: 'Without `MODEL_PATH`: serve this size preset with random weights (built once under `DATA_DIR/models`), for load tests.' },
+  UPSTREAM_OPENAI_URL: { schema: z.url().regex(/^https?:/, 'expected an http(s) URL'), description: 'An OpenAI-compatible server (vLLM, TGI, llama.cpp, another gptql) that serves `UPSTREAM_MODELS` for this worker, by its API base, e.g. `http://vllm:8000/v1`. The worker forwards their generations there and streams the answers as its own.' },
+  UPSTREAM_OPENAI_API_KEY: { schema: z.string().min(1), security: true, description: 'Bearer key the worker sends to `UPSTREAM_OPENAI_URL`, if it needs one.' },
+  UPSTREAM_MODELS: { schema: upstreamModelList, description: 'Models this worker serves through `UPSTREAM_OPENAI_URL`, comma-separated: `name=upstream-model` (e.g. `llama=meta-llama/Llama-3.2-1B-Instruct`), or the upstream name alone where it is a valid name here. After `MODEL_PATH`\'s models in the order of default; without `MODEL_PATH` the worker serves only these.' },
+  UPSTREAM_TIMEOUT_SECONDS: { schema: positiveInt, default: '60', description: 'Longest wait for an upstream model server\'s first token (then the attempt is repeated) and between two tokens (then the generation fails with `UNAVAILABLE`).' },
+  UPSTREAM_RETRIES: { schema: z.coerce.number().int().min(0).max(10), default: '2', description: 'Further attempts at an upstream request that failed before its first token (refused, 429, 5xx, timed out), with backoff.' },
   DEVICE: { schema: z.enum(['cpu', 'cuda']), default: 'cpu', description: 'ONNX Runtime execution provider for the worker. `cuda` fails at start-up if the CUDA provider is not installed.' },
   INFERENCE_THREADS: { schema: z.coerce.number().int().min(1).max(256), description: 'ONNX Runtime threads per operator. Default: one per core.' },
   INFERENCE_SPIN_WAIT: { schema: bool, default: 'false', description: 'Let ONNX Runtime threads spin between operators instead of sleeping: about 10% faster decoding of a single stream on cores nothing else needs, but CPU taken from the API and from batched decoding on shared ones.' },
@@ -204,8 +222,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   if (v.COGNITO_USER_POOL_ID && !v.AWS_REGION && !v.COGNITO_ENDPOINT) problems.push('AWS_REGION is required with COGNITO_USER_POOL_ID');
   if (v.REDIS_URL && v.REDIS_HOST) problems.push('set either REDIS_URL or REDIS_HOST/REDIS_PORT, not both');
   const dataDir = path.resolve(v.DATA_DIR!);
-  const modelFolders = v.MODEL_PATH ?? [defaultModelFolder(dataDir, v.MODEL_SIZE)];
-  if (v.SQS_QUEUE_URL) problems.push(...sqsModelQueueProblems(v.SQS_QUEUE_URL, modelFolders));
+  const upstreamModels = v.UPSTREAM_MODELS ?? [];
+  if (upstreamModels.length > 0 && !v.UPSTREAM_OPENAI_URL) problems.push('UPSTREAM_OPENAI_URL is required with UPSTREAM_MODELS');
+  if (v.UPSTREAM_OPENAI_URL && upstreamModels.length === 0) problems.push('UPSTREAM_MODELS is required with UPSTREAM_OPENAI_URL: name the models it serves');
+  // A worker in front of a model server runs no model of its own unless MODEL_PATH asks.
+  const modelFolders = v.MODEL_PATH ?? (upstreamModels.length > 0 ? [] : [defaultModelFolder(dataDir, v.MODEL_SIZE)]);
+  for (const { name } of upstreamModels) if (modelFolders.some((folder) => folder.name === name)) problems.push(`model name "${name}" is in both MODEL_PATH and UPSTREAM_MODELS; rename one`);
+  if (v.SQS_QUEUE_URL) problems.push(...sqsModelQueueProblems(v.SQS_QUEUE_URL, [...modelFolders, ...upstreamModels]));
   if (problems.length > 0) throw new ConfigError(problems);
 
   const port = v.PORT!;
@@ -299,6 +322,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       folders: modelFolders,
       /** Only without MODEL_PATH: its single folder is then built with random weights if missing. */
       size: v.MODEL_PATH ? undefined : v.MODEL_SIZE,
+      /** Served through an OpenAI-compatible server, after the folders. */
+      upstream: v.UPSTREAM_OPENAI_URL
+        ? { url: v.UPSTREAM_OPENAI_URL, apiKey: v.UPSTREAM_OPENAI_API_KEY, models: upstreamModels, timeoutMs: v.UPSTREAM_TIMEOUT_SECONDS! * 1000, retries: v.UPSTREAM_RETRIES! }
+        : undefined,
       dtype: v.MODEL_DTYPE!,
       device: v.DEVICE!,
     },
@@ -348,7 +375,7 @@ function defaultModelFolder(dataDir: string, size: string | undefined): ModelFol
 }
 
 /** Each model's queue is named after SQS_QUEUE_URL's (`modelQueueUrl`): the names must be valid and distinct. */
-function sqsModelQueueProblems(queueUrl: string, folders: readonly ModelFolderEntry[]): string[] {
+function sqsModelQueueProblems(queueUrl: string, folders: readonly { name: string }[]): string[] {
   const problems: string[] = [];
   const owners = new Map<string, string>();
   for (const { name } of folders) {

@@ -6,22 +6,21 @@
 import os from 'node:os';
 import { GenerationWorker } from '../generation/worker.ts';
 import type { ModelInfo } from '../generation/model-directory.ts';
-import type { InferenceEngine } from '../inference/engine.ts';
-import type { ModelSummary } from '../inference/protocol.ts';
+import type { GenerationEngine } from '../generation/engine.ts';
 import { startEngines } from '../inference/start.ts';
 import { UsageLedger } from '../usage/ledger.ts';
 import type { Infrastructure } from './infrastructure.ts';
 
 export interface RunningWorker {
   /** The engines jobs run on, by model name in MODEL_PATH's order (tests watch what they are asked). */
-  engines: ReadonlyMap<string, InferenceEngine>;
+  engines: ReadonlyMap<string, GenerationEngine>;
   /** This worker's name as a queue consumer, as the `models` query lists it. */
   consumerName: string;
   stop(): Promise<void>;
 }
 
 /** What the directory tells API processes about a model. */
-const announced = (model: ModelSummary): ModelInfo => ({
+const announced = (model: ModelInfo): ModelInfo => ({
   name: model.name,
   architecture: model.architecture,
   dtype: model.dtype,
@@ -53,6 +52,7 @@ export async function createWorker(infra: Infrastructure): Promise<RunningWorker
     // Enough jobs in hand to fill each engine's batch and queue: beyond that, jobs are better
     // left on the shared queue for other workers.
     concurrency: config.inference.maxBatchSize + Math.min(config.inference.maxQueuedRequests, config.inference.maxBatchSize),
+    onGenerationEnded: (model, outcome) => infra.generationMetrics.generations.inc({ model, outcome }),
     onCacheLookup: (hit) => (hit ? infra.generationMetrics.cacheHits : infra.generationMetrics.cacheMisses).inc(),
   });
   const closeEngines = () => Promise.all([...engines.values()].map((engine) => engine.close()));

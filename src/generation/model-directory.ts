@@ -11,7 +11,8 @@ import { MODEL_DTYPES } from '../inference/model-variants.ts';
 const modelInfo = z.object({
   name: z.string(),
   architecture: z.string(),
-  dtype: z.enum(MODEL_DTYPES),
+  /** `upstream`: forwarded to an OpenAI-compatible server (UPSTREAM_MODELS). */
+  dtype: z.enum([...MODEL_DTYPES, 'upstream']),
   parameters: z.number().nullable(),
   contextLength: z.number(),
   chatTemplate: z.boolean(),

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { ConversationService } from '../conversations/service.ts';
-import type { InferenceEngine } from '../inference/engine.ts';
+import type { GenerationEngine } from './engine.ts';
 import type { ChatMessage } from '../inference/prompt.ts';
 import { newId } from '../store/ids.ts';
 import type { ConversationReplyJob, TitleJob } from '../queue/job.ts';
@@ -48,7 +48,7 @@ export interface TitleWriterDeps {
 export class TitleWriter {
   constructor(private readonly deps: TitleWriterDeps) {}
 
-  async write(job: TitleJob, engine: InferenceEngine): Promise<void> {
+  async write(job: TitleJob, engine: GenerationEngine): Promise<void> {
     const { conversations } = this.deps;
     const conversation = await conversations.own(job.userId, job.conversationId).catch(() => undefined);
     if (!conversation || conversation.titleSource !== 'auto') return; // deleted, or titled by the user

@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import { AppError, ErrorCode } from '../errors.ts';
-import type { InferenceEngine } from '../inference/engine.ts';
+import type { GenerationEngine } from './engine.ts';
 import type { ChatMessage, PromptInput } from '../inference/prompt.ts';
 import type { DoneEvent, FinishReason, TokenLogprob, Usage } from '../inference/protocol.ts';
 import type { ConversationService } from '../conversations/service.ts';
@@ -30,7 +30,7 @@ const NO_TIMINGS = { queueSeconds: 0, timeToFirstTokenSeconds: 0, tokensPerSecon
 
 export interface WorkerDeps {
   /** One engine per model served, by name; the first is the default model (jobs that name none). */
-  engines: ReadonlyMap<string, InferenceEngine>;
+  engines: ReadonlyMap<string, GenerationEngine>;
   queue: JobQueue;
   streams: StreamStore;
   cache: ResponseCache;
@@ -43,6 +43,8 @@ export interface WorkerDeps {
   fileContextMaxChars?: number;
   logger: Logger;
   onCacheLookup?: (hit: boolean) => void;
+  /** Each generation this worker ended, by model and how. */
+  onGenerationEnded?: (model: string, outcome: 'completed' | 'cancelled' | 'failed') => void;
   consumerName: string;
   /** Jobs in hand at once, per model: each engine has its own batch and queue to fill. */
   concurrency: number;
@@ -84,7 +86,7 @@ export class GenerationWorker {
   }
 
   /** The engine a job runs on: its model's, the default model's for a job that names none. */
-  private engineFor(job: GenerationJob): InferenceEngine {
+  private engineFor(job: GenerationJob): GenerationEngine {
     const model = job.params.model ?? this.defaultModel;
     const engine = this.deps.engines.get(model);
     // The queue routes by model, so only a misrouted job gets here; it fails rather than run on another model.
@@ -139,6 +141,7 @@ export class GenerationWorker {
       if (lease.lost.aborted || error instanceof LeaseLostError) return this.stepAside(id, attempt, error);
       try {
         await this.fail(id, lease.token, error);
+        this.deps.onGenerationEnded?.(job.params.model ?? this.defaultModel, 'failed');
       } catch (failure) {
         if (failure instanceof LeaseLostError) return this.stepAside(id, attempt, failure);
         throw failure;
@@ -221,7 +224,7 @@ export class GenerationWorker {
         if (event.type === 'token') await publish(event.delta, event.logprobs);
         else if (event.type === 'error') {
           await this.recordFailed(job, engine.model.name, event.usage);
-          throw new AppError(event.code === 'BAD_USER_INPUT' ? ErrorCode.BAD_USER_INPUT : ErrorCode.INTERNAL, event.code ? event.message : `Generation failed: ${event.message}`);
+          throw new AppError(event.code ?? ErrorCode.INTERNAL, event.code ? event.message : `Generation failed: ${event.message}`);
         } else final = event;
       }
       done = final!;
@@ -278,6 +281,7 @@ export class GenerationWorker {
     const { streams } = this.deps;
     await streams.append(job.generationId, lease.token, { kind: 'completed', index: lastIndex + 1, ...result });
     await streams.setStatus(job.generationId, lease.token, result.finishReason === 'cancelled' ? 'CANCELLED' : 'COMPLETED');
+    this.deps.onGenerationEnded?.(result.model, result.finishReason === 'cancelled' ? 'cancelled' : 'completed');
   }
 
   private async conversationInput(job: ConversationReplyJob): Promise<{ messages: ChatMessage[] }> {

@@ -70,8 +70,11 @@ export interface Diagnostics {
 export interface ErrorEvent {
   type: 'error';
   message: string;
-  /** Set when the request itself is at fault (a chat template refused it); else an engine failure. */
-  code?: 'BAD_USER_INPUT';
+  /**
+   * BAD_USER_INPUT: the request itself is at fault (a chat template refused it); UNAVAILABLE: a
+   * model server the engine forwards to failed or did not answer; unset: an engine failure.
+   */
+  code?: 'BAD_USER_INPUT' | 'UNAVAILABLE';
   /** What the sequence had used when it failed, where that is known (a failed decode step). */
   usage?: Usage;
 }

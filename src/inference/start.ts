@@ -9,6 +9,8 @@ import type { Registry } from 'prom-client';
 import { preset, randomWeights, writeModelFolder } from '../../model/index.ts';
 import type { Config, ModelFolderEntry } from '../config.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { GenerationEngine } from '../generation/engine.ts';
+import { UpstreamEngine } from '../upstream/upstream-engine.ts';
 import { InferenceEngine } from './engine.ts';
 
 /** The folder to load for `folder`, building the MODEL_SIZE preset first if that is what it is and it is missing. */
@@ -42,15 +44,21 @@ export async function startEngine(config: Config, folder: ModelFolderEntry, regi
 }
 
 /**
- * One engine per model, keyed by name in MODEL_PATH's order (the first is the default model).
- * Each has its own worker thread, batch and queue, so a busy model does not hold up another.
- * Started one after another: loading reads the whole folder into memory, and a failure stops
- * the engines already started.
+ * One engine per model, keyed by name in MODEL_PATH's order (the first is the default model),
+ * then UPSTREAM_MODELS'. Each local one has its own worker thread, batch and queue, so a busy
+ * model does not hold up another. Started one after another: loading reads the whole folder
+ * into memory, and a failure stops the engines already started.
  */
-export async function startEngines(config: Config, registry: Registry, logger?: Logger): Promise<Map<string, InferenceEngine>> {
-  const engines = new Map<string, InferenceEngine>();
+export async function startEngines(config: Config, registry: Registry, logger?: Logger): Promise<Map<string, GenerationEngine>> {
+  const engines = new Map<string, GenerationEngine>();
+  const upstream = config.model.upstream;
   try {
     for (const folder of config.model.folders) engines.set(folder.name, await startEngine(config, folder, registry, logger));
+    for (const { name, upstreamModel } of upstream?.models ?? []) {
+      const engine = await UpstreamEngine.start({ baseURL: upstream!.url, apiKey: upstream!.apiKey, name, upstreamModel, timeoutMs: upstream!.timeoutMs, retries: upstream!.retries, registry, logger });
+      logger?.info({ model: name, upstream: upstream!.url, upstreamModel }, 'model served by an upstream server');
+      engines.set(name, engine);
+    }
   } catch (error) {
     await Promise.all([...engines.values()].map((engine) => engine.close()));
     throw error;

@@ -136,6 +136,12 @@ export function createGenerationMetrics(registry: Registry, queueDepth?: QueueDe
   return {
     cacheHits: new Counter({ name: 'cache_hits_total', help: 'Deterministic generations answered from the response cache.', registers: [registry] }),
     cacheMisses: new Counter({ name: 'cache_misses_total', help: 'Deterministic generations not in the response cache.', registers: [registry] }),
+    generations: new Counter({
+      name: 'generations_total',
+      help: 'Generations a worker ended, by model and outcome (completed, cancelled, failed).',
+      labelNames: ['model', 'outcome'],
+      registers: [registry],
+    }),
     rateLimited: new Counter({ name: 'rate_limit_exceeded_total', help: 'Generation requests refused by the per-user rate limit.', registers: [registry] }),
     // Labels stay bounded: roles and kinds are fixed lists, models those served; never user ids.
     usageTokens: new Counter({

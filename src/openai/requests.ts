@@ -1,7 +1,9 @@
 /**
  * OpenAI's chat and text completion requests, as its API reference defines them, read into what
  * the generation service takes. What gptql cannot do yet is refused by name (HTTP 400 naming the
- * parameter), never silently ignored.
+ * parameter), never silently ignored. vLLM's extra sampling parameters are taken too, so that
+ * its clients (and another gptql's upstream engine) can use them; fields neither knows are
+ * ignored, as vLLM ignores them.
  */
 import { z } from 'zod';
 import { badInput } from '../errors.ts';
@@ -24,6 +26,11 @@ const common = {
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   user: z.string().nullish(),
+  // vLLM's extra sampling parameters, which its clients (and gptql's upstream engine) send.
+  top_k: z.number().int().nullish(),
+  min_p: z.number().nullish(),
+  repetition_penalty: z.number().nullish(),
+  min_tokens: z.number().int().nullish(),
 };
 
 const chatRequest = z.object({
@@ -71,6 +78,10 @@ function params(request: z.infer<z.ZodObject<typeof common>>, maxTokens: number 
     seed: request.seed,
     presencePenalty: request.presence_penalty,
     frequencyPenalty: request.frequency_penalty,
+    topK: request.top_k,
+    minP: request.min_p,
+    repetitionPenalty: request.repetition_penalty,
+    minTokens: request.min_tokens,
     logprobs,
   };
 }

@@ -38,6 +38,7 @@ const fromAppError = (error: AppError): OpenAIError & { retryAfter?: number } =>
       return { status: 429, message: error.message, type: 'insufficient_quota', code: 'insufficient_quota', retryAfter };
     }
     case ErrorCode.OVERLOADED:
+    case ErrorCode.UNAVAILABLE:
       return { status: 503, message: error.message, type: 'server_error', code: null, retryAfter: 1 };
     case ErrorCode.BAD_USER_INPUT:
       // A model no worker serves is the reference's 404.
@@ -159,7 +160,9 @@ export function openAIRoutesPlugin(services: Services): Plugin {
         if (url.pathname === '/v1/models') {
           if (request.method !== 'GET') return fail({ status: 405, message: 'Use GET', type: 'invalid_request_error', code: null });
           const models = await services.models.list();
-          return respond(200, { object: 'list', data: models.map((model) => ({ id: model.name, object: 'model', created: 0, owned_by: 'gptql' })) });
+          // max_model_len: vLLM's addition, which an upstream engine reads the context window from.
+          const data = models.map((model) => ({ id: model.name, object: 'model', created: 0, owned_by: 'gptql', max_model_len: model.contextLength }));
+          return respond(200, { object: 'list', data });
         }
         return fail({ status: 404, message: `Unknown route ${request.method} ${url.pathname}`, type: 'invalid_request_error', code: 'unknown_url' });
       } catch (error) {

@@ -68,6 +68,7 @@ describe('OpenAI-compatible API', () => {
 
     const models = await client.models.list();
     expect(models.data.map((m) => m.id)).toEqual(['default']);
+    expect(models.data[0]).toMatchObject({ object: 'model', owned_by: 'gptql', max_model_len: 256 });
 
     const day = (await t.gql(MyUsageDocument, {}, user.accessToken)).data!.me.usage.day;
     // Four generations recorded (the streamed repeat may come from the response cache: recorded all the same).
@@ -115,7 +116,9 @@ describe('OpenAI-compatible API', () => {
   it('cancels the generation of a stream its client aborts', async () => {
     const { client } = await newClient();
     const controller = new AbortController();
-    const stream = await client.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'Tell me a long story' }], max_tokens: 200, stream: true }, { signal: controller.signal });
+    // min_tokens (vLLM's parameter): the model cannot end the reply before the client aborts it.
+    const request = { model: 'default', messages: [{ role: 'user' as const, content: 'Tell me a long story' }], max_tokens: 200, min_tokens: 200, stream: true as const };
+    const stream = await client.chat.completions.create(request, { signal: controller.signal });
     let id = '';
     try {
       for await (const part of stream) {
@@ -128,6 +131,9 @@ describe('OpenAI-compatible API', () => {
     expect(controller.signal.aborted).toBe(true);
     const generationId = id.replace(/^chatcmpl-/, '');
     await expect.poll(async () => (await t.app.services.streams.get(generationId))?.status, { timeout: 10_000 }).toBe('CANCELLED');
+    // The worker counts it as cancelled.
+    const cancelled = async () => (await t.infra.registry.getSingleMetric('generations_total')!.get()).values.find((v) => v.labels.outcome === 'cancelled')?.value;
+    expect(await cancelled()).toBe(1);
   });
 
   it('answers errors as the SDK’s typed errors', async () => {
