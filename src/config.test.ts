@@ -94,6 +94,34 @@ describe('config', () => {
       expect(() => loadConfig({ MODEL_PATH: value })).toThrow(message);
     });
 
+    it('serves UPSTREAM_MODELS after the folders, and only them without MODEL_PATH', () => {
+      const upstream = { UPSTREAM_OPENAI_URL: 'http://vllm:8000/v1', UPSTREAM_MODELS: 'llama=meta-llama/Llama-3.2-1B-Instruct, qwen2.5-0.5b' };
+      const config = loadConfig(upstream);
+      expect(config.model.folders).toEqual([]);
+      expect(config.model.upstream).toEqual({
+        url: 'http://vllm:8000/v1',
+        apiKey: undefined,
+        models: [
+          { name: 'llama', upstreamModel: 'meta-llama/Llama-3.2-1B-Instruct' },
+          { name: 'qwen2.5-0.5b', upstreamModel: 'qwen2.5-0.5b' },
+        ],
+        timeoutMs: 60_000,
+        retries: 2,
+      });
+      expect(loadConfig({ ...upstream, MODEL_PATH: 'local=/m/a' }).model.folders).toEqual([{ name: 'local', path: '/m/a' }]);
+      expect(loadConfig({ ...upstream, UPSTREAM_TIMEOUT_SECONDS: '0.5' }).model.upstream?.timeoutMs).toBe(500);
+    });
+
+    it.each([
+      [{ UPSTREAM_MODELS: 'a' }, /UPSTREAM_OPENAI_URL is required with UPSTREAM_MODELS/],
+      [{ UPSTREAM_OPENAI_URL: 'http://vllm:8000/v1' }, /UPSTREAM_MODELS is required with UPSTREAM_OPENAI_URL/],
+      [{ UPSTREAM_OPENAI_URL: 'ftp://vllm/v1', UPSTREAM_MODELS: 'a' }, /UPSTREAM_OPENAI_URL=.*http/],
+      [{ UPSTREAM_OPENAI_URL: 'http://vllm:8000/v1', UPSTREAM_MODELS: 'meta-llama/Llama-3.2-1B' }, /model name "meta-llama\/Llama-3.2-1B" is not valid .*; give it one as name=model/],
+      [{ UPSTREAM_OPENAI_URL: 'http://vllm:8000/v1', UPSTREAM_MODELS: 'a', MODEL_PATH: 'a=/m/a' }, /"a" is in both MODEL_PATH and UPSTREAM_MODELS/],
+    ])('refuses upstream settings %o clearly', (env, message) => {
+      expect(() => loadConfig(env)).toThrow(message);
+    });
+
     it('checks the SQS queue each model gets: a valid name, and one per model', () => {
       const queue = 'https://sqs.us-east-1.amazonaws.com/000000000000/gptql-jobs';
       expect(() => loadConfig({ SQS_QUEUE_URL: queue, MODEL_PATH: 'llama-3.2=/m/a,gpt2=/m/b' })).not.toThrow();

@@ -56,7 +56,7 @@ export interface ModelFolderEntry {
  * `name=target` or `target` entries, comma-separated, where a bare target is named by `nameOf`.
  * Names must be unique (they route jobs) and safe in queue keys.
  */
-const namedList = (what: string, nameOf: (target: string) => string) =>
+const namedList = ({ what, form }: { what: string; form: string }, nameOf: (target: string) => string) =>
   z.string().transform((value, ctx) => {
     const entries: { name: string; target: string }[] = [];
     for (const [index, raw] of value.split(',').entries()) {
@@ -74,12 +74,12 @@ const namedList = (what: string, nameOf: (target: string) => string) =>
         continue;
       }
       if (!MODEL_NAME.test(name)) {
-        const hint = equals >= 0 ? '' : `; give it one as name=${what}`;
+        const hint = equals >= 0 ? '' : `; give it one as ${form}`;
         ctx.addIssue({ code: 'custom', message: `${at}: model name "${name}" is not valid (${MODEL_NAME_RULE})${hint}` });
         continue;
       }
       if (entries.some((entry) => entry.name === name)) {
-        ctx.addIssue({ code: 'custom', message: `model name "${name}" is given twice; name one of them with name=${what}` });
+        ctx.addIssue({ code: 'custom', message: `model name "${name}" is given twice; name one of them with ${form}` });
         continue;
       }
       entries.push({ name, target });
@@ -88,7 +88,7 @@ const namedList = (what: string, nameOf: (target: string) => string) =>
   });
 
 /** MODEL_PATH: a bare path is named after its folder. */
-const modelList = namedList('path', (folder) => path.basename(path.resolve(folder))).transform((entries): ModelFolderEntry[] => entries.map(({ name, target }) => ({ name, path: target })));
+const modelList = namedList({ what: 'folder', form: 'name=path' }, (folder) => path.basename(path.resolve(folder))).transform((entries): ModelFolderEntry[] => entries.map(({ name, target }) => ({ name, path: target })));
 
 /** A model a worker forwards to an upstream server: its name here, and there. */
 export interface UpstreamModelEntry {
@@ -97,7 +97,7 @@ export interface UpstreamModelEntry {
 }
 
 /** UPSTREAM_MODELS: a bare upstream name is also the name here (if it is a valid one). */
-const upstreamModelList = namedList('model', (model) => model).transform((entries): UpstreamModelEntry[] => entries.map(({ name, target }) => ({ name, upstreamModel: target })));
+const upstreamModelList = namedList({ what: 'model', form: 'name=model' }, (model) => model).transform((entries): UpstreamModelEntry[] => entries.map(({ name, target }) => ({ name, upstreamModel: target })));
 
 /** The single list of variables: name → validation, default and meaning. */
 export const CONFIG_VARIABLES = {
@@ -157,7 +157,7 @@ export const CONFIG_VARIABLES = {
   UPSTREAM_OPENAI_URL: { schema: z.url().regex(/^https?:/, 'expected an http(s) URL'), description: 'An OpenAI-compatible server (vLLM, TGI, llama.cpp, another gptql) that serves `UPSTREAM_MODELS` for this worker, by its API base, e.g. `http://vllm:8000/v1`. The worker forwards their generations there and streams the answers as its own.' },
   UPSTREAM_OPENAI_API_KEY: { schema: z.string().min(1), security: true, description: 'Bearer key the worker sends to `UPSTREAM_OPENAI_URL`, if it needs one.' },
   UPSTREAM_MODELS: { schema: upstreamModelList, description: 'Models this worker serves through `UPSTREAM_OPENAI_URL`, comma-separated: `name=upstream-model` (e.g. `llama=meta-llama/Llama-3.2-1B-Instruct`), or the upstream name alone where it is a valid name here. After `MODEL_PATH`\'s models in the order of default; without `MODEL_PATH` the worker serves only these.' },
-  UPSTREAM_TIMEOUT_SECONDS: { schema: positiveInt, default: '60', description: 'Longest wait for an upstream model server\'s first token (then the attempt is repeated) and between two tokens (then the generation fails with `UNAVAILABLE`).' },
+  UPSTREAM_TIMEOUT_SECONDS: { schema: z.coerce.number().positive(), default: '60', description: 'Longest wait for an upstream model server\'s first token (then the attempt is repeated) and between two tokens (then the generation fails with `UNAVAILABLE`).' },
   UPSTREAM_RETRIES: { schema: z.coerce.number().int().min(0).max(10), default: '2', description: 'Further attempts at an upstream request that failed before its first token (refused, 429, 5xx, timed out), with backoff.' },
   DEVICE: { schema: z.enum(['cpu', 'cuda']), default: 'cpu', description: 'ONNX Runtime execution provider for the worker. `cuda` fails at start-up if the CUDA provider is not installed.' },
   INFERENCE_THREADS: { schema: z.coerce.number().int().min(1).max(256), description: 'ONNX Runtime threads per operator. Default: one per core.' },

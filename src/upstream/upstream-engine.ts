@@ -41,7 +41,7 @@ class AttemptError extends Error {
     message: string,
     readonly retriable: boolean,
     readonly code: 'UNAVAILABLE' | 'BAD_USER_INPUT' | undefined,
-    readonly retryAfterMs?: number,
+    readonly more: { retryAfterMs?: number; timedOut?: boolean } = {},
   ) {
     super(message);
   }
@@ -67,7 +67,7 @@ function classify(error: unknown): AttemptError {
     const message = `the model server answered ${error.status}: ${error.message}`;
     if (error.status === 429 || error.status >= 500) {
       const seconds = Number(error.headers?.get('retry-after'));
-      return new AttemptError(message, true, 'UNAVAILABLE', Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined);
+      return new AttemptError(message, true, 'UNAVAILABLE', { retryAfterMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined });
     }
     // The request itself (too long a prompt, a value out of the server's range): the user's to fix.
     if (error.status === 400 || error.status === 422) return new AttemptError(error.message, false, 'BAD_USER_INPUT');
@@ -135,9 +135,9 @@ export class UpstreamEngine implements GenerationEngine {
         if (request.signal?.aborted) break;
         const error = classify(caught);
         if (progress.index === 0 && error.retriable && attempt < retries) {
-          this.metrics?.retries.inc({ model: name, reason: error.message.includes('no token within') ? 'timeout' : 'error' });
+          this.metrics?.retries.inc({ model: name, reason: error.more.timedOut ? 'timeout' : 'error' });
           this.options.logger?.warn({ model: name, attempt: attempt + 1, reason: error.message }, 'model server attempt failed; retrying');
-          await sleep(Math.min(error.retryAfterMs ?? 250 * 2 ** attempt, 10_000), request.signal);
+          await sleep(Math.min(error.more.retryAfterMs ?? 250 * 2 ** attempt, 10_000), request.signal);
           if (request.signal?.aborted) break;
           continue;
         }
@@ -188,6 +188,14 @@ export class UpstreamEngine implements GenerationEngine {
         controller.abort();
       }, this.options.timeoutMs);
     };
+    /** Why this attempt was stopped from here, if it was: a timeout, or the engine closing. */
+    const stopped = () => {
+      if (timedOut) {
+        const seconds = this.options.timeoutMs / 1000;
+        return new AttemptError(progress.index === 0 ? `the model server sent no token within ${seconds} s` : `the model server sent no token for ${seconds} s`, true, 'UNAVAILABLE', { timedOut: true });
+      }
+      return this.closed ? new AttemptError('the worker is shutting down', false, 'UNAVAILABLE') : undefined;
+    };
     this.requests.add(controller);
     arm();
     try {
@@ -214,15 +222,13 @@ export class UpstreamEngine implements GenerationEngine {
           progress.finish = finishReasonOf(choice.finish_reason, choice.stop_reason, request.params?.stop);
         }
       }
-      if (!finished && !controller.signal.aborted) throw new AttemptError('the model server ended the stream without finishing the reply', true, 'UNAVAILABLE');
+      // An aborted stream may end quietly rather than throw: why it ended decides.
+      const interrupted = stopped();
+      if (interrupted) throw interrupted;
+      if (!finished && !request.signal?.aborted) throw new AttemptError('the model server ended the stream without finishing the reply', true, 'UNAVAILABLE');
     } catch (error) {
-      if (timedOut) {
-        const seconds = this.options.timeoutMs / 1000;
-        throw new AttemptError(progress.index === 0 ? `the model server sent no token within ${seconds} s` : `the model server sent no token for ${seconds} s`, true, 'UNAVAILABLE');
-      }
       if (request.signal?.aborted) return;
-      if (this.closed) throw new AttemptError('the worker is shutting down', false, 'UNAVAILABLE');
-      throw error;
+      throw stopped() ?? error;
     } finally {
       clearTimeout(timer);
       this.requests.delete(controller);
