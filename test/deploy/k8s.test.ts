@@ -15,13 +15,14 @@ import { jobStreamKey } from '../../src/composition/infrastructure.ts';
 import { modelQueueUrl, modelStreamKey } from '../../src/queue/names.ts';
 import { createGenerationMetrics, createInferenceMetrics, createMetrics, createRegistry } from '../../src/observability/metrics.ts';
 import { startWorkerHttp } from '../../src/server/worker-http.ts';
-import { K8S_DIR, OVERLAYS, ROOT, describe as name, render, schemaErrors, unknownFieldErrors, type K8sObject, type Overlay } from './manifests.ts';
+import { ALL_OVERLAYS as OVERLAYS, K8S_DIR, ROOT, describe as name, render, schemaErrors, unknownFieldErrors, type K8sObject, type Overlay } from './manifests.ts';
 
 /* Shapes of the parts of objects the checks read (the schemas themselves are checked above). */
 interface EnvVar { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string } } }
 interface Probe { httpGet?: { path: string; port: string | number } }
 interface Container {
   name: string;
+  args?: string[];
   env?: EnvVar[];
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
   ports?: { name?: string; containerPort: number }[];
@@ -58,7 +59,12 @@ const EXTERNAL_METRICS = new Set(['container_cpu_usage_seconds_total', 'kube_pod
 const SECRET_SAMPLES: Record<string, string> = {
   'gptql-redis/url': 'rediss://:sample-auth-token@master.gptql.example.use1.cache.amazonaws.com:6379',
   'gptql-redis/auth-token': 'sample-auth-token',
+  'gptql-vllm/api-key': 'sample-vllm-key',
 };
+
+/** Where the model runs: in the workers, or (the vllm example) in a vLLM Deployment they forward to. */
+const modelPod = (overlay: Overlay) => (overlay === 'vllm' ? 'vllm' : 'gptql-worker');
+const gptqlDeployments = (overlay: Overlay) => ofKind<Deployment>(overlay, 'Deployment').filter((d) => d.metadata.name.startsWith('gptql-'));
 
 const rendered = {} as Record<Overlay, K8sObject[]>;
 
@@ -167,7 +173,7 @@ describe('k8s manifests: consistency with the code', () => {
     for (const map of ofKind<K8sObject & { data: Record<string, string> }>(overlay, 'ConfigMap').filter((m) => m.metadata.name.startsWith('gptql-config'))) {
       for (const key of Object.keys(map.data)) expect(CONFIG_VARIABLES, `${name(map)} sets ${key}`).toHaveProperty(key);
     }
-    for (const deployment of ofKind<Deployment>(overlay, 'Deployment')) {
+    for (const deployment of gptqlDeployments(overlay)) {
       for (const container of deployment.spec.template.spec.containers) {
         const env = containerEnv(overlay, container);
         for (const key of Object.keys(env)) expect(CONFIG_VARIABLES, `${name(deployment)} sets ${key}`).toHaveProperty(key);
@@ -183,7 +189,13 @@ describe('k8s manifests: consistency with the code', () => {
         expect(config.publicUrl).toMatch(/^https:\/\//);
         // DATA_DIR must be a mounted (writable) volume: the root filesystem is read-only.
         expect(container.volumeMounts?.map((m) => m.mountPath)).toContain(config.dataDir);
-        if (role === 'worker') expect(config.model.device).toBe('cuda');
+        if (role === 'worker' && overlay === 'vllm') {
+          // No model of its own: every model is vLLM's, at the Service's address.
+          expect(config.model.folders).toEqual([]);
+          expect(config.model.upstream?.url).toBe('http://vllm.gptql.svc.cluster.local:8000/v1');
+          expect(config.model.upstream?.apiKey).toBe(SECRET_SAMPLES['gptql-vllm/api-key']);
+          expect(config.model.device).toBe('cpu');
+        } else if (role === 'worker') expect(config.model.device).toBe('cuda');
         if (overlay === 'prod') expect(config.sqsQueueUrl).toMatch(/^https:\/\/sqs\./);
       }
     }
@@ -191,10 +203,24 @@ describe('k8s manifests: consistency with the code', () => {
 
   it.each(OVERLAYS)('%s: probes, Services, Ingress, autoscalers, PDBs and policies point at what exists', (overlay) => {
     const deployments = ofKind<Deployment>(overlay, 'Deployment');
-    expect(deployments.map((d) => d.metadata.name).sort()).toEqual(['gptql-api', 'gptql-worker']);
+    expect(deployments.map((d) => d.metadata.name).sort()).toEqual(overlay === 'vllm' ? ['gptql-api', 'gptql-worker', 'vllm'] : ['gptql-api', 'gptql-worker']);
+    if (overlay === 'vllm') {
+      // vLLM answers its probes on its API port, which the workers' UPSTREAM_OPENAI_URL names.
+      const vllm = byName<Deployment>(overlay, 'Deployment', 'vllm').spec.template.spec.containers[0]!;
+      const port = vllm.ports!.find((p) => p.name === 'http')!.containerPort;
+      for (const probe of [vllm.livenessProbe, vllm.readinessProbe, vllm.startupProbe]) expect(probe?.httpGet).toEqual({ path: '/health', port: 'http' });
+      expect(vllm.args).toContain(`--port=${port}`);
+      const upstream = loadConfig(containerEnv(overlay, byName<Deployment>(overlay, 'Deployment', 'gptql-worker').spec.template.spec.containers[0]!)).model.upstream!;
+      expect(new URL(upstream.url).port).toBe(String(port));
+      expect(vllm.args).toContain(`--model=${upstream.models[0]!.upstreamModel}`);
+    }
     for (const deployment of deployments) {
       const pod = deployment.spec.template.spec;
       expect(matches(deployment.spec.selector.matchLabels, deployment.spec.template.metadata.labels)).toBe(true);
+      expect(ofKind(overlay, 'ServiceAccount').map((a) => a.metadata.name)).toContain(pod.serviceAccountName);
+    }
+    for (const deployment of gptqlDeployments(overlay)) {
+      const pod = deployment.spec.template.spec;
       for (const container of pod.containers) {
         const port = Number(containerEnv(overlay, container).PORT);
         const portByName = new Map(container.ports?.map((p) => [p.name, p.containerPort]));
@@ -207,7 +233,6 @@ describe('k8s manifests: consistency with the code', () => {
           expect(target, `${name(deployment)} probe port`).toBe(port);
         }
       }
-      expect(ofKind(overlay, 'ServiceAccount').map((a) => a.metadata.name)).toContain(pod.serviceAccountName);
     }
     const podsOf = (selector: Record<string, string>) => deployments.filter((d) => matches(selector, d.spec.template.metadata.labels));
 
@@ -254,7 +279,7 @@ describe('k8s manifests: consistency with the code', () => {
     }
   });
 
-  it.each(OVERLAYS)('%s: pods are hardened and workers land on GPU nodes', (overlay) => {
+  it.each(OVERLAYS)('%s: pods are hardened and the model runs on GPU nodes', (overlay) => {
     const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
     for (const deployment of ofKind<Deployment>(overlay, 'Deployment')) {
       const pod = deployment.spec.template.spec;
@@ -269,11 +294,16 @@ describe('k8s manifests: consistency with the code', () => {
         expect(container.volumeMounts?.map((m) => m.mountPath)).toContain('/tmp');
       }
     }
-    const worker = byName<Deployment>(overlay, 'Deployment', 'gptql-worker').spec.template.spec;
-    expect(worker.nodeSelector).toEqual({ 'gptql.io/node-pool': 'gpu' });
-    expect(worker.tolerations).toContainEqual({ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' });
-    expect(worker.containers[0]!.resources?.limits?.['nvidia.com/gpu']).toBe('1');
-    expect(byName<Deployment>(overlay, 'Deployment', 'gptql-api').spec.template.spec.nodeSelector).toEqual({ 'gptql.io/node-pool': 'cpu' });
+    const gpu = byName<Deployment>(overlay, 'Deployment', modelPod(overlay)).spec.template.spec;
+    expect(gpu.nodeSelector).toEqual({ 'gptql.io/node-pool': 'gpu' });
+    expect(gpu.tolerations).toContainEqual({ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' });
+    expect(gpu.containers[0]!.resources?.limits?.['nvidia.com/gpu']).toBe('1');
+    const onCpu = overlay === 'vllm' ? ['gptql-api', 'gptql-worker'] : ['gptql-api'];
+    for (const cpuPod of onCpu) {
+      const pod = byName<Deployment>(overlay, 'Deployment', cpuPod).spec.template.spec;
+      expect(pod.nodeSelector, cpuPod).toEqual({ 'gptql.io/node-pool': 'cpu' });
+      expect(pod.containers[0]!.resources?.limits?.['nvidia.com/gpu'], cpuPod).toBeUndefined();
+    }
   });
 
   it.each(OVERLAYS)('%s: KEDA watches the queue of each model the workers serve, and that of jobs naming none', (overlay) => {
@@ -281,7 +311,7 @@ describe('k8s manifests: consistency with the code', () => {
     expect(scaled.spec.scaleTargetRef.name).toBe('gptql-worker');
     const env = containerEnv(overlay, byName<Deployment>(overlay, 'Deployment', 'gptql-worker').spec.template.spec.containers[0]!);
     const config = loadConfig(env);
-    const models = config.model.folders.map((folder) => folder.name);
+    const models = [...config.model.folders, ...(config.model.upstream?.models ?? [])].map((model) => model.name);
     const { triggers } = scaled.spec;
     if (config.sqsQueueUrl) {
       const queueUrl = config.sqsQueueUrl;

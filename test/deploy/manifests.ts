@@ -21,8 +21,12 @@ const run = promisify(execFile);
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const K8S_DIR = path.join(ROOT, 'k8s');
+/** The environments (each with its Terraform). */
 export const OVERLAYS = ['dev', 'staging', 'prod'] as const;
-export type Overlay = (typeof OVERLAYS)[number];
+/** Examples built on an environment: `vllm` runs the workers in front of a vLLM Deployment. */
+export const EXAMPLE_OVERLAYS = ['vllm'] as const;
+export const ALL_OVERLAYS = [...OVERLAYS, ...EXAMPLE_OVERLAYS] as const;
+export type Overlay = (typeof ALL_OVERLAYS)[number];
 
 export interface K8sObject {
   apiVersion: string;
