@@ -31,12 +31,16 @@ const common = {
   min_p: z.number().nullish(),
   repetition_penalty: z.number().nullish(),
   min_tokens: z.number().int().nullish(),
+  logit_bias: z.record(z.string(), z.number()).nullish(),
 };
 
 const chatRequest = z.object({
   ...common,
   messages: z.array(z.object({ role: z.enum(['system', 'user', 'assistant', 'developer']), content, name: z.string().nullish() })).min(1),
   max_completion_tokens: z.number().int().min(1).nullish(),
+  tools: z.array(z.unknown()).nullish(),
+  functions: z.array(z.unknown()).nullish(),
+  response_format: z.object({ type: z.string() }).nullish(),
   logprobs: z.boolean().nullish(),
   top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
 });
@@ -69,6 +73,7 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
 
 function params(request: z.infer<z.ZodObject<typeof common>>, maxTokens: number | null | undefined, logprobs: number | undefined): RequestParams {
   if (request.n != null && request.n !== 1) throw badInput('Only n=1 is supported', { argument: 'n' });
+  if (request.logit_bias && Object.keys(request.logit_bias).length > 0) throw refuse('logit_bias', 'logit_bias');
   return {
     model: request.model,
     maxTokens,
@@ -90,6 +95,10 @@ const refuse = (param: string, what: string) => badInput(`${what} is not support
 
 export function chatCompletionRequest(body: unknown): OpenAIRequest {
   const request = parse(chatRequest, body);
+  // A client relying on these would get a reply that silently ignores them.
+  if (request.tools?.length) throw refuse('tools', 'Tool calling');
+  if (request.functions?.length) throw refuse('functions', 'Function calling');
+  if (request.response_format && request.response_format.type !== 'text') throw refuse('response_format', `response_format ${request.response_format.type}`);
   if (request.top_logprobs != null && !request.logprobs) throw badInput('top_logprobs needs logprobs: true', { argument: 'top_logprobs' });
   const messages = request.messages.map((message) => ({
     // The reference's "developer" role is its newer name for "system".

@@ -144,6 +144,11 @@ describe('OpenAI-compatible API', () => {
     await expect(client.chat.completions.create({ model: 'default', messages: hello, top_logprobs: 2 })).rejects.toMatchObject({ status: 400, param: 'top_logprobs' });
     await expect(client.chat.completions.create({ model: 'default', messages: hello, logprobs: true, top_logprobs: 21 })).rejects.toMatchObject({ status: 400, param: 'top_logprobs' });
     await expect(client.completions.create({ model: 'default', prompt: 'x', echo: true })).rejects.toMatchObject({ status: 400, param: 'echo' });
+    const tool = { type: 'function' as const, function: { name: 'f', parameters: {} } };
+    await expect(client.chat.completions.create({ model: 'default', messages: hello, tools: [tool] })).rejects.toMatchObject({ status: 400, param: 'tools' });
+    await expect(client.chat.completions.create({ model: 'default', messages: hello, response_format: { type: 'json_object' } })).rejects.toMatchObject({ status: 400, param: 'response_format' });
+    await expect(client.chat.completions.create({ model: 'default', messages: hello, logit_bias: { '1': 5 } })).rejects.toMatchObject({ status: 400, param: 'logit_bias' });
+    await expect(client.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] })).rejects.toMatchObject({ status: 400 });
     await expect(client.chat.completions.create({ model: 'default', messages: [] })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     // RATE_LIMIT_PER_MINUTE=8: the refused requests above counted none; eight pass, the ninth is refused.
     for (let i = 0; i < 8; i++) await client.completions.create({ model: 'default', prompt: 'x', max_tokens: 1 });
