@@ -236,7 +236,11 @@ export class UpstreamEngine implements GenerationEngine {
     }
   }
 
-  /** Ends the requests in flight: their generations report failure, and another worker can take the jobs again. */
+  /**
+   * Hangs up on requests still in flight; their generations fail with UNAVAILABLE. The worker
+   * stops taking jobs and lets its running ones finish before it closes its engines, so
+   * normally there are none.
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const controller of this.requests) controller.abort();
