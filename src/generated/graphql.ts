@@ -4,11 +4,13 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** One message of a stateless chat. */
 export type ChatMessageInput = {
   content: string;
   role: MessageRole;
 };
 
+/** What happened to a conversation. */
 export type ConversationEventKind =
   | 'DELETED'
   | 'MESSAGE_ADDED'
@@ -25,12 +27,14 @@ export type ConversationFilter = {
   tag?: string | null | undefined;
 };
 
+/** A new, empty conversation. */
 export type CreateConversationInput = {
   systemPrompt?: string | null | undefined;
   /** Defaults to "New conversation". */
   title?: string | null | undefined;
 };
 
+/** Why a reply ended: a stop sequence, the token limit, the model’s end of sequence, or a cancellation. */
 export type FinishReason =
   | 'CANCELLED'
   | 'EOS'
@@ -74,6 +78,7 @@ export type GenerationParams = {
   topP?: number | null | undefined;
 };
 
+/** Where a generation stands: waiting for a worker, running, or ended one of three ways. */
 export type GenerationStatus =
   | 'CANCELLED'
   | 'COMPLETED'
@@ -81,16 +86,19 @@ export type GenerationStatus =
   | 'QUEUED'
   | 'RUNNING';
 
+/** Who wrote a message: the system prompt, you, or the model. */
 export type MessageRole =
   | 'ASSISTANT'
   | 'SYSTEM'
   | 'USER';
 
+/** What an account may do: `USERS` chat, `PREMIUM` chat with higher limits, `ADMIN` also manages users and reads reports. */
 export type Role =
   | 'ADMIN'
   | 'PREMIUM'
   | 'USERS';
 
+/** A message of yours, and how the reply is generated. */
 export type SendMessageInput = {
   content: string;
   /** Omitted: a new conversation, titled from the message. */
@@ -102,11 +110,13 @@ export type SendMessageInput = {
   parentId?: string | number | null | undefined;
 };
 
+/** What the rows of `usageReport` are: one per user, per model, or per day. */
 export type UsageGrouping =
   | 'DAY'
   | 'MODEL'
   | 'USER';
 
+/** Where an account stands: waiting for its emailed code, in use, or disabled by an admin. */
 export type UserStatus =
   | 'CONFIRMED'
   | 'DISABLED'

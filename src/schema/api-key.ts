@@ -4,19 +4,20 @@ import { builder } from './builder.ts';
 const ApiKeyRef = builder.objectRef<ApiKeyRecord>('ApiKey').implement({
   description: 'A key for the OpenAI-compatible API at /v1 (`Authorization: Bearer gq_…`); it acts as you, with your role, rate limits and quota.',
   fields: (t) => ({
-    id: t.exposeID('keyId'),
-    name: t.exposeString('name'),
+    id: t.exposeID('keyId', { description: 'What `revokeApiKey` takes.' }),
+    name: t.exposeString('name', { description: 'What you called it when you made it.' }),
     prefix: t.exposeString('prefix', { description: 'The key’s first characters, to tell it apart.' }),
-    createdAt: t.field({ type: 'DateTime', resolve: (key) => key.createdAt }),
-    expiresAt: t.field({ type: 'DateTime', nullable: true, resolve: (key) => key.expiresAt ?? null }),
+    createdAt: t.field({ type: 'DateTime', description: 'When it was made.', resolve: (key) => key.createdAt }),
+    expiresAt: t.field({ type: 'DateTime', nullable: true, description: 'After this it is refused; null: it does not expire.', resolve: (key) => key.expiresAt ?? null }),
     lastUsedAt: t.field({ type: 'DateTime', nullable: true, description: 'To the minute.', resolve: (key) => key.lastUsedAt ?? null }),
   }),
 });
 
 const CreatedApiKeyRef = builder.objectRef<{ key: string; record: ApiKeyRecord }>('CreatedApiKey').implement({
+  description: 'A new API key: its secret, shown once, and its record.',
   fields: (t) => ({
     key: t.exposeString('key', { description: 'The secret: shown this once, never stored (only its hash is).' }),
-    apiKey: t.field({ type: ApiKeyRef, resolve: (created) => created.record }),
+    apiKey: t.field({ type: ApiKeyRef, description: 'The key as `apiKeys` lists it.', resolve: (created) => created.record }),
   }),
 });
 

@@ -38,6 +38,16 @@ export const builder = new SchemaBuilder<{
     cursorType: 'String',
     nodeQueryOptions: false,
     nodesQueryOptions: false,
+    // Descriptions of the parts every connection shares (Relay's cursor connection spec).
+    pageInfoTypeOptions: { description: 'Where a page of a connection stands: whether more follow, and the cursors at its ends.' },
+    pageInfoFieldOptions: { description: 'Where this page stands.' },
+    edgesFieldOptions: { description: 'The page’s items, in order, each with its cursor.' },
+    cursorFieldOptions: { description: 'Opaque: pass it as `after` to read the items after this one.' },
+    nodeFieldOptions: { description: 'The item.' },
+    hasNextPageFieldOptions: { description: 'Whether items follow this page.' },
+    hasPreviousPageFieldOptions: { description: 'Whether items come before this page (it was read with `after`).' },
+    startCursorFieldOptions: { description: 'Cursor of the page’s first item; null for an empty page.' },
+    endCursorFieldOptions: { description: 'Cursor of the page’s last item, to pass as `after` for the next page; null for an empty page.' },
   },
 });
 
@@ -57,9 +67,9 @@ builder.scalarType('File', {
     throw new GraphQLError('A file cannot be written inline; send it as a multipart form part');
   },
 });
-builder.queryType({});
-builder.mutationType({});
-builder.subscriptionType({});
+builder.queryType({ description: 'What can be read: your account, conversations, files, usage, models; admins read users and reports.' });
+builder.mutationType({ description: 'What can be changed: accounts and sessions, conversations and their messages, generations, files, folders, shares, keys.' });
+builder.subscriptionType({ description: 'Live events: a generation’s tokens, a conversation’s changes, your usage.' });
 
 /** Forward-only connection arguments, as the contract has them: `(first, after)`. */
 export const pageArgs = builder.args((t) => ({

@@ -7,21 +7,23 @@ import { FolderRef } from './folder.ts';
 import { MessageConnection, MessageRef, messageCursor } from './message.ts';
 
 export const ConversationRef = builder.objectRef<ConversationRecord>('Conversation').implement({
+  description: 'A conversation of yours: its messages, which may branch, and how it is organised.',
   fields: (t) => ({
-    id: t.exposeID('conversationId'),
-    title: t.exposeString('title'),
-    systemPrompt: t.exposeString('systemPrompt', { nullable: true }),
-    messageCount: t.int({ resolve: (c) => c.messageCount ?? 0 }),
-    pinned: t.boolean({ resolve: (c) => c.pinned ?? false }),
+    id: t.exposeID('conversationId', { description: 'The conversation’s id.' }),
+    title: t.exposeString('title', { description: 'Its title: yours, or the model’s after the first reply.' }),
+    systemPrompt: t.exposeString('systemPrompt', { nullable: true, description: 'Instructions given to the model before every turn; null: its folder’s, or none.' }),
+    messageCount: t.int({ description: 'Messages in it, of every branch.', resolve: (c) => c.messageCount ?? 0 }),
+    pinned: t.boolean({ description: 'Pinned conversations come first in `conversations`.', resolve: (c) => c.pinned ?? false }),
     archived: t.boolean({ description: 'Archived conversations are left out of `conversations` unless its filter asks for them.', resolve: (c) => c.archived ?? false }),
-    tags: t.stringList({ resolve: (c) => c.tags ?? [] }),
+    tags: t.stringList({ description: 'Your tags, to filter `conversations` by.', resolve: (c) => c.tags ?? [] }),
     folder: t.field({
       type: FolderRef,
       nullable: true,
+      description: 'The folder it is in; null: none.',
       resolve: async (c, _args, context) => (c.folderId ? ((await context.services.conversations.organiser.findFolder(c.userId, c.folderId)) ?? null) : null),
     }),
-    createdAt: t.field({ type: 'DateTime', resolve: (c) => c.createdAt }),
-    updatedAt: t.field({ type: 'DateTime', resolve: (c) => c.updatedAt }),
+    createdAt: t.field({ type: 'DateTime', description: 'When it was started.', resolve: (c) => c.createdAt }),
+    updatedAt: t.field({ type: 'DateTime', description: 'When it last changed (a message, a rename, a move).', resolve: (c) => c.updatedAt }),
     activeLeafId: t.id({
       nullable: true,
       description: 'The last message of the branch shown and continued (`sendMessage` without `parentId` follows it); null for an empty conversation.',
@@ -44,7 +46,7 @@ export const ConversationRef = builder.objectRef<ConversationRecord>('Conversati
   }),
 });
 
-const ConversationConnection = builder.connectionObject({ type: ConversationRef, name: 'ConversationConnection' });
+const ConversationConnection = builder.connectionObject({ type: ConversationRef, name: 'ConversationConnection', description: 'A page of conversations.' }, { description: 'A conversation in a page, with its cursor.' });
 
 /** Reads the requesting user's conversations through the request's loader (batched, cached). */
 const viaLoader = (context: AuthenticatedContext) => (conversationId: string) => context.loaders.conversation.load(conversationId);
@@ -66,6 +68,7 @@ const ConversationFilterInput = builder.inputType('ConversationFilter', {
 builder.queryFields((t) => ({
   conversation: t.withAuth({ authenticated: true }).field({
     type: ConversationRef,
+    description: 'One of your conversations; another user’s is NOT_FOUND.',
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, context) => ownConversation(context, String(args.id)),
   }),
@@ -83,6 +86,7 @@ builder.queryFields((t) => ({
 }));
 
 const CreateConversationInput = builder.inputType('CreateConversationInput', {
+  description: 'A new, empty conversation.',
   fields: (t) => ({
     title: t.string({ required: false, description: 'Defaults to "New conversation".' }),
     systemPrompt: t.string({ required: false }),
@@ -92,21 +96,25 @@ const CreateConversationInput = builder.inputType('CreateConversationInput', {
 builder.mutationFields((t) => ({
   createConversation: t.withAuth({ authenticated: true }).field({
     type: ConversationRef,
+    description: 'Starts an empty conversation (sendMessage without conversationId starts one with its first message).',
     args: { input: t.arg({ type: CreateConversationInput, required: false }) },
     resolve: (_root, args, context) => context.services.conversations.create(context.identity.userId, args.input ?? {}),
   }),
   renameConversation: t.withAuth({ authenticated: true }).field({
     type: ConversationRef,
+    description: 'Gives a conversation your title (the model no longer titles it).',
     args: { id: t.arg.id({ required: true }), title: t.arg.string({ required: true }) },
     resolve: (_root, args, context) => context.services.conversations.rename(context.identity.userId, String(args.id), args.title),
   }),
   pinConversation: t.withAuth({ authenticated: true }).field({
     type: ConversationRef,
+    description: 'Pins or unpins a conversation: pinned ones come first.',
     args: { id: t.arg.id({ required: true }), pinned: t.arg.boolean({ required: true }) },
     resolve: (_root, args, context) => context.services.conversations.organiser.pin(context.identity.userId, String(args.id), args.pinned),
   }),
   archiveConversation: t.withAuth({ authenticated: true }).field({
     type: ConversationRef,
+    description: 'Archives a conversation (out of `conversations` unless asked for), or brings it back.',
     args: { id: t.arg.id({ required: true }), archived: t.arg.boolean({ required: true }) },
     resolve: (_root, args, context) => context.services.conversations.organiser.archive(context.identity.userId, String(args.id), args.archived),
   }),
@@ -152,14 +160,16 @@ builder.mutationFields((t) => ({
 }));
 
 const ConversationEventKindEnum = builder.enumType('ConversationEventKind', {
+  description: 'What happened to a conversation.',
   values: ['RENAMED', 'DELETED', 'MESSAGE_ADDED', 'UPDATED'] as const,
 });
 
 const ConversationEventRef = builder.objectRef<ConversationEvent>('ConversationEvent').implement({
+  description: 'A change to a conversation, as `conversationEvents` streams it.',
   fields: (t) => ({
-    kind: t.field({ type: ConversationEventKindEnum, resolve: (e) => e.kind }),
-    conversationId: t.exposeID('conversationId'),
-    conversation: t.field({ type: ConversationRef, nullable: true, resolve: (e) => e.conversation }),
+    kind: t.field({ type: ConversationEventKindEnum, description: 'What happened.', resolve: (e) => e.kind }),
+    conversationId: t.exposeID('conversationId', { description: 'Which conversation.' }),
+    conversation: t.field({ type: ConversationRef, nullable: true, description: 'The conversation as it is now; null once deleted.', resolve: (e) => e.conversation }),
   }),
 });
 

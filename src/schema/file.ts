@@ -5,21 +5,22 @@ import { builder, pageArgs, toConnection } from './builder.ts';
 export const StoredFileRef = builder.objectRef<FileRecord>('StoredFile').implement({
   description: 'An uploaded file. Its bytes: `GET /files/{id}` with the bearer token.',
   fields: (t) => ({
-    id: t.exposeID('fileId'),
+    id: t.exposeID('fileId', { description: 'What `sendMessage(fileIds)` and `deleteFile` take.' }),
     name: t.exposeString('name', { description: 'The name it was uploaded with, sanitised.' }),
     contentType: t.exposeString('contentType', { description: 'Recognised from the bytes, not from the name.' }),
     size: t.exposeInt('size', { description: 'Bytes.' }),
     downloadPath: t.string({ description: 'Path of the download route, relative to the API.', resolve: (f) => `/files/${f.fileId}` }),
-    createdAt: t.field({ type: 'DateTime', resolve: (f) => f.createdAt }),
+    createdAt: t.field({ type: 'DateTime', description: 'When it was uploaded.', resolve: (f) => f.createdAt }),
   }),
 });
 
-const StoredFileConnection = builder.connectionObject({ type: StoredFileRef, name: 'StoredFileConnection' });
+const StoredFileConnection = builder.connectionObject({ type: StoredFileRef, name: 'StoredFileConnection', description: 'A page of your files, newest first.' }, { description: 'A file in a page, with its cursor.' });
 
 
 builder.queryFields((t) => ({
   file: t.withAuth({ authenticated: true }).field({
     type: StoredFileRef,
+    description: 'One of your files; another user’s is NOT_FOUND.',
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, context) => context.services.files.own(context.identity.userId, String(args.id)),
   }),

@@ -4,10 +4,10 @@ import { builder } from './builder.ts';
 export const FolderRef = builder.objectRef<FolderRecord>('Folder').implement({
   description: 'A folder of conversations; its system prompt applies to those of its conversations that have none.',
   fields: (t) => ({
-    id: t.exposeID('folderId'),
-    name: t.exposeString('name'),
-    systemPrompt: t.exposeString('systemPrompt', { nullable: true }),
-    createdAt: t.field({ type: 'DateTime', resolve: (folder) => folder.createdAt }),
+    id: t.exposeID('folderId', { description: 'The folder’s id.' }),
+    name: t.exposeString('name', { description: 'Its name.' }),
+    systemPrompt: t.exposeString('systemPrompt', { nullable: true, description: 'Instructions for the model in its conversations that have none of their own.' }),
+    createdAt: t.field({ type: 'DateTime', description: 'When it was made.', resolve: (folder) => folder.createdAt }),
   }),
 });
 
@@ -22,11 +22,13 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   createFolder: t.withAuth({ authenticated: true }).field({
     type: FolderRef,
+    description: 'Makes a folder; its system prompt applies to the conversations in it that have none.',
     args: { name: t.arg.string({ required: true, description: '1 to 100 characters.' }), systemPrompt: t.arg.string({ required: false }) },
     resolve: (_root, args, context) => context.services.conversations.organiser.createFolder(context.identity.userId, args.name, args.systemPrompt),
   }),
   renameFolder: t.withAuth({ authenticated: true }).field({
     type: FolderRef,
+    description: 'Renames one of your folders.',
     args: { id: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
     resolve: (_root, args, context) => context.services.conversations.organiser.renameFolder(context.identity.userId, String(args.id), args.name),
   }),

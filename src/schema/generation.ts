@@ -11,10 +11,12 @@ import { ConversationRef } from './conversation.ts';
 import { MessageRef, MessageRoleEnum } from './message.ts';
 
 const GenerationStatusEnum = builder.enumType('GenerationStatus', {
+  description: 'Where a generation stands: waiting for a worker, running, or ended one of three ways.',
   values: ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const,
 });
 
 const FinishReasonEnum = builder.enumType('FinishReason', {
+  description: 'Why a reply ended: a stop sequence, the token limit, the model’s end of sequence, or a cancellation.',
   values: { STOP: { value: 'stop' }, LENGTH: { value: 'length' }, EOS: { value: 'eos' }, CANCELLED: { value: 'cancelled' } } as const,
 });
 
@@ -44,6 +46,7 @@ const GenerationParamsInput = builder.inputType('GenerationParams', {
 });
 
 const SendMessageInput = builder.inputType('SendMessageInput', {
+  description: 'A message of yours, and how the reply is generated.',
   fields: (t) => ({
     conversationId: t.id({ required: false, description: 'Omitted: a new conversation, titled from the message.' }),
     content: t.string({ required: true }),
@@ -54,6 +57,7 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
 });
 
 const ChatMessageInput = builder.inputType('ChatMessageInput', {
+  description: 'One message of a stateless chat.',
   fields: (t) => ({
     role: t.field({ type: MessageRoleEnum, required: true }),
     content: t.string({ required: true }),
@@ -76,42 +80,47 @@ interface GenerationShape {
 const GenerationRef = builder.objectRef<GenerationShape>('Generation').implement({
   description: 'A reply being generated; follow it with the `generation(id, after)` subscription.',
   fields: (t) => ({
-    id: t.id({ resolve: ({ meta }) => meta.generationId }),
+    id: t.id({ description: 'What `generation(id)` and `cancelGeneration` take.', resolve: ({ meta }) => meta.generationId }),
     status: t.field({
       type: GenerationStatusEnum,
+      description: 'Where it stands now.',
       resolve: async ({ meta }, _args, context) => (await context.services.streams.get(meta.generationId))?.status ?? meta.status,
     }),
     conversation: t.field({
       type: ConversationRef,
       nullable: true,
+      description: 'The conversation the reply goes to; null for stateless generations.',
       resolve: ({ meta }, _args, context) => (meta.conversationId ? context.loaders.conversation.load(meta.conversationId) : null),
     }),
     userMessage: t.field({
       type: MessageRef,
       nullable: true,
+      description: 'The message being answered; null for stateless generations and regenerations.',
       resolve: ({ meta }, _args, context) =>
         meta.conversationId && meta.userMessageId ? context.services.messages.get(meta.conversationId, meta.userMessageId) : null,
     }),
     replyMessageId: t.id({ nullable: true, description: 'Id the reply will be stored under.', resolve: ({ meta }) => meta.replyMessageId ?? null }),
-    createdAt: t.field({ type: 'DateTime', resolve: ({ meta }) => meta.createdAt }),
+    createdAt: t.field({ type: 'DateTime', description: 'When it was asked for.', resolve: ({ meta }) => meta.createdAt }),
   }),
 });
 
 const UsageRef = builder.objectRef<{ promptTokens: number; completionTokens: number }>('Usage').implement({
+  description: 'Tokens a generation used.',
   fields: (t) => ({
-    promptTokens: t.exposeInt('promptTokens'),
-    completionTokens: t.exposeInt('completionTokens'),
-    totalTokens: t.int({ resolve: (u) => u.promptTokens + u.completionTokens }),
+    promptTokens: t.exposeInt('promptTokens', { description: 'Tokens the model read: the prompt, with the conversation so far.' }),
+    completionTokens: t.exposeInt('completionTokens', { description: 'Tokens it generated.' }),
+    totalTokens: t.int({ description: 'Both together.', resolve: (u) => u.promptTokens + u.completionTokens }),
   }),
 });
 
 const TimingsRef = builder
   .objectRef<{ queueSeconds: number; timeToFirstTokenSeconds: number; tokensPerSecond: number }>('GenerationTimings')
   .implement({
+    description: 'How long a generation took, as the worker measured it.',
     fields: (t) => ({
-      queueSeconds: t.exposeFloat('queueSeconds'),
-      timeToFirstTokenSeconds: t.exposeFloat('timeToFirstTokenSeconds'),
-      tokensPerSecond: t.exposeFloat('tokensPerSecond'),
+      queueSeconds: t.exposeFloat('queueSeconds', { description: 'Waiting for a batch slot.' }),
+      timeToFirstTokenSeconds: t.exposeFloat('timeToFirstTokenSeconds', { description: 'From entering the engine’s queue to the first token.' }),
+      tokensPerSecond: t.exposeFloat('tokensPerSecond', { description: 'Decoding rate after the first token (0 when only one was generated).' }),
     }),
   });
 
@@ -127,6 +136,7 @@ const TokenLogprobRef = builder.objectRef<TokenAlternative>('TokenLogprob').impl
 });
 
 const GenerationTokenRef = builder.objectRef<Extract<EventShape, { kind: 'token' }>>('GenerationToken').implement({
+  description: 'New text of a generation.',
   fields: (t) => ({
     index: t.exposeInt('index', { description: 'Position in the stream, from 1; resume with `after: index`.' }),
     delta: t.exposeString('delta', { description: 'New text: whole characters, never half of one.' }),
@@ -146,44 +156,48 @@ const GenerationTokenRef = builder.objectRef<Extract<EventShape, { kind: 'token'
 });
 
 const GenerationCompletedRef = builder.objectRef<Completed>('GenerationCompleted').implement({
+  description: 'The last event of a generation that ended: its whole text, usage and timings.',
   fields: (t) => ({
-    index: t.exposeInt('index'),
+    index: t.exposeInt('index', { description: 'Position in the stream, after the last token.' }),
     message: t.field({
       type: MessageRef,
       nullable: true,
       description: 'The stored reply (null for stateless generations).',
       resolve: (e, _args, context) => (e.messageId && e.conversationId ? context.services.messages.get(e.conversationId, e.messageId) : null),
     }),
-    text: t.exposeString('text'),
-    usage: t.field({ type: UsageRef, resolve: (e) => e.usage }),
-    finishReason: t.field({ type: FinishReasonEnum, resolve: (e) => e.finishReason }),
-    timings: t.field({ type: TimingsRef, resolve: (e) => e.timings }),
-    model: t.exposeString('model'),
+    text: t.exposeString('text', { description: 'The whole reply.' }),
+    usage: t.field({ type: UsageRef, description: 'Tokens used, as the usage ledger recorded them.', resolve: (e) => e.usage }),
+    finishReason: t.field({ type: FinishReasonEnum, description: 'Why it ended.', resolve: (e) => e.finishReason }),
+    timings: t.field({ type: TimingsRef, description: 'How long it took.', resolve: (e) => e.timings }),
+    model: t.exposeString('model', { description: 'The model that answered.' }),
     cached: t.exposeBoolean('cached', { description: 'Served from the response cache.' }),
   }),
 });
 
 const GenerationFailedRef = builder.objectRef<Extract<EventShape, { kind: 'failed' }>>('GenerationFailed').implement({
+  description: 'The last event of a generation that failed; the text streamed before it stays.',
   fields: (t) => ({
-    index: t.exposeInt('index'),
-    code: t.exposeString('code'),
-    message: t.exposeString('message'),
+    index: t.exposeInt('index', { description: 'Position in the stream, after the last token.' }),
+    code: t.exposeString('code', { description: 'As `extensions.code` of errors: BAD_USER_INPUT, UNAVAILABLE, INTERNAL, …' }),
+    message: t.exposeString('message', { description: 'What went wrong, for people.' }),
   }),
 });
 
 const GenerationEventUnion = builder.unionType('GenerationEvent', {
+  description: 'One event of a generation: tokens, then one completed or failed event.',
   types: [GenerationTokenRef, GenerationCompletedRef, GenerationFailedRef],
   resolveType: (event) =>
     event.kind === 'token' ? GenerationTokenRef : event.kind === 'completed' ? GenerationCompletedRef : GenerationFailedRef,
 });
 
 const CompletionRef = builder.objectRef<Completed>('Completion').implement({
+  description: 'A whole stateless completion (`generate`).',
   fields: (t) => ({
-    text: t.exposeString('text'),
-    usage: t.field({ type: UsageRef, resolve: (e) => e.usage }),
-    finishReason: t.field({ type: FinishReasonEnum, resolve: (e) => e.finishReason }),
-    model: t.exposeString('model'),
-    cached: t.exposeBoolean('cached'),
+    text: t.exposeString('text', { description: 'The generated text.' }),
+    usage: t.field({ type: UsageRef, description: 'Tokens used.', resolve: (e) => e.usage }),
+    finishReason: t.field({ type: FinishReasonEnum, description: 'Why it ended.', resolve: (e) => e.finishReason }),
+    model: t.exposeString('model', { description: 'The model that answered.' }),
+    cached: t.exposeBoolean('cached', { description: 'Served from the response cache.' }),
   }),
 });
 
@@ -225,6 +239,7 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   sendMessage: t.withAuth({ authenticated: true }).field({
     type: GenerationRef,
+    description: 'Stores your message (in a new conversation unless one is given) and starts the reply: follow it with `generation(id)`.',
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     resolve: async (_root, { input }, context) => ({
       meta: (await context.services.generation.sendMessage(context.identity, { ...input, conversationId: input.conversationId?.toString(), parentId: input.parentId?.toString(), fileIds: input.fileIds?.map(String), params: toParams(input.params) }, recordRateLimit(context))).meta,

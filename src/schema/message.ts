@@ -5,22 +5,24 @@ import { builder } from './builder.ts';
 import { StoredFileRef } from './file.ts';
 
 export const MessageRoleEnum = builder.enumType('MessageRole', {
+  description: 'Who wrote a message: the system prompt, you, or the model.',
   values: { SYSTEM: { value: 'system' }, USER: { value: 'user' }, ASSISTANT: { value: 'assistant' } } as const,
 });
 
 export const MessageRef = builder.objectRef<MessageRecord>('Message').implement({
+  description: 'A message of a conversation: yours or the model’s.',
   fields: (t) => ({
-    id: t.exposeID('messageId'),
-    conversationId: t.exposeID('conversationId'),
-    role: t.field({ type: MessageRoleEnum, resolve: (message) => message.role }),
-    content: t.exposeString('content'),
+    id: t.exposeID('messageId', { description: 'The message’s id.' }),
+    conversationId: t.exposeID('conversationId', { description: 'The conversation it belongs to.' }),
+    role: t.field({ type: MessageRoleEnum, description: 'Who wrote it.', resolve: (message) => message.role }),
+    content: t.exposeString('content', { description: 'Its text.' }),
     parentId: t.exposeID('parentId', {
       nullable: true,
       description: 'The message this one follows; edited and regenerated replies share a parent.',
     }),
     model: t.exposeString('model', { nullable: true, description: 'Model that wrote an assistant message.' }),
-    promptTokens: t.exposeInt('promptTokens', { nullable: true }),
-    completionTokens: t.exposeInt('completionTokens', { nullable: true }),
+    promptTokens: t.exposeInt('promptTokens', { nullable: true, description: 'Assistant replies: tokens the model read to write it.' }),
+    completionTokens: t.exposeInt('completionTokens', { nullable: true, description: 'Assistant replies: tokens it is made of.' }),
     finishReason: t.exposeString('finishReason', { nullable: true, description: 'Assistant replies: stop, length, eos or cancelled.' }),
     interrupted: t.boolean({ description: 'An assistant reply cut short by cancelGeneration.', resolve: (m) => m.interrupted ?? false }),
     attachments: t.field({
@@ -36,7 +38,7 @@ export const MessageRef = builder.objectRef<MessageRecord>('Message').implement(
       description: 'Messages with the same parent, this one included: more than 1 after an edit or a regenerate.',
       resolve: async (m, _args, context) => Math.max(1, (await context.loaders.messageTree.load(m.conversationId)).siblingsOf(m.messageId).length),
     }),
-    createdAt: t.field({ type: 'DateTime', resolve: (message) => message.createdAt }),
+    createdAt: t.field({ type: 'DateTime', description: 'When it was written.', resolve: (message) => message.createdAt }),
   }),
 });
 
@@ -58,6 +60,6 @@ builder.objectFields(MessageRef, (t) => ({
   }),
 }));
 
-export const MessageConnection = builder.connectionObject({ type: MessageRef, name: 'MessageConnection' });
+export const MessageConnection = builder.connectionObject({ type: MessageRef, name: 'MessageConnection', description: 'A page of messages, oldest first.' }, { description: 'A message in a page, with its cursor.' });
 
 export const messageCursor = MessageRepository.cursorOf;

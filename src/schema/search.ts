@@ -6,7 +6,7 @@ import { MessageRef } from './message.ts';
 const SearchHitRef = builder.objectRef<SearchHit>('SearchHit').implement({
   description: 'A message (or a conversation title) of yours that matches the search.',
   fields: (t) => ({
-    conversation: t.field({ type: ConversationRef, resolve: (hit) => hit.conversation }),
+    conversation: t.field({ type: ConversationRef, description: 'The conversation the match is in.', resolve: (hit) => hit.conversation }),
     message: t.field({
       type: MessageRef,
       nullable: true,
@@ -18,7 +18,7 @@ const SearchHitRef = builder.objectRef<SearchHit>('SearchHit').implement({
   }),
 });
 
-const SearchHitConnection = builder.connectionObject({ type: SearchHitRef, name: 'SearchHitConnection' });
+const SearchHitConnection = builder.connectionObject({ type: SearchHitRef, name: 'SearchHitConnection', description: 'A page of search hits, best first.' }, { description: 'A search hit in a page, with its cursor.' });
 
 builder.queryFields((t) => ({
   search: t.withAuth({ authenticated: true }).field({

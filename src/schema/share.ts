@@ -6,31 +6,32 @@ import { MessageRoleEnum } from './message.ts';
 const ShareRef = builder.objectRef<ShareRecord>('Share').implement({
   description: 'A read-only link to a snapshot of a conversation’s active branch.',
   fields: (t) => ({
-    id: t.exposeID('shareId'),
+    id: t.exposeID('shareId', { description: 'What `revokeShare` and `sharedConversation` take.' }),
     url: t.string({ description: 'PUBLIC_URL/share/{id}: anyone with it can read the snapshot, without an account.', resolve: (share, _args, context) => context.services.conversations.shares.urlOf(share) }),
-    title: t.exposeString('title'),
-    conversationId: t.exposeID('conversationId'),
-    createdAt: t.field({ type: 'DateTime', resolve: (share) => share.createdAt }),
+    title: t.exposeString('title', { description: 'The conversation’s title when it was shared.' }),
+    conversationId: t.exposeID('conversationId', { description: 'The conversation shared.' }),
+    createdAt: t.field({ type: 'DateTime', description: 'When it was shared.', resolve: (share) => share.createdAt }),
   }),
 });
 
-const ShareConnection = builder.connectionObject({ type: ShareRef, name: 'ShareConnection' });
+const ShareConnection = builder.connectionObject({ type: ShareRef, name: 'ShareConnection', description: 'A page of your shares, newest first.' }, { description: 'A share in a page, with its cursor.' });
 
 const SharedMessageRef = builder.objectRef<SharedMessage>('SharedMessage').implement({
+  description: 'A message of a shared snapshot.',
   fields: (t) => ({
-    role: t.field({ type: MessageRoleEnum, resolve: (m) => m.role as 'user' | 'assistant' | 'system' }),
-    content: t.exposeString('content'),
-    createdAt: t.field({ type: 'DateTime', resolve: (m) => m.createdAt }),
+    role: t.field({ type: MessageRoleEnum, description: 'Who wrote it.', resolve: (m) => m.role as 'user' | 'assistant' | 'system' }),
+    content: t.exposeString('content', { description: 'Its text.' }),
+    createdAt: t.field({ type: 'DateTime', description: 'When it was written.', resolve: (m) => m.createdAt }),
   }),
 });
 
 const SharedConversationRef = builder.objectRef<SharedConversation>('SharedConversation').implement({
   description: 'A shared snapshot: the title and the messages of one branch, as they were when shared.',
   fields: (t) => ({
-    id: t.id({ resolve: ({ share }) => share.shareId }),
-    title: t.string({ resolve: ({ share }) => share.title }),
-    sharedAt: t.field({ type: 'DateTime', resolve: ({ share }) => share.createdAt }),
-    messages: t.field({ type: [SharedMessageRef], resolve: ({ messages }) => messages }),
+    id: t.id({ description: 'The share’s id.', resolve: ({ share }) => share.shareId }),
+    title: t.string({ description: 'The conversation’s title when it was shared.', resolve: ({ share }) => share.title }),
+    sharedAt: t.field({ type: 'DateTime', description: 'When it was shared.', resolve: ({ share }) => share.createdAt }),
+    messages: t.field({ type: [SharedMessageRef], description: 'The branch’s messages, oldest first.', resolve: ({ messages }) => messages }),
   }),
 });
 

@@ -12,9 +12,9 @@ import { UserRef } from './user.ts';
 const UsagePeriodRef = builder.objectRef<PeriodUsage>('UsagePeriod').implement({
   description: 'Tokens used in one UTC period, from the usage ledger.',
   fields: (t) => ({
-    promptTokens: t.exposeInt('promptTokens'),
-    completionTokens: t.exposeInt('completionTokens'),
-    totalTokens: t.int({ resolve: (p) => p.promptTokens + p.completionTokens }),
+    promptTokens: t.exposeInt('promptTokens', { description: 'Tokens the model read.' }),
+    completionTokens: t.exposeInt('completionTokens', { description: 'Tokens it generated.' }),
+    totalTokens: t.int({ description: 'Both together.', resolve: (p) => p.promptTokens + p.completionTokens }),
     countedTokens: t.exposeInt('quotaTokens', { description: 'The tokens that count against the limit: those of replies from the response cache do not.' }),
     requests: t.exposeInt('requests', { description: 'Generations recorded.' }),
     limit: t.exposeInt('limit', { nullable: true, description: 'Tokens allowed in the period; null: unlimited.' }),
@@ -24,6 +24,7 @@ const UsagePeriodRef = builder.objectRef<PeriodUsage>('UsagePeriod').implement({
 });
 
 const UserUsageRef = builder.objectRef<{ day: PeriodUsage; month: PeriodUsage }>('UserUsage').implement({
+  description: 'A user’s tokens today and this month, with the limits in force.',
   fields: (t) => ({
     day: t.field({ type: UsagePeriodRef, description: 'Today (UTC).', resolve: (u) => u.day }),
     month: t.field({ type: UsagePeriodRef, description: 'This calendar month (UTC).', resolve: (u) => u.month }),
@@ -39,9 +40,10 @@ const UserQuotaRef = builder.objectRef<EffectiveQuota>('UserQuota').implement({
   }),
 });
 
-const UsageGroupingEnum = builder.enumType('UsageGrouping', { values: ['USER', 'MODEL', 'DAY'] as const });
+const UsageGroupingEnum = builder.enumType('UsageGrouping', { description: 'What the rows of `usageReport` are: one per user, per model, or per day.', values: ['USER', 'MODEL', 'DAY'] as const });
 
 const UsageReportRowRef = builder.objectRef<UsageReportRow>('UsageReportRow').implement({
+  description: 'The usage of one user, model or day over the report’s range.',
   fields: (t) => ({
     key: t.exposeString('key', { description: 'The user id, the model name or the ISO date (yyyy-mm-dd), by the grouping.' }),
     user: t.field({
@@ -50,14 +52,14 @@ const UsageReportRowRef = builder.objectRef<UsageReportRow>('UsageReportRow').im
       description: 'The user, when grouped by user (null also for a user since deleted).',
       resolve: async (row, _args, context) => (row.userId ? ((await context.loaders.user.load(row.userId)) ?? null) : null),
     }),
-    promptTokens: t.exposeInt('promptTokens'),
-    completionTokens: t.exposeInt('completionTokens'),
-    totalTokens: t.int({ resolve: (row) => row.promptTokens + row.completionTokens }),
+    promptTokens: t.exposeInt('promptTokens', { description: 'Tokens models read.' }),
+    completionTokens: t.exposeInt('completionTokens', { description: 'Tokens models generated.' }),
+    totalTokens: t.int({ description: 'Both together.', resolve: (row) => row.promptTokens + row.completionTokens }),
     requests: t.exposeInt('requests', { description: 'Generations recorded.' }),
   }),
 });
 
-const UsageReportConnection = builder.connectionObject({ type: UsageReportRowRef, name: 'UsageReportConnection' });
+const UsageReportConnection = builder.connectionObject({ type: UsageReportRowRef, name: 'UsageReportConnection', description: 'A page of usage report rows.' }, { description: 'A report row in a page, with its cursor.' });
 
 /** The roles whose limits apply: the caller's own from their token, another user's from the profile. */
 function rolesOf(user: UserRecord, context: AuthenticatedContext): readonly Role[] {

@@ -7,6 +7,7 @@ import { UserRepository, type UserRecord } from '../store/users.ts';
 import { builder, pageArgs, toConnection } from './builder.ts';
 
 export const RoleEnum = builder.enumType('Role', {
+  description: 'What an account may do: `USERS` chat, `PREMIUM` chat with higher limits, `ADMIN` also manages users and reads reports.',
   values: Object.fromEntries(ROLES.map((role) => [role.toUpperCase(), { value: role }])) as Record<
     Uppercase<Role>,
     { value: Role }
@@ -14,37 +15,40 @@ export const RoleEnum = builder.enumType('Role', {
 });
 
 const UserStatusEnum = builder.enumType('UserStatus', {
+  description: 'Where an account stands: waiting for its emailed code, in use, or disabled by an admin.',
   values: ['UNCONFIRMED', 'CONFIRMED', 'DISABLED'] as const,
 });
 
 export const UserRef = builder.objectRef<UserRecord>('User').implement({
+  description: 'An account.',
   fields: (t) => ({
-    id: t.exposeID('userId'),
-    email: t.exposeString('email'),
-    role: t.field({ type: RoleEnum, resolve: (user) => user.role }),
-    status: t.field({ type: UserStatusEnum, resolve: (user) => user.status }),
-    createdAt: t.field({ type: 'DateTime', resolve: (user) => user.createdAt }),
+    id: t.exposeID('userId', { description: 'The account’s id.' }),
+    email: t.exposeString('email', { description: 'The address it signs in with.' }),
+    role: t.field({ type: RoleEnum, description: 'What it may do.', resolve: (user) => user.role }),
+    status: t.field({ type: UserStatusEnum, description: 'Confirmed, waiting for confirmation, or disabled.', resolve: (user) => user.status }),
+    createdAt: t.field({ type: 'DateTime', description: 'When it signed up.', resolve: (user) => user.createdAt }),
   }),
 });
 
-const UserConnection = builder.connectionObject({ type: UserRef, name: 'UserConnection' });
+const UserConnection = builder.connectionObject({ type: UserRef, name: 'UserConnection', description: 'A page of users.' }, { description: 'A user in a page, with its cursor.' });
 
 const SessionRef = builder
   .objectRef<{ accessToken: string; idToken: string; refreshToken: string; expiresIn: number }>('AuthSession')
   .implement({
     description: 'Tokens for the client. Send `Authorization: Bearer <accessToken>`.',
     fields: (t) => ({
-      accessToken: t.exposeString('accessToken'),
-      idToken: t.exposeString('idToken'),
-      refreshToken: t.exposeString('refreshToken'),
+      accessToken: t.exposeString('accessToken', { description: 'Send it as `Authorization: Bearer …` (or in `connection_init` over WebSocket).' }),
+      idToken: t.exposeString('idToken', { description: 'OpenID Connect ID token: who signed in.' }),
+      refreshToken: t.exposeString('refreshToken', { description: 'What `refreshSession` takes for new tokens; `logOut` revokes it.' }),
       expiresIn: t.exposeInt('expiresIn', { description: 'Seconds until the access token expires.' }),
-      tokenType: t.string({ resolve: () => 'Bearer' }),
+      tokenType: t.string({ description: 'Always `Bearer`.', resolve: () => 'Bearer' }),
     }),
   });
 
 const SignUpResultRef = builder.objectRef<{ userId: string; confirmed: boolean }>('SignUpResult').implement({
+  description: 'A new account, to be confirmed with the emailed code.',
   fields: (t) => ({
-    userId: t.exposeID('userId'),
+    userId: t.exposeID('userId', { description: 'The new account’s id.' }),
     confirmed: t.exposeBoolean('confirmed', { description: 'False until the emailed code is confirmed.' }),
   }),
 });
@@ -96,6 +100,7 @@ async function signIn(context: Context, email: string, password: string) {
 builder.queryFields((t) => ({
   me: t.withAuth({ authenticated: true }).field({
     type: UserRef,
+    description: 'Your account.',
     resolve: (_root, _args, context) => currentUser(context),
   }),
   users: t.withAuth({ admin: true }).field({
@@ -110,10 +115,12 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   signUp: t.field({
     type: SignUpResultRef,
+    description: 'Makes an account and emails a code to confirm it with.',
     args: { email: t.arg.string({ required: true }), password: t.arg.string({ required: true }) },
     resolve: (_root, args, context) => attempt(context, () => context.services.identity.signUp(args.email, args.password)),
   }),
   confirmSignUp: t.boolean({
+    description: 'Confirms an account with its emailed code; then `logIn` works.',
     args: { email: t.arg.string({ required: true }), code: t.arg.string({ required: true }) },
     resolve: (_root, args, context) =>
       attempt(context, async () => {
@@ -122,6 +129,7 @@ builder.mutationFields((t) => ({
       }),
   }),
   resendConfirmationCode: t.boolean({
+    description: 'Emails a new code to confirm an account with.',
     args: { email: t.arg.string({ required: true }) },
     resolve: (_root, args, context) =>
       attempt(context, async () => {
@@ -131,11 +139,13 @@ builder.mutationFields((t) => ({
   }),
   logIn: t.field({
     type: SessionRef,
+    description: 'Signs in with email and password: tokens for the client.',
     args: { email: t.arg.string({ required: true }), password: t.arg.string({ required: true }) },
     resolve: (_root, args, context) => signIn(context, args.email, args.password),
   }),
   refreshSession: t.field({
     type: SessionRef,
+    description: 'New tokens for a refresh token that is still valid.',
     args: { refreshToken: t.arg.string({ required: true }) },
     resolve: (_root, args, context) => attempt(context, () => context.services.identity.refreshSession(args.refreshToken)),
   }),
@@ -158,6 +168,7 @@ builder.mutationFields((t) => ({
       }),
   }),
   confirmForgotPassword: t.boolean({
+    description: 'Sets a new password with the code `forgotPassword` emailed.',
     args: {
       email: t.arg.string({ required: true }),
       code: t.arg.string({ required: true }),

@@ -114,7 +114,7 @@ export class UpstreamEngine implements GenerationEngine {
       if (!found) throw new Error(`the model server at ${options.baseURL} does not serve "${options.upstreamModel}" (it serves: ${listed.map((m) => m.id).join(', ') || 'nothing'})`);
       contextLength = found.max_model_len ?? 0;
     } catch (error) {
-      if (error instanceof OpenAI.APIError && (error.status === 401 || error.status === 403)) throw new Error(`the model server at ${options.baseURL} refused UPSTREAM_OPENAI_API_KEY (${error.status})`);
+      if (error instanceof OpenAI.APIError && (error.status === 401 || error.status === 403)) throw new Error(`the model server at ${options.baseURL} refused UPSTREAM_OPENAI_API_KEY (${error.status})`, { cause: error });
       if (!(error instanceof OpenAI.APIConnectionError) && !(error instanceof OpenAI.APIError && (error.status ?? 0) >= 500)) throw error;
       options.logger?.warn({ err: error, upstream: options.baseURL, model: options.name }, 'model server not reachable yet; serving it anyway');
     }
