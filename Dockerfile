@@ -54,6 +54,8 @@ COPY --chown=root:root package.json ./
 # The web page's client is bundled by esbuild in memory at start-up, from its TypeScript source
 # found relative to the working directory (src/web/assets.ts).
 COPY --chown=root:root src/web/client ./src/web/client
+# The persisted operations' manifest (PERSISTED_OPERATIONS), where dist/src/server looks for it.
+COPY --chown=root:root schema/persisted-operations.json ./dist/schema/
 USER 10001:10001
 EXPOSE 4000
 ENTRYPOINT ["node", "dist/src/main.js"]
@@ -78,6 +80,8 @@ COPY --chown=root:root package.json ./
 # The web page's client is bundled by esbuild in memory at start-up, from its TypeScript source
 # found relative to the working directory (src/web/assets.ts).
 COPY --chown=root:root src/web/client ./src/web/client
+# The persisted operations' manifest (PERSISTED_OPERATIONS), where dist/src/server looks for it.
+COPY --chown=root:root schema/persisted-operations.json ./dist/schema/
 USER 10001:10001
 EXPOSE 4000
 ENTRYPOINT ["node", "dist/src/main.js"]

@@ -168,6 +168,7 @@ export const CONFIG_VARIABLES = {
   PREFILL_CHUNK_TOKENS: { schema: nonNegativeInt, default: '32', description: 'Prompt tokens a worker reads per step, between decode steps of the running batch, so that a long prompt arriving does not stall the other streams; `0` reads each prompt whole first. For models whose graph returns `new_key_values.*` (ours).' },
   MAX_QUEUED_REQUESTS: { schema: z.coerce.number().int().min(0).max(100_000), default: '64', description: 'Generations allowed to wait for a batch slot; one more is refused at once with `OVERLOADED`.' },
   GRAPHQL_INTROSPECTION: { schema: bool, security: true, description: 'Answer introspection queries. Default: on unless `NODE_ENV=production`. Off also hides field suggestions ("Did you mean …") in errors.' },
+  PERSISTED_OPERATIONS: { schema: z.enum(['off', 'allow', 'require']), default: 'allow', security: true, description: 'Which GraphQL documents run: `allow` any document, or a persisted one by its SHA-256 (`documentId` or Apollo\'s `extensions.persistedQuery`): from `schema/persisted-operations.json` (the client operations, written by `npm run codegen`) or registered by automatic persisted queries (kept in Redis when configured); `require` only those of the manifest, by hash (a document is `PERSISTED_QUERY_ONLY`); `off` documents only.' },
   GRAPHQL_MAX_DEPTH: { schema: positiveInt, default: '10', security: true, description: 'Deepest field nesting in one operation (introspection excepted).' },
   GRAPHQL_MAX_ALIASES: { schema: positiveInt, default: '15', security: true, description: 'Aliases in one operation.' },
   GRAPHQL_MAX_TOKENS: { schema: positiveInt, default: '1000', security: true, description: 'Lexical tokens in one document; counted while parsing, so a huge document stops early.' },
@@ -346,6 +347,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       maxDirectives: v.GRAPHQL_MAX_DIRECTIVES!,
       maxCost: v.GRAPHQL_MAX_COST!,
       maxBatch: v.GRAPHQL_MAX_BATCH!,
+      persistedOperations: v.PERSISTED_OPERATIONS!,
     },
     http: {
       maxBodyBytes: v.MAX_REQUEST_BODY_BYTES!,

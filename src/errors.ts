@@ -12,6 +12,12 @@ export const ErrorCode = {
   OVERLOADED: 'OVERLOADED',
   /** Something the request needs (an upstream model server) failed or did not answer in time. */
   UNAVAILABLE: 'UNAVAILABLE',
+  /** PERSISTED_OPERATIONS=require: a document was sent; only persisted operations run, by hash. */
+  PERSISTED_QUERY_ONLY: 'PERSISTED_QUERY_ONLY',
+  /** A hash the server has no document for (APQ clients then send the document with it). */
+  PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
+  /** APQ registration: the hash sent is not the document's SHA-256. */
+  PERSISTED_QUERY_HASH_MISMATCH: 'PERSISTED_QUERY_HASH_MISMATCH',
   INTERNAL: 'INTERNAL',
 } as const;
 

@@ -19,6 +19,7 @@ import type { StreamStore } from './streams/stream-store.ts';
 import type { UsageService } from './usage/service.ts';
 import type { SearchService } from './search/service.ts';
 import type { ApiKeyService } from './auth/api-keys.ts';
+import type { PersistedOperations } from './server/persisted-operations.ts';
 
 export interface Services {
   config: Config;
@@ -36,6 +37,8 @@ export interface Services {
   usage: UsageService;
   search: SearchService;
   apiKeys: ApiKeyService;
+  /** Which documents GraphQL runs (PERSISTED_OPERATIONS), over HTTP and WebSocket alike. */
+  persistedOperations: PersistedOperations;
   identity: IdentityProvider;
   authLimiter: AttemptLimiter;
   audit: AuditLog;

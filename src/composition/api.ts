@@ -13,6 +13,8 @@ import { buildApp, type App } from '../server/app.ts';
 import { SearchService } from '../search/service.ts';
 import { UsageService } from '../usage/service.ts';
 import type { Services } from '../services.ts';
+import { createMemoryApqStore, createRedisApqStore } from '../server/apq-store.ts';
+import { loadManifest, PersistedOperations } from '../server/persisted-operations.ts';
 import { createIdentity } from './identity.ts';
 import type { Infrastructure } from './infrastructure.ts';
 
@@ -47,6 +49,11 @@ export async function createApi(infra: Infrastructure): Promise<App> {
       logger,
     }),
     apiKeys: new ApiKeyService(new ApiKeyRepository(infra.dynamo), infra.users),
+    persistedOperations: new PersistedOperations(
+      config.graphql.persistedOperations,
+      config.graphql.persistedOperations === 'off' ? new Map() : loadManifest(),
+      infra.redis ? createRedisApqStore(infra.redis.commands, config.redisPrefix) : createMemoryApqStore(),
+    ),
     identity,
     jwks,
     audit: infra.audit,

@@ -111,7 +111,8 @@ export function attachWebSocket(server: Server, yoga: AnyYoga, options: WebSocke
         const { schema, execute, subscribe, parse, validate } = yoga.getEnveloped(ctx);
         let document;
         try {
-          document = parse(payload.query);
+          // PERSISTED_OPERATIONS, as yoga's plugin applies it over HTTP: a document, or a hash.
+          document = parse(await services.persistedOperations.documentFor(payload));
         } catch (error) {
           return withErrorCodes({ errors: [error as GraphQLError] }, errorShaping).errors!;
         }

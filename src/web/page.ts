@@ -4,6 +4,7 @@
  * both.
  */
 import type { WebAssets } from './assets.ts';
+import type { PersistedOperationsMode } from '../server/persisted-operations.ts';
 
 /**
  * Only this origin's script and stylesheet run; the page talks to this origin over HTTP and
@@ -44,11 +45,15 @@ ${options.body}
 `;
 }
 
-export function renderPage(assets: WebAssets): string {
+/**
+ * The page shell. It tells the script how to send operations (PERSISTED_OPERATIONS): by their
+ * hash unless the server runs documents only.
+ */
+export function renderPage(assets: WebAssets, persistedOperations: PersistedOperationsMode): string {
   return htmlPage({
     title: 'gptql chat',
     stylesheet: assets.style.path,
-    head: `<script type="module" src="${assets.script.path}"></script>\n`,
+    head: `<meta name="gptql-persisted-operations" content="${persistedOperations}">\n<script type="module" src="${assets.script.path}"></script>\n`,
     body: '<noscript>This chat page needs JavaScript. The API is at <a href="/graphql">/graphql</a>.</noscript>\n<div id="app"></div>',
   });
 }

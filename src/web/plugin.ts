@@ -5,6 +5,7 @@
 import type { Plugin } from 'graphql-yoga';
 import { webAssets, type Asset } from './assets.ts';
 import { PAGE_CSP, renderPage } from './page.ts';
+import type { PersistedOperationsMode } from '../server/persisted-operations.ts';
 
 /** Asset names carry a content hash, so a browser may keep them as long as it likes. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -13,7 +14,7 @@ function acceptsGzip(request: Request): boolean {
   return /\bgzip\b/.test(request.headers.get('accept-encoding') ?? '');
 }
 
-export function webPagePlugin(): Plugin {
+export function webPagePlugin(persistedOperations: PersistedOperationsMode): Plugin {
   return {
     async onRequest({ url, request, endResponse, fetchAPI }) {
       if (request.method !== 'GET' && request.method !== 'HEAD') return;
@@ -21,7 +22,7 @@ export function webPagePlugin(): Plugin {
       const assets = await webAssets();
       if (url.pathname === '/') {
         return endResponse(
-          new fetchAPI.Response(request.method === 'HEAD' ? null : renderPage(assets), {
+          new fetchAPI.Response(request.method === 'HEAD' ? null : renderPage(assets, persistedOperations), {
             headers: {
               'content-type': 'text/html; charset=utf-8',
               // The shell names the current bundle: revalidate it on every load.

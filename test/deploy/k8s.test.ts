@@ -197,6 +197,8 @@ describe('k8s manifests: consistency with the code', () => {
           expect(config.model.device).toBe('cpu');
         } else if (role === 'worker') expect(config.model.device).toBe('cuda');
         if (overlay === 'prod') expect(config.sqsQueueUrl).toMatch(/^https:\/\/sqs\./);
+        // Each environment says which GraphQL documents it runs, and why (a comment beside it).
+        if (role === 'api') expect(env.PERSISTED_OPERATIONS, `${overlay} sets PERSISTED_OPERATIONS`).toMatch(/^(allow|require)$/);
       }
     }
   });

@@ -62,7 +62,9 @@ const streamingText = () => page.locator(`${streaming} .content`).textContent();
 describe.skipIf(!inject('chromiumAvailable'))('web chat page in Chromium', () => {
   beforeAll(async () => {
     restoreEngine = slowEngine();
-    t = await startTestApp({ ROLE: 'all', RATE_LIMIT_PER_MINUTE: '1000', QUOTA_USERS_TOKENS_PER_DAY: '1000000' });
+    // PERSISTED_OPERATIONS=require: everything the page sends, sign-in and uploads included, must be
+    // a persisted operation of schema/persisted-operations.json, sent by its hash.
+    t = await startTestApp({ ROLE: 'all', RATE_LIMIT_PER_MINUTE: '1000', QUOTA_USERS_TOKENS_PER_DAY: '1000000', PERSISTED_OPERATIONS: 'require' });
     profile = await fs.mkdtemp(path.join(os.tmpdir(), 'gptql-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,

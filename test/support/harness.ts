@@ -70,9 +70,19 @@ export async function postGraphQL<T>(url: string, body: unknown, token?: string,
   return { status: response.status, ...json };
 }
 
+/**
+ * A request body for a typed document: its text, or (`byHash`, for PERSISTED_OPERATIONS=require)
+ * the hash codegen gave it, which the server looks up in schema/persisted-operations.json.
+ */
+export function operationBody<V>(document: TypedDocumentNode<unknown, V>, variables: V, byHash = false) {
+  const hash = (document as { __meta__?: { hash?: string } }).__meta__?.hash;
+  if (byHash && !hash) throw new Error('this document has no persisted hash: only schema/*.graphql operations do');
+  return byHash ? { documentId: hash!.replace(/^sha256:/, ''), variables } : { query: print(document), variables };
+}
+
 /** Signs up on a local-auth server, confirms with the code from its outbox and logs in. */
-export async function signUpUser(url: string, dataDir: string, email = uniqueEmail(), password = 'correct-horse-9') {
-  const gql = <T, V>(document: TypedDocumentNode<T, V>, variables: V) => postGraphQL<T>(url, { query: print(document), variables });
+export async function signUpUser(url: string, dataDir: string, email = uniqueEmail(), password = 'correct-horse-9', byHash = false) {
+  const gql = <T, V>(document: TypedDocumentNode<T, V>, variables: V) => postGraphQL<T>(url, operationBody(document, variables, byHash));
   const signUp = await gql(SignUpDocument, { email, password });
   if (!signUp.data) throw new Error(JSON.stringify(signUp.errors));
   const code = await readOutboxCode(dataDir, email, 'confirm-sign-up');
@@ -91,6 +101,8 @@ export async function startTestApp(env: Record<string, string> = {}, dataDir?: s
   const running = await startProcess(config, logger ?? createLogger(config.logLevel));
   const app = { services: running.api!.services, server: running.api!.server, stop: running.stop };
   const { url, worker } = running;
+  // A server that runs only persisted operations is sent hashes.
+  const byHash = config.graphql.persistedOperations === 'require';
 
   const harness: TestApp = {
     app,
@@ -99,9 +111,9 @@ export async function startTestApp(env: Record<string, string> = {}, dataDir?: s
     env: fullEnv,
     worker,
     infra: running.infra,
-    gql: (document, variables, token) => postGraphQL(url, { query: print(document), variables }, token),
+    gql: (document, variables, token) => postGraphQL(url, operationBody(document, variables as never, byHash), token),
     readCode: (email, purpose) => readOutboxCode(dir, email, purpose),
-    newUser: (email, password) => signUpUser(url, dir, email, password),
+    newUser: (email, password) => signUpUser(url, dir, email, password, byHash),
     async stop() {
       await app.stop();
       if (!dataDir) await fs.rm(dir, { recursive: true, force: true });

@@ -3,9 +3,9 @@
  * graphql-ws (subscriptions), with the session's tokens attached and refreshed when they expire.
  */
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import { LogInDocument, LogOutDocument, RefreshSessionDocument, type SessionTokensFragment } from '../../generated/graphql.ts';
+import { operationBody, subscribePayload } from './operations.ts';
 import { session, type Tokens } from './session.ts';
 
 /** A GraphQL error with its contract code (`UNAUTHENTICATED`, `NOT_FOUND`, …). */
@@ -77,7 +77,7 @@ export class Api {
           accept: 'application/graphql-response+json, application/json',
           ...(auth ? { authorization: `Bearer ${await this.accessToken()}` } : {}),
         },
-        body: JSON.stringify({ query: print(document), variables }),
+        body: JSON.stringify(operationBody(document, variables)),
       });
       return (await response.json()) as GraphQLResult<T>;
     };
@@ -106,7 +106,7 @@ export class Api {
   /** Starts a subscription over graphql-ws; returns a function that ends it. */
   subscribe<T, V extends Record<string, unknown>>(document: TypedDocumentNode<T, V>, variables: V, sink: Sink<T>): () => void {
     return this.socket().subscribe<T>(
-      { query: print(document), variables },
+      subscribePayload(document, variables),
       {
         next: (result) => {
           const error = firstError(result as GraphQLResult<T>);

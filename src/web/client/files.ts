@@ -2,16 +2,14 @@
  * File upload (GraphQL multipart request) and conversation export (a bearer-authenticated GET),
  * the two calls that are not plain JSON GraphQL.
  */
-import { print } from 'graphql';
 import { UploadFileDocument, type UploadFileMutation } from '../../generated/graphql.ts';
 import { ApiError, type Api } from './api.ts';
-
-const UPLOAD_FILE = print(UploadFileDocument);
+import { operationBody } from './operations.ts';
 
 /** Uploads one file; returns its id, to pass as `sendMessage(input: { fileIds })`. */
 export async function uploadFile(api: Api, file: File): Promise<string> {
   const form = new FormData();
-  form.append('operations', JSON.stringify({ query: UPLOAD_FILE, variables: { file: null } }));
+  form.append('operations', JSON.stringify(operationBody(UploadFileDocument, { file: null as unknown as File })));
   form.append('map', JSON.stringify({ 0: ['variables.file'] }));
   form.append('0', file, file.name);
   // A multipart POST is one a cross-site form could send; the header is what proves it is not.
