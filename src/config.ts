@@ -169,6 +169,8 @@ export const CONFIG_VARIABLES = {
   MAX_QUEUED_REQUESTS: { schema: z.coerce.number().int().min(0).max(100_000), default: '64', description: 'Generations allowed to wait for a batch slot; one more is refused at once with `OVERLOADED`.' },
   GRAPHQL_INTROSPECTION: { schema: bool, security: true, description: 'Answer introspection queries. Default: on unless `NODE_ENV=production`. Off also hides field suggestions ("Did you mean …") in errors.' },
   PERSISTED_OPERATIONS: { schema: z.enum(['off', 'allow', 'require']), default: 'allow', security: true, description: 'Which GraphQL documents run: `allow` any document, or a persisted one by its SHA-256 (`documentId` or Apollo\'s `extensions.persistedQuery`): from `schema/persisted-operations.json` (the client operations, written by `npm run codegen`) or registered by automatic persisted queries (kept in Redis when configured); `require` only those of the manifest, by hash (a document is `PERSISTED_QUERY_ONLY`); `off` documents only.' },
+  OTEL_EXPORTER_OTLP_ENDPOINT: { schema: z.url().regex(/^https?:/, 'expected an http(s) URL'), description: 'Turns tracing on: OpenTelemetry spans (HTTP routes, GraphQL operations, DynamoDB and S3 calls, the queue hand-off, each worker job with its queue, prefill and decode phases) go to this OTLP/HTTP endpoint (`/v1/traces` is added), e.g. an OpenTelemetry Collector, Tempo or the AWS Distro. W3C `traceparent` headers are honoured, and jobs carry the trace to the worker. Unset: off, at no cost.' },
+  OTEL_SERVICE_NAME: { schema: z.string().min(1).max(100), description: 'The `service.name` of this process\'s spans. Default: `gptql-api`, `gptql-worker` or `gptql` (role `all`).' },
   GRAPHQL_MAX_DEPTH: { schema: positiveInt, default: '10', security: true, description: 'Deepest field nesting in one operation (introspection excepted).' },
   GRAPHQL_MAX_ALIASES: { schema: positiveInt, default: '15', security: true, description: 'Aliases in one operation.' },
   GRAPHQL_MAX_TOKENS: { schema: positiveInt, default: '1000', security: true, description: 'Lexical tokens in one document; counted while parsing, so a huge document stops early.' },
@@ -338,6 +340,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       prefillChunkTokens: v.PREFILL_CHUNK_TOKENS!,
       kvCacheDtype: v.KV_CACHE_DTYPE!,
       maxQueuedRequests: v.MAX_QUEUED_REQUESTS!,
+    },
+    tracing: {
+      endpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT,
+      serviceName: v.OTEL_SERVICE_NAME ?? (v.ROLE === 'all' ? 'gptql' : `gptql-${v.ROLE}`),
     },
     graphql: {
       introspection: v.GRAPHQL_INTROSPECTION ?? !production,

@@ -5,6 +5,7 @@
  * `createApi` and `createWorker` take what they use from here and open nothing of their own.
  */
 import { Redis } from 'ioredis';
+import { traceRedis } from '../observability/redis-tracing.ts';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.ts';
 import { createConversationEvents, type ConversationEvents } from '../conversations/events.ts';
@@ -167,7 +168,7 @@ export async function createInfrastructure(config: Config, logger: Logger): Prom
 }
 
 async function connectRedis(url: string, logger: Logger): Promise<RedisConnections> {
-  const commands = new Redis(url, { maxRetriesPerRequest: 2 });
+  const commands = traceRedis(new Redis(url, { maxRetriesPerRequest: 2 }));
   const failFast = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
   // ioredis reconnects by itself; its errors are logged (and seen by /ready), not left unhandled.
   commands.on('error', (error: Error) => logger.warn({ err: error }, 'Redis connection error'));

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { checkKey, type FileStorage } from './storage.ts';
+import { traceAwsClient } from '../observability/aws-tracing.ts';
 
 export interface S3StorageOptions {
   bucket: string;
@@ -16,11 +17,14 @@ export interface S3StorageOptions {
 }
 
 export function createS3Storage(options: S3StorageOptions): FileStorage {
-  const client = new S3Client({
-    region: options.region,
-    ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
-    ...(options.placeholderCredentials ? { credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } } : {}),
-  });
+  const client = traceAwsClient(
+    new S3Client({
+      region: options.region,
+      ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
+      ...(options.placeholderCredentials ? { credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } } : {}),
+    }),
+    'S3',
+  );
   const Bucket = options.bucket;
   const remove = (key: string) => client.send(new DeleteObjectCommand({ Bucket, Key: checkKey(key) }));
   return {

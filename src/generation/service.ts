@@ -21,6 +21,7 @@ import type { UsageService } from '../usage/service.ts';
 import type { JobQueue } from '../queue/queue.ts';
 import type { GenerationRateLimiter, RateLimitState } from './rate-limit.ts';
 import type { StreamStore } from '../streams/stream-store.ts';
+import { inSpan, SpanKind, traceCarrier } from '../observability/tracing.ts';
 
 /** Ranges checked here are model-independent; the worker checks the rest against its model. */
 const API_DEFAULTS = { maxTokens: 256, temperature: 0.8, topK: 0, topP: 1, repetitionPenalty: 1 };
@@ -209,7 +210,11 @@ export class GenerationService {
       createdAt: job.enqueuedAt,
     };
     await this.deps.streams.create(meta);
-    await this.deps.queue.enqueue(job);
+    await inSpan('queue.enqueue', { kind: SpanKind.PRODUCER, attributes: { 'messaging.operation.type': 'send', 'gptql.generation.id': job.generationId } }, async () => {
+      // Taken inside the enqueue span: the worker's job span is its child.
+      const trace = traceCarrier();
+      await this.deps.queue.enqueue(trace ? { ...job, trace: trace as GenerationJob['trace'] } : job);
+    });
     return meta;
   }
 

@@ -24,6 +24,9 @@ import type { Consumer, DeliveredJob, JobQueue } from '../queue/queue.ts';
 import { cacheKey, isDeterministic, type ResponseCache } from './response-cache.ts';
 import { LeaseLostError, type StreamStore } from '../streams/stream-store.ts';
 import type { UsageLedger } from '../usage/ledger.ts';
+import { trace } from '@opentelemetry/api';
+import { contextFrom, failSpan, inSpan, SpanKind } from '../observability/tracing.ts';
+import { recordGenerationPhases } from './job-tracing.ts';
 
 /** Timings of a reply no model produced here: answered from the cache, or already stored. */
 const NO_TIMINGS = { queueSeconds: 0, timeToFirstTokenSeconds: 0, tokensPerSecond: 0 };
@@ -96,7 +99,11 @@ export class GenerationWorker {
 
   private async handle(delivery: DeliveredJob): Promise<void> {
     const { job, ack } = delivery;
-    if (job.kind !== 'title') return this.handleStreamed({ ...delivery, job });
+    if (job.kind !== 'title') {
+      // The job's span: a child of the enqueuing request's, whichever process that was.
+      const attributes = { 'gptql.generation.id': job.generationId, 'gptql.job.kind': job.kind, 'gptql.model': job.params.model ?? this.defaultModel, 'gptql.job.attempt': delivery.attempt };
+      return inSpan('generation.job', { kind: SpanKind.CONSUMER, parent: contextFrom(job.trace), attributes }, () => this.handleStreamed({ ...delivery, job }));
+    }
     // Nothing streams and nothing is stored twice (the title is set only while automatic): a
     // failure is logged and the conversation keeps its first words.
     try {
@@ -159,6 +166,8 @@ export class GenerationWorker {
     const code = error instanceof AppError ? error.code : ErrorCode.INTERNAL;
     const message = error instanceof AppError ? error.message : 'Generation failed';
     if (!(error instanceof AppError)) logger.error({ err: error, generationId: id }, 'generation failed');
+    const span = trace.getActiveSpan();
+    if (span) failSpan(span, error);
     const index = (await streams.history(id)).length + 1;
     await streams.append(id, token, { kind: 'failed', index, code, message });
     await streams.setStatus(id, token, 'FAILED');
@@ -281,6 +290,7 @@ export class GenerationWorker {
     const { streams } = this.deps;
     await streams.append(job.generationId, lease.token, { kind: 'completed', index: lastIndex + 1, ...result });
     await streams.setStatus(job.generationId, lease.token, result.finishReason === 'cancelled' ? 'CANCELLED' : 'COMPLETED');
+    recordGenerationPhases(result);
     this.deps.onGenerationEnded?.(result.model, result.finishReason === 'cancelled' ? 'cancelled' : 'completed');
   }
 

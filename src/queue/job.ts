@@ -45,6 +45,8 @@ const base = {
   params,
   /** Absent in an earlier release's jobs: then read from the job's kind (`accountingOf`). */
   accounting: accounting.optional(),
+  /** W3C trace context of the request that enqueued it, when tracing is on: the worker's spans join its trace. */
+  trace: z.object({ traceparent: z.string().max(128), tracestate: z.string().max(512).optional() }).strict().optional(),
 };
 
 const conversationReply = z.object({

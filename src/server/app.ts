@@ -22,6 +22,7 @@ import { routesPlugin } from './routes.ts';
 import { resourceRoutesPlugin } from './resource-routes.ts';
 import { openAIRoutesPlugin } from './openai-routes.ts';
 import { attachWebSocket } from './websocket.ts';
+import { graphqlTracingPlugin, tracedRequests } from './tracing.ts';
 import { webPagePlugin } from '../web/plugin.ts';
 import { sharePagePlugin } from '../web/share-page.ts';
 
@@ -125,6 +126,7 @@ export function buildApp(services: Services, readiness: Record<string, Readiness
       webPagePlugin(services.persistedOperations.mode),
       sharePagePlugin(services),
       metricsPlugin(metrics),
+      ...[graphqlTracingPlugin()].filter((plugin) => plugin !== undefined),
       errorCodesPlugin(errorShaping),
       rateLimitHeadersPlugin(contexts),
     ],
@@ -133,8 +135,9 @@ export function buildApp(services: Services, readiness: Record<string, Readiness
   // Requests being answered, so that stop() can let them finish before it closes the stores
   // under them (a request still reading from a closed database fails, or crashes the process).
   const inFlight = new Set<Promise<unknown>>();
+  const handle = tracedRequests((request, response) => yoga(request, response));
   const server = createServer((request, response) => {
-    const handling: Promise<unknown> = Promise.resolve(yoga(request, response)).finally(() => inFlight.delete(handling));
+    const handling: Promise<unknown> = Promise.resolve(handle(request, response)).finally(() => inFlight.delete(handling));
     inFlight.add(handling);
   });
   const websocket = attachWebSocket(server, yoga as never, { services, errorShaping, clientIp, limits: config.websocket });

@@ -18,6 +18,7 @@ import dynalite from 'dynalite';
 import type { Config } from '../config.ts';
 import { closeDynaliteIterators } from './dynalite-iterators.ts';
 import { tableDefinitions, type TableNames } from './tables.ts';
+import { traceAwsClient } from '../observability/aws-tracing.ts';
 
 export interface Dynamo {
   doc: DynamoDBDocumentClient;
@@ -43,12 +44,13 @@ async function startEmbedded(dataDir: string): Promise<{ endpoint: string; serve
 export async function connectDynamo(config: Pick<Config, 'dynamo' | 'region' | 'dataDir'>): Promise<Dynamo> {
   const embedded = config.dynamo.mode === 'embedded' ? await startEmbedded(config.dataDir) : undefined;
   const endpoint = embedded?.endpoint ?? config.dynamo.endpoint;
-  const client = new DynamoDBClient({
-    region: config.region,
-    ...(endpoint
-      ? { endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
-      : {}),
-  });
+  const client = traceAwsClient(
+    new DynamoDBClient({
+      region: config.region,
+      ...(endpoint ? { endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+    }),
+    'DynamoDB',
+  );
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },
   });
