@@ -20,7 +20,6 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import { print, type DocumentNode } from 'graphql';
 import { Redis } from 'ioredis';
 import { postGraphQL, signUpUser } from '../test/support/harness.ts';
@@ -28,6 +27,7 @@ import { ConversationDocument, ConversationsDocument, CreateConversationDocument
 import { deleteKeys, REDIS_URL } from './redis-keys.ts';
 import { machineLine, ms, ratio, table } from './report.ts';
 import { startBenchServer, type BenchServer } from './server.ts';
+import { measureGraphQL, type Measured } from './graphql-load.ts';
 import { measureStreams, streamTable } from './api-streams.ts';
 
 const CONVERSATIONS = 24;
@@ -55,44 +55,9 @@ interface Workload {
   check(data: Record<string, unknown>): boolean;
 }
 
-interface Measured {
-  requestsPerSecond: number;
-  /** Server CPU time per answered request (ms). */
-  cpuPerRequest: number;
-  p50: number;
-  p99: number;
-  total: number;
-  /** Non-2xx answers, connection errors and timeouts, and 200s whose body has errors. */
-  failures: number;
-}
-
 const body = (document: DocumentNode, variables: Record<string, unknown> = {}) => JSON.stringify({ query: print(document), variables });
 
-async function measure(server: BenchServer, workload: Pick<Workload, 'body'>, token?: string): Promise<Measured> {
-  const run = (seconds: number) =>
-    autocannon({
-      url: `${server.url}/graphql`,
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: workload.body,
-      connections,
-      duration: seconds,
-      // A field error still answers 200: only the body tells.
-      verifyBody: (text) => typeof text === 'string' && text.startsWith('{"data":') && !text.includes('"errors":'),
-    });
-  if (warmup > 0) await run(warmup);
-  const cpuBefore = await server.cpuTime();
-  const result = await run(duration);
-  const cpu = (await server.cpuTime()) - cpuBefore;
-  return {
-    requestsPerSecond: result.requests.average,
-    cpuPerRequest: cpu / 1000 / result.requests.total,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    total: result.requests.total,
-    failures: result.non2xx + result.errors + result.timeouts + result.mismatches,
-  };
-}
+const measure = (server: BenchServer, workload: Pick<Workload, 'body'>, token?: string) => measureGraphQL(server, workload.body, token, { duration, warmup, connections });
 
 /** A user with CONVERSATIONS conversations, the newest of which has MESSAGES messages, through the API. */
 async function seed(url: string, dataDir: string): Promise<{ token: string; workloads: Workload[] }> {

@@ -7,7 +7,6 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './observability/logger.ts';
 import { startProcess } from './server/process.ts';
-import { startTracing } from './observability/tracing.ts';
 
 async function main() {
   const { values } = parseArgs({ options: { role: { type: 'string' } }, allowPositionals: false });
@@ -22,8 +21,6 @@ async function main() {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  // Before anything else starts, so that every client made after it is traced.
-  const tracing = startTracing(config.tracing.endpoint, config.tracing.serviceName);
   const running = await startProcess(config, logger);
 
   let stopping = false;
@@ -32,7 +29,6 @@ async function main() {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     await running.stop();
-    await tracing.shutdown();
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -10,6 +10,7 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { App } from './app.ts';
 import { startWorkerHttp } from './worker-http.ts';
+import { startTracing } from '../observability/tracing.ts';
 
 export interface RunningProcess {
   infra: Infrastructure;
@@ -23,6 +24,8 @@ export interface RunningProcess {
 }
 
 export async function startProcess(config: Config, logger: Logger): Promise<RunningProcess> {
+  // Before anything else starts, so that every client made after it is traced.
+  const tracing = startTracing(config.tracing.endpoint, config.tracing.serviceName);
   const infra = await createInfrastructure(config, logger);
   const api = config.role === 'worker' ? undefined : await createApi(infra);
   const worker = config.role === 'api' ? undefined : await createWorker(infra);
@@ -40,6 +43,7 @@ export async function startProcess(config: Config, logger: Logger): Promise<Runn
       await api?.stop();
       await probes?.stop();
       await infra.close();
+      await tracing.shutdown();
     },
   };
 }
