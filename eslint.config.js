@@ -23,8 +23,8 @@ export default tseslint.config(
       '@graphql-eslint/require-description': ['error', { types: true, rootField: true, FieldDefinition: true, DirectiveDefinition: true }],
       // Pages are read forwards only, `(first, after)`, as the contract has them.
       '@graphql-eslint/relay-arguments': ['error', { includeBoth: false }],
-      // Until the Node interface lands (issue 21), edges' nodes cannot implement it; lists of
-      // plain values (a branch's messages, tags) are not connections.
+      // Edges' nodes need not implement Node: a usage report row and a search hit have no identity
+      // of their own. Lists of plain values (a branch's messages, tags) are not connections.
       '@graphql-eslint/relay-edge-types': ['error', { withEdgeSuffix: true, shouldImplementNode: false, listTypeCanWrapOnlyEdgeType: false }],
       // Entities have an `id: ID!`; these are values (results, events, figures) with no identity of their own.
       '@graphql-eslint/strict-id-in-types': [

@@ -48,10 +48,16 @@ export class ConversationShares {
     return this.deps.shares.list(userId, page);
   }
 
+  /** The user's own share record; undefined for anyone else's. */
+  async own(userId: string, shareId: string): Promise<ShareRecord | undefined> {
+    const share = await this.deps.shares.get(shareId);
+    return share?.userId === userId ? share : undefined;
+  }
+
   /** The user's share, revoked at once; NOT_FOUND for anyone else's. */
   async revoke(userId: string, shareId: string): Promise<void> {
-    const share = await this.deps.shares.get(shareId);
-    if (!share || share.userId !== userId) throw notFound('Share');
+    const share = await this.own(userId, shareId);
+    if (!share) throw notFound('Share');
     await this.deps.shares.delete(share);
   }
 

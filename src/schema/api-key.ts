@@ -1,10 +1,13 @@
 import type { ApiKeyRecord } from '../store/api-keys.ts';
 import { builder } from './builder.ts';
+import { globalId, rawId } from './global-id.ts';
+import { NodeRef } from './node.ts';
 
 const ApiKeyRef = builder.objectRef<ApiKeyRecord>('ApiKey').implement({
+  interfaces: [NodeRef],
   description: 'A key for the OpenAI-compatible API at /v1 (`Authorization: Bearer gq_…`); it acts as you, with your role, rate limits and quota.',
   fields: (t) => ({
-    id: t.exposeID('keyId', { description: 'What `revokeApiKey` takes.' }),
+    id: t.id({ description: 'The key’s global id: what `revokeApiKey` takes.', resolve: (k) => globalId('ApiKey', k.keyId) }),
     name: t.exposeString('name', { description: 'What you called it when you made it.' }),
     prefix: t.exposeString('prefix', { description: 'The key’s first characters, to tell it apart.' }),
     createdAt: t.field({ type: 'DateTime', description: 'When it was made.', resolve: (key) => key.createdAt }),
@@ -40,8 +43,9 @@ builder.mutationFields((t) => ({
     description: 'Refused from the next request on, on every process. Returns its id.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, context) => {
-      await context.services.apiKeys.revoke(context.identity.userId, String(args.id));
-      return String(args.id);
+      const id = rawId('ApiKey', args.id);
+      await context.services.apiKeys.revoke(context.identity.userId, id);
+      return globalId('ApiKey', id);
     },
   }),
 }));

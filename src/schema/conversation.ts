@@ -4,12 +4,15 @@ import { actor } from '../observability/audit.ts';
 import { ConversationRepository, type ConversationRecord } from '../store/conversations.ts';
 import { builder, pageArgs, toConnection } from './builder.ts';
 import { FolderRef } from './folder.ts';
+import { globalId, rawId } from './global-id.ts';
+import { NodeRef } from './node.ts';
 import { MessageConnection, MessageRef, messageCursor } from './message.ts';
 
 export const ConversationRef = builder.objectRef<ConversationRecord>('Conversation').implement({
+  interfaces: [NodeRef],
   description: 'A conversation of yours: its messages, which may branch, and how it is organised.',
   fields: (t) => ({
-    id: t.exposeID('conversationId', { description: 'The conversation’s id.' }),
+    id: t.id({ description: 'The conversation’s global id.', resolve: (c) => globalId('Conversation', c.conversationId) }),
     title: t.exposeString('title', { description: 'Its title: yours, or the model’s after the first reply.' }),
     systemPrompt: t.exposeString('systemPrompt', { nullable: true, description: 'Instructions given to the model before every turn; null: its folder’s, or none.' }),
     messageCount: t.int({ description: 'Messages in it, of every branch.', resolve: (c) => c.messageCount ?? 0 }),
@@ -27,14 +30,16 @@ export const ConversationRef = builder.objectRef<ConversationRecord>('Conversati
     activeLeafId: t.id({
       nullable: true,
       description: 'The last message of the branch shown and continued (`sendMessage` without `parentId` follows it); null for an empty conversation.',
-      resolve: async (conversation, _args, context) =>
-        context.services.conversations.activeLeaf(conversation, await context.loaders.messageTree.load(conversation.conversationId)) ?? null,
+      resolve: async (conversation, _args, context) => {
+        const leaf = context.services.conversations.activeLeaf(conversation, await context.loaders.messageTree.load(conversation.conversationId));
+        return leaf ? globalId('Message', leaf) : null;
+      },
     }),
     branch: t.field({
       type: [MessageRef],
       description: 'The messages from the first to `leafId` (default: the active leaf), oldest first: one version of the conversation, as the model is given it.',
       args: { leafId: t.arg.id({ required: false }) },
-      resolve: (conversation, args, context) => context.services.conversations.branch(conversation, args.leafId == null ? null : String(args.leafId)),
+      resolve: (conversation, args, context) => context.services.conversations.branch(conversation, args.leafId == null ? null : rawId('Message', args.leafId)),
     }),
     messages: t.field({
       type: MessageConnection,
@@ -70,7 +75,7 @@ builder.queryFields((t) => ({
     type: ConversationRef,
     description: 'One of your conversations; another user’s is NOT_FOUND.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, context) => ownConversation(context, String(args.id)),
+    resolve: (_root, args, context) => ownConversation(context, rawId('Conversation', args.id)),
   }),
   conversations: t.withAuth({ authenticated: true }).field({
     type: ConversationConnection,
@@ -78,7 +83,7 @@ builder.queryFields((t) => ({
     args: { ...pageArgs, filter: t.arg({ type: ConversationFilterInput, required: false }) },
     resolve: async (_root, args, context) =>
       toConnection(
-        await context.services.conversations.list(context.identity.userId, args, { ...args.filter, folderId: args.filter?.folderId != null ? String(args.filter.folderId) : null }),
+        await context.services.conversations.list(context.identity.userId, args, { ...args.filter, folderId: args.filter?.folderId != null ? rawId('Folder', args.filter.folderId) : null }),
         ConversationRepository.cursorOf,
         args.after,
       ),
@@ -104,44 +109,44 @@ builder.mutationFields((t) => ({
     type: ConversationRef,
     description: 'Gives a conversation your title (the model no longer titles it).',
     args: { id: t.arg.id({ required: true }), title: t.arg.string({ required: true }) },
-    resolve: (_root, args, context) => context.services.conversations.rename(context.identity.userId, String(args.id), args.title),
+    resolve: (_root, args, context) => context.services.conversations.rename(context.identity.userId, rawId('Conversation', args.id), args.title),
   }),
   pinConversation: t.withAuth({ authenticated: true }).field({
     type: ConversationRef,
     description: 'Pins or unpins a conversation: pinned ones come first.',
     args: { id: t.arg.id({ required: true }), pinned: t.arg.boolean({ required: true }) },
-    resolve: (_root, args, context) => context.services.conversations.organiser.pin(context.identity.userId, String(args.id), args.pinned),
+    resolve: (_root, args, context) => context.services.conversations.organiser.pin(context.identity.userId, rawId('Conversation', args.id), args.pinned),
   }),
   archiveConversation: t.withAuth({ authenticated: true }).field({
     type: ConversationRef,
     description: 'Archives a conversation (out of `conversations` unless asked for), or brings it back.',
     args: { id: t.arg.id({ required: true }), archived: t.arg.boolean({ required: true }) },
-    resolve: (_root, args, context) => context.services.conversations.organiser.archive(context.identity.userId, String(args.id), args.archived),
+    resolve: (_root, args, context) => context.services.conversations.organiser.archive(context.identity.userId, rawId('Conversation', args.id), args.archived),
   }),
   setConversationTags: t.withAuth({ authenticated: true }).field({
     type: ConversationRef,
     description: 'Replaces the tags: up to 10, each 1 to 32 characters.',
     args: { id: t.arg.id({ required: true }), tags: t.arg.stringList({ required: true }) },
-    resolve: (_root, args, context) => context.services.conversations.organiser.setTags(context.identity.userId, String(args.id), args.tags),
+    resolve: (_root, args, context) => context.services.conversations.organiser.setTags(context.identity.userId, rawId('Conversation', args.id), args.tags),
   }),
   moveConversation: t.withAuth({ authenticated: true }).field({
     type: ConversationRef,
     description: 'Into one of your folders, or out of any with `folderId: null`.',
     args: { id: t.arg.id({ required: true }), folderId: t.arg.id({ required: false }) },
     resolve: (_root, args, context) =>
-      context.services.conversations.organiser.move(context.identity.userId, String(args.id), args.folderId == null ? null : String(args.folderId)),
+      context.services.conversations.organiser.move(context.identity.userId, rawId('Conversation', args.id), args.folderId == null ? null : rawId('Folder', args.folderId)),
   }),
   setActiveLeaf: t.withAuth({ authenticated: true }).field({
     type: ConversationRef,
     description: 'Shows and continues the branch through `messageId` (to its newest reply below it, if any): how a client moves between branches.',
     args: { conversationId: t.arg.id({ required: true }), messageId: t.arg.id({ required: true }) },
-    resolve: (_root, args, context) => context.services.conversations.setActiveLeaf(context.identity.userId, String(args.conversationId), String(args.messageId), viaLoader(context)),
+    resolve: (_root, args, context) => context.services.conversations.setActiveLeaf(context.identity.userId, rawId('Conversation', args.conversationId), rawId('Message', args.messageId), viaLoader(context)),
   }),
   forkConversation: t.withAuth({ authenticated: true }).field({
     type: ConversationRef,
     description: 'A new conversation holding a copy of the branch from the first message to `messageId`, with the same title and system prompt.',
     args: { messageId: t.arg.id({ required: true }) },
-    resolve: (_root, args, context) => context.services.conversations.fork(context.identity.userId, String(args.messageId)),
+    resolve: (_root, args, context) => context.services.conversations.fork(context.identity.userId, rawId('Message', args.messageId)),
   }),
   importConversation: t.withAuth({ authenticated: true }).field({
     type: ConversationRef,
@@ -153,8 +158,9 @@ builder.mutationFields((t) => ({
     description: 'Deletes the conversation and all its messages; returns its id.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, context) => {
-      await context.services.conversations.delete(actor(context), String(args.id));
-      return String(args.id);
+      const id = rawId('Conversation', args.id);
+      await context.services.conversations.delete(actor(context), id);
+      return globalId('Conversation', id);
     },
   }),
 }));
@@ -168,7 +174,7 @@ const ConversationEventRef = builder.objectRef<ConversationEvent>('ConversationE
   description: 'A change to a conversation, as `conversationEvents` streams it.',
   fields: (t) => ({
     kind: t.field({ type: ConversationEventKindEnum, description: 'What happened.', resolve: (e) => e.kind }),
-    conversationId: t.exposeID('conversationId', { description: 'Which conversation.' }),
+    conversationId: t.id({ description: 'Which conversation (its global id).', resolve: (e) => globalId('Conversation', e.conversationId) }),
     conversation: t.field({ type: ConversationRef, nullable: true, description: 'The conversation as it is now; null once deleted.', resolve: (e) => e.conversation }),
   }),
 });
@@ -178,7 +184,7 @@ builder.subscriptionFields((t) => ({
     type: ConversationEventRef,
     description: 'Changes to one conversation, for the user’s other devices.',
     args: { id: t.arg.id({ required: true }) },
-    subscribe: (_root, args, context) => context.services.conversations.follow(context.identity.userId, String(args.id), viaLoader(context)),
+    subscribe: (_root, args, context) => context.services.conversations.follow(context.identity.userId, rawId('Conversation', args.id), viaLoader(context)),
     resolve: (event) => event,
   }),
 }));

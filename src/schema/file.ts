@@ -1,15 +1,18 @@
 import { actor } from '../observability/audit.ts';
 import { FileRepository, type FileRecord } from '../store/files.ts';
 import { builder, pageArgs, toConnection } from './builder.ts';
+import { globalId, rawId } from './global-id.ts';
+import { NodeRef } from './node.ts';
 
 export const StoredFileRef = builder.objectRef<FileRecord>('StoredFile').implement({
+  interfaces: [NodeRef],
   description: 'An uploaded file. Its bytes: `GET /files/{id}` with the bearer token.',
   fields: (t) => ({
-    id: t.exposeID('fileId', { description: 'What `sendMessage(fileIds)` and `deleteFile` take.' }),
+    id: t.id({ description: 'The file’s global id: what `sendMessage(fileIds)` and `deleteFile` take.', resolve: (f) => globalId('StoredFile', f.fileId) }),
     name: t.exposeString('name', { description: 'The name it was uploaded with, sanitised.' }),
     contentType: t.exposeString('contentType', { description: 'Recognised from the bytes, not from the name.' }),
     size: t.exposeInt('size', { description: 'Bytes.' }),
-    downloadPath: t.string({ description: 'Path of the download route, relative to the API.', resolve: (f) => `/files/${f.fileId}` }),
+    downloadPath: t.string({ description: 'Path of the download route, relative to the API.', resolve: (f) => `/files/${encodeURIComponent(globalId('StoredFile', f.fileId))}` }),
     createdAt: t.field({ type: 'DateTime', description: 'When it was uploaded.', resolve: (f) => f.createdAt }),
   }),
 });
@@ -22,7 +25,7 @@ builder.queryFields((t) => ({
     type: StoredFileRef,
     description: 'One of your files; another user’s is NOT_FOUND.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, context) => context.services.files.own(context.identity.userId, String(args.id)),
+    resolve: (_root, args, context) => context.services.files.own(context.identity.userId, rawId('StoredFile', args.id)),
   }),
   files: t.withAuth({ authenticated: true }).field({
     type: StoredFileConnection,
@@ -51,10 +54,10 @@ builder.mutationFields((t) => ({
     description: 'Deletes the file’s bytes and record; returns its id.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, context) => {
-      const id = String(args.id);
+      const id = rawId('StoredFile', args.id);
       await context.services.files.delete(context.identity.userId, id);
       context.services.audit('file.deleted', { ...actor(context), fileId: id });
-      return id;
+      return globalId('StoredFile', id);
     },
   }),
 }));

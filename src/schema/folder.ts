@@ -1,10 +1,13 @@
 import type { FolderRecord } from '../store/labels.ts';
 import { builder } from './builder.ts';
+import { globalId, rawId } from './global-id.ts';
+import { NodeRef } from './node.ts';
 
 export const FolderRef = builder.objectRef<FolderRecord>('Folder').implement({
+  interfaces: [NodeRef],
   description: 'A folder of conversations; its system prompt applies to those of its conversations that have none.',
   fields: (t) => ({
-    id: t.exposeID('folderId', { description: 'The folder’s id.' }),
+    id: t.id({ description: 'The folder’s global id.', resolve: (f) => globalId('Folder', f.folderId) }),
     name: t.exposeString('name', { description: 'Its name.' }),
     systemPrompt: t.exposeString('systemPrompt', { nullable: true, description: 'Instructions for the model in its conversations that have none of their own.' }),
     createdAt: t.field({ type: 'DateTime', description: 'When it was made.', resolve: (folder) => folder.createdAt }),
@@ -30,20 +33,21 @@ builder.mutationFields((t) => ({
     type: FolderRef,
     description: 'Renames one of your folders.',
     args: { id: t.arg.id({ required: true }), name: t.arg.string({ required: true }) },
-    resolve: (_root, args, context) => context.services.conversations.organiser.renameFolder(context.identity.userId, String(args.id), args.name),
+    resolve: (_root, args, context) => context.services.conversations.organiser.renameFolder(context.identity.userId, rawId('Folder', args.id), args.name),
   }),
   setFolderSystemPrompt: t.withAuth({ authenticated: true }).field({
     type: FolderRef,
     description: 'The system prompt of the folder’s conversations that have none of their own; null removes it.',
     args: { id: t.arg.id({ required: true }), systemPrompt: t.arg.string({ required: false }) },
-    resolve: (_root, args, context) => context.services.conversations.organiser.setFolderSystemPrompt(context.identity.userId, String(args.id), args.systemPrompt ?? null),
+    resolve: (_root, args, context) => context.services.conversations.organiser.setFolderSystemPrompt(context.identity.userId, rawId('Folder', args.id), args.systemPrompt ?? null),
   }),
   deleteFolder: t.withAuth({ authenticated: true }).id({
     description: 'Deletes the folder; its conversations move out of it (none is deleted). Returns its id.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, context) => {
-      await context.services.conversations.organiser.deleteFolder(context.identity.userId, String(args.id));
-      return String(args.id);
+      const id = rawId('Folder', args.id);
+      await context.services.conversations.organiser.deleteFolder(context.identity.userId, id);
+      return globalId('Folder', id);
     },
   }),
 }));

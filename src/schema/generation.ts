@@ -9,6 +9,8 @@ import type { TokenAlternative } from '../inference/protocol.ts';
 import { builder } from './builder.ts';
 import { ConversationRef } from './conversation.ts';
 import { MessageRef, MessageRoleEnum } from './message.ts';
+import { globalId, rawId, rawIds } from './global-id.ts';
+import { NodeRef } from './node.ts';
 
 const GenerationStatusEnum = builder.enumType('GenerationStatus', {
   description: 'Where a generation stands: waiting for a worker, running, or ended one of three ways.',
@@ -78,9 +80,10 @@ interface GenerationShape {
 }
 
 const GenerationRef = builder.objectRef<GenerationShape>('Generation').implement({
+  interfaces: [NodeRef],
   description: 'A reply being generated; follow it with the `generation(id, after)` subscription.',
   fields: (t) => ({
-    id: t.id({ description: 'What `generation(id)` and `cancelGeneration` take.', resolve: ({ meta }) => meta.generationId }),
+    id: t.id({ description: 'The generation’s global id: what `generation(id)` and `cancelGeneration` take.', resolve: ({ meta }) => globalId('Generation', meta.generationId) }),
     status: t.field({
       type: GenerationStatusEnum,
       description: 'Where it stands now.',
@@ -99,7 +102,7 @@ const GenerationRef = builder.objectRef<GenerationShape>('Generation').implement
       resolve: ({ meta }, _args, context) =>
         meta.conversationId && meta.userMessageId ? context.services.messages.get(meta.conversationId, meta.userMessageId) : null,
     }),
-    replyMessageId: t.id({ nullable: true, description: 'Id the reply will be stored under.', resolve: ({ meta }) => meta.replyMessageId ?? null }),
+    replyMessageId: t.id({ nullable: true, description: 'Id the reply will be stored under.', resolve: ({ meta }) => (meta.replyMessageId ? globalId('Message', meta.replyMessageId) : null) }),
     createdAt: t.field({ type: 'DateTime', description: 'When it was asked for.', resolve: ({ meta }) => meta.createdAt }),
   }),
 });
@@ -242,7 +245,13 @@ builder.mutationFields((t) => ({
     description: 'Stores your message (in a new conversation unless one is given) and starts the reply: follow it with `generation(id)`.',
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     resolve: async (_root, { input }, context) => ({
-      meta: (await context.services.generation.sendMessage(context.identity, { ...input, conversationId: input.conversationId?.toString(), parentId: input.parentId?.toString(), fileIds: input.fileIds?.map(String), params: toParams(input.params) }, recordRateLimit(context))).meta,
+      meta: (await context.services.generation.sendMessage(context.identity, {
+          ...input,
+          conversationId: input.conversationId == null ? undefined : rawId('Conversation', input.conversationId),
+          parentId: input.parentId == null ? undefined : rawId('Message', input.parentId),
+          fileIds: input.fileIds ? rawIds('StoredFile', input.fileIds) : input.fileIds,
+          params: toParams(input.params),
+        }, recordRateLimit(context))).meta,
     }),
   }),
   regenerate: t.withAuth({ authenticated: true }).field({
@@ -250,7 +259,7 @@ builder.mutationFields((t) => ({
     description: 'A new reply to the same user message, beside the old one (same parent).',
     args: { messageId: t.arg.id({ required: true }), params: t.arg({ type: GenerationParamsInput, required: false }) },
     resolve: async (_root, args, context) => ({
-      meta: (await context.services.generation.regenerate(context.identity, String(args.messageId), toParams(args.params), recordRateLimit(context))).meta,
+      meta: (await context.services.generation.regenerate(context.identity, rawId('Message', args.messageId), toParams(args.params), recordRateLimit(context))).meta,
     }),
   }),
   editMessage: t.withAuth({ authenticated: true }).field({
@@ -259,14 +268,14 @@ builder.mutationFields((t) => ({
       'A new version of one of your messages: a message beside it (same parent, same attachments) and a reply to it, which become the active branch; the old branch stays (see `Message.siblingCount`, `setActiveLeaf`).',
     args: { messageId: t.arg.id({ required: true }), content: t.arg.string({ required: true }), params: t.arg({ type: GenerationParamsInput, required: false }) },
     resolve: async (_root, args, context) => ({
-      meta: (await context.services.generation.editMessage(context.identity, String(args.messageId), args.content, toParams(args.params), recordRateLimit(context))).meta,
+      meta: (await context.services.generation.editMessage(context.identity, rawId('Message', args.messageId), args.content, toParams(args.params), recordRateLimit(context))).meta,
     }),
   }),
   cancelGeneration: t.withAuth({ authenticated: true }).field({
     type: GenerationRef,
     description: 'Stops a generation within one decode step; the partial reply is kept, marked interrupted.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, args, context) => ({ meta: await context.services.generation.cancel(context.identity, String(args.id)) }),
+    resolve: async (_root, args, context) => ({ meta: await context.services.generation.cancel(context.identity, rawId('Generation', args.id)) }),
   }),
   generate: t.withAuth({ authenticated: true }).field({
     type: CompletionRef,
@@ -318,7 +327,7 @@ builder.subscriptionFields((t) => ({
     description: 'Events of one generation: those after index `after` (0: all) are replayed, then live ones follow.',
     args: { id: t.arg.id({ required: true }), after: t.arg.int({ required: false, defaultValue: 0 }) },
     subscribe: async (_root, args, context) => {
-      const meta = await context.services.generation.own(context.identity, String(args.id));
+      const meta = await context.services.generation.own(context.identity, rawId('Generation', args.id));
       return withConversation(context.services.generation.events(meta, args.after ?? 0), meta.conversationId);
     },
     resolve: (event) => event,

@@ -1,5 +1,6 @@
 import { lexicographicSortSchema } from 'graphql';
 import { builder } from './builder.ts';
+import './node.ts';
 import './user.ts';
 import './file.ts';
 import './message.ts';

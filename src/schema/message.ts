@@ -3,6 +3,8 @@ import type { Context } from '../context.ts';
 import { MessageRepository, type MessageRecord } from '../store/messages.ts';
 import { builder } from './builder.ts';
 import { StoredFileRef } from './file.ts';
+import { globalId } from './global-id.ts';
+import { NodeRef } from './node.ts';
 
 export const MessageRoleEnum = builder.enumType('MessageRole', {
   description: 'Who wrote a message: the system prompt, you, or the model.',
@@ -10,15 +12,17 @@ export const MessageRoleEnum = builder.enumType('MessageRole', {
 });
 
 export const MessageRef = builder.objectRef<MessageRecord>('Message').implement({
+  interfaces: [NodeRef],
   description: 'A message of a conversation: yours or the model’s.',
   fields: (t) => ({
-    id: t.exposeID('messageId', { description: 'The message’s id.' }),
-    conversationId: t.exposeID('conversationId', { description: 'The conversation it belongs to.' }),
+    id: t.id({ description: 'The message’s global id.', resolve: (m) => globalId('Message', m.messageId) }),
+    conversationId: t.id({ description: 'The conversation it belongs to (its global id).', resolve: (m) => globalId('Conversation', m.conversationId) }),
     role: t.field({ type: MessageRoleEnum, description: 'Who wrote it.', resolve: (message) => message.role }),
     content: t.exposeString('content', { description: 'Its text.' }),
-    parentId: t.exposeID('parentId', {
+    parentId: t.id({
       nullable: true,
       description: 'The message this one follows; edited and regenerated replies share a parent.',
+      resolve: (m) => (m.parentId ? globalId('Message', m.parentId) : null),
     }),
     model: t.exposeString('model', { nullable: true, description: 'Model that wrote an assistant message.' }),
     promptTokens: t.exposeInt('promptTokens', { nullable: true, description: 'Assistant replies: tokens the model read to write it.' }),

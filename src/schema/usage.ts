@@ -8,6 +8,7 @@ import type { EffectiveQuota, PeriodUsage } from '../usage/quota.ts';
 import type { UsageReportRow } from '../usage/service.ts';
 import { builder, pageArgs, toConnection } from './builder.ts';
 import { UserRef } from './user.ts';
+import { globalId, rawId } from './global-id.ts';
 
 const UsagePeriodRef = builder.objectRef<PeriodUsage>('UsagePeriod').implement({
   description: 'Tokens used in one UTC period, from the usage ledger.',
@@ -45,7 +46,10 @@ const UsageGroupingEnum = builder.enumType('UsageGrouping', { description: 'What
 const UsageReportRowRef = builder.objectRef<UsageReportRow>('UsageReportRow').implement({
   description: 'The usage of one user, model or day over the report’s range.',
   fields: (t) => ({
-    key: t.exposeString('key', { description: 'The user id, the model name or the ISO date (yyyy-mm-dd), by the grouping.' }),
+    key: t.string({
+      description: 'The user’s global id, the model name or the ISO date (yyyy-mm-dd), by the grouping.',
+      resolve: (row) => (row.userId ? globalId('User', row.userId) : row.key),
+    }),
     user: t.field({
       type: UserRef,
       nullable: true,
@@ -100,7 +104,7 @@ builder.queryFields((t) => ({
     description: 'One user by id. Admins only.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, context) => {
-      const id = String(args.id);
+      const id = rawId('User', args.id);
       const user = id.length <= MAX_USER_ID_LENGTH ? await context.loaders.user.load(id) : undefined;
       if (!user) throw notFound('User');
       return user;
@@ -134,7 +138,7 @@ builder.mutationFields((t) => ({
       tokensPerMonth: t.arg.int({ required: false }),
     },
     resolve: async (_root, args, context) => {
-      const userId = String(args.userId);
+      const userId = rawId('User', args.userId);
       if (userId.length > MAX_USER_ID_LENGTH) throw notFound('User');
       const user = await context.services.usage.setQuota(userId, args.tokensPerDay ?? null, args.tokensPerMonth ?? null);
       context.services.audit('user.quota_changed', { ...actor(context), targetUserId: userId, tokensPerDay: args.tokensPerDay ?? null, tokensPerMonth: args.tokensPerMonth ?? null });

@@ -5,6 +5,8 @@ import { AppError, ErrorCode, notFound } from '../errors.ts';
 import { actor } from '../observability/audit.ts';
 import { UserRepository, type UserRecord } from '../store/users.ts';
 import { builder, pageArgs, toConnection } from './builder.ts';
+import { globalId, rawId } from './global-id.ts';
+import { NodeRef } from './node.ts';
 
 export const RoleEnum = builder.enumType('Role', {
   description: 'What an account may do: `USERS` chat, `PREMIUM` chat with higher limits, `ADMIN` also manages users and reads reports.',
@@ -20,9 +22,10 @@ const UserStatusEnum = builder.enumType('UserStatus', {
 });
 
 export const UserRef = builder.objectRef<UserRecord>('User').implement({
+  interfaces: [NodeRef],
   description: 'An account.',
   fields: (t) => ({
-    id: t.exposeID('userId', { description: 'The account’s id.' }),
+    id: t.id({ description: 'The account’s global id.', resolve: (u) => globalId('User', u.userId) }),
     email: t.exposeString('email', { description: 'The address it signs in with.' }),
     role: t.field({ type: RoleEnum, description: 'What it may do.', resolve: (user) => user.role }),
     status: t.field({ type: UserStatusEnum, description: 'Confirmed, waiting for confirmation, or disabled.', resolve: (user) => user.status }),
@@ -48,7 +51,7 @@ const SessionRef = builder
 const SignUpResultRef = builder.objectRef<{ userId: string; confirmed: boolean }>('SignUpResult').implement({
   description: 'A new account, to be confirmed with the emailed code.',
   fields: (t) => ({
-    userId: t.exposeID('userId', { description: 'The new account’s id.' }),
+    userId: t.id({ description: 'The new account’s global id.', resolve: (r) => globalId('User', r.userId) }),
     confirmed: t.exposeBoolean('confirmed', { description: 'False until the emailed code is confirmed.' }),
   }),
 });
@@ -185,7 +188,7 @@ builder.mutationFields((t) => ({
     description: 'Admins only. Takes effect in the user’s next tokens.',
     args: { userId: t.arg.id({ required: true }), role: t.arg({ type: RoleEnum, required: true }) },
     resolve: async (_root, args, context) => {
-      const userId = String(args.userId);
+      const userId = rawId('User', args.userId);
       await context.services.identity.setUserRole(userId, args.role);
       await context.services.users.update(userId, { role: args.role });
       context.services.audit('user.role_changed', { ...actor(context), targetUserId: userId, role: args.role });
@@ -199,7 +202,7 @@ builder.mutationFields((t) => ({
     description: 'Admins only. The user can no longer log in or refresh.',
     args: { userId: t.arg.id({ required: true }) },
     resolve: async (_root, args, context) => {
-      const userId = String(args.userId);
+      const userId = rawId('User', args.userId);
       await context.services.identity.disableUser(userId);
       await context.services.users.update(userId, { status: 'DISABLED' });
       context.services.audit('user.disabled', { ...actor(context), targetUserId: userId });

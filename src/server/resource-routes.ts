@@ -12,6 +12,7 @@ import { renderPdf } from '../export/pdf.ts';
 import { contentDisposition } from '../files/names.ts';
 import type { Services } from '../services.ts';
 import { bearerToken, identify } from './context.ts';
+import { rawId } from '../schema/global-id.ts';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.UNAUTHENTICATED]: 401,
@@ -21,6 +22,15 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 
 const FILE_ROUTE = /^\/files\/([^/]+)$/;
 const EXPORT_ROUTE = /^\/conversations\/([^/]+)\/export$/;
+
+/** A path segment as sent; one that is not valid percent-encoding names nothing. */
+const decodeSegment = (segment: string) => {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return '';
+  }
+};
 
 export const EXPORT_FORMATS = ['json', 'md', 'pdf'] as const;
 type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -85,8 +95,10 @@ export function resourceRoutesPlugin(services: Services): Plugin {
       if (request.method !== 'GET' && request.method !== 'HEAD') return fail(405, ErrorCode.BAD_USER_INPUT, 'Only GET is allowed here');
       try {
         const identity = await caller(request);
-        // Ids are ULIDs: an escaped or odd segment is simply no id of the user's (404).
-        const id = (fileMatch ?? exportMatch)![1]!;
+        // A global id (percent-encoded: base64 may hold '/') or a bare ULID; anything else is no
+        // id of the user's (404).
+        const segment = (fileMatch ?? exportMatch)![1]!;
+        const id = rawId(fileMatch ? 'StoredFile' : 'Conversation', decodeSegment(segment));
         endResponse(fileMatch ? await download(identity, id, fetchAPI) : await exportConversation(identity, id, url, fetchAPI));
       } catch (error) {
         if (error instanceof AppError && STATUS[error.code]) return fail(STATUS[error.code]!, error.code, error.message);

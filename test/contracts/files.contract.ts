@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteFileDocument, FileDocument, FilesDocument } from '../../src/generated/graphql.ts';
-import { errorCodes, type TestApp } from '../support/harness.ts';
+import { errorCodes, rawIdOf, type TestApp } from '../support/harness.ts';
 import { download, upload, UPLOAD_LIMIT, SAMPLES } from '../support/files-helpers.ts';
 
 export interface FileContractBed {
@@ -33,7 +33,7 @@ export function fileStorageContract(name: string, bed: FileContractBed): void {
       const uploaded = await upload(t, user.accessToken, text, 'notes.txt');
       expect(uploaded.errors).toBeUndefined();
       const file = uploaded.data!.uploadFile;
-      expect(file).toMatchObject({ name: 'notes.txt', contentType: 'text/plain', size: text.byteLength, downloadPath: `/files/${file.id}` });
+      expect(file).toMatchObject({ name: 'notes.txt', contentType: 'text/plain', size: text.byteLength, downloadPath: `/files/${encodeURIComponent(file.id)}` });
 
       const listed = (await t.gql(FilesDocument, { first: 10 }, user.accessToken)).data!.files.edges.map((e) => e.node.id);
       expect(listed).toContain(file.id);
@@ -45,10 +45,10 @@ export function fileStorageContract(name: string, bed: FileContractBed): void {
       expect(response.headers.get('content-disposition')).toMatch(/^attachment; filename="notes.txt"/);
       expect(response.headers.get('x-content-type-options')).toBe('nosniff');
       expect(Buffer.from(await response.arrayBuffer()).equals(text)).toBe(true);
-      expect(await bed.storedKeys(t, user.userId)).toEqual([`${user.userId}/${file.id}`]);
+      expect(await bed.storedKeys(t, user.userId)).toEqual([`${user.userId}/${rawIdOf(file.id)}`]);
 
       expect((await t.gql(DeleteFileDocument, { id: file.id }, user.accessToken)).data!.deleteFile).toBe(file.id);
-      expect(await t.app.services.files.storage.exists(`${user.userId}/${file.id}`)).toBe(false);
+      expect(await t.app.services.files.storage.exists(`${user.userId}/${rawIdOf(file.id)}`)).toBe(false);
       expect(await bed.storedKeys(t, user.userId)).toEqual([]);
       expect(errorCodes(await t.gql(FileDocument, { id: file.id }, user.accessToken))).toEqual(['NOT_FOUND']);
       expect((await download(t, file.id, user.accessToken)).status).toBe(404);

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CreateConversationDocument, DeleteConversationDocument, DisableUserDocument, LogInDocument, SetUserRoleDocument } from '../../src/generated/graphql.ts';
-import { errorCodes, postGraphQL, startTestApp, uniqueEmail, type TestApp } from '../support/harness.ts';
+import { errorCodes, postGraphQL, rawIdOf, startTestApp, uniqueEmail, type TestApp } from '../support/harness.ts';
 import { REDIS_URL } from '../support/services.ts';
 
 const LIMITS = { AUTH_MAX_FAILED_ATTEMPTS: '3', AUTH_RATE_LIMIT_PER_IP: '100', TRUST_PROXY: 'loopback' };
@@ -151,7 +151,7 @@ describe('audit log', () => {
     const requestId = expect.stringMatching(/^[0-9a-f-]{36}$/);
     expect(byEvent('auth.sign_in')).toContainEqual(expect.objectContaining({ userId: admin.userId, requestId, clientIp: '127.0.0.1' }));
     expect(byEvent('auth.sign_in_failed')).toContainEqual(expect.objectContaining({ email: target.email, code: 'UNAUTHENTICATED', requestId }));
-    expect(byEvent('conversation.deleted')).toEqual([expect.objectContaining({ userId: target.userId, conversationId: conversation.id, requestId })]);
+    expect(byEvent('conversation.deleted')).toEqual([expect.objectContaining({ userId: target.userId, conversationId: rawIdOf(conversation.id), requestId })]);
     expect(byEvent('user.role_changed')).toEqual([expect.objectContaining({ userId: admin.userId, targetUserId: target.userId, role: 'premium', requestId })]);
     expect(byEvent('user.disabled')).toEqual([expect.objectContaining({ userId: admin.userId, targetUserId: target.userId, requestId })]);
     for (const line of events) expect(line).toMatchObject({ audit: true, level: 30, msg: line.event });

@@ -15,7 +15,7 @@ import {
   SetActiveLeafDocument,
 } from '../../src/generated/graphql.ts';
 import { capturePrompts } from '../support/captured-prompts.ts';
-import { errorCodes, startTestApp, type TestApp } from '../support/harness.ts';
+import { errorCodes, rawIdOf, startTestApp, type TestApp } from '../support/harness.ts';
 import { collectSubscription, wsClient } from '../support/ws-client.ts';
 
 let t: TestApp;
@@ -97,7 +97,7 @@ describe('branches', () => {
 
     // Any branch can be read by its leaf; every message is still listed in writing order.
     expect((await branch(conversationId, r2!.id)).messages.map((m) => m.id)).toEqual([a!.id, r1!.id, b!.id, r2!.id]);
-    const all = (await t.gql(ConversationDocument, { id: conversationId, first: 100 }, user.accessToken)).data!.conversation.messages.edges.map((e) => e.node.id);
+    const all = (await t.gql(ConversationDocument, { id: conversationId, first: 100 }, user.accessToken)).data!.conversation.messages.edges.map((e) => rawIdOf(e.node.id));
     expect(all).toHaveLength(9); // A, R1, B, R2, R2′, B′, R3, the third question and its reply
     expect(all).toEqual([...all].sort());
   });
@@ -108,13 +108,14 @@ describe('branches', () => {
     const { messages } = await branch(conversationId);
     const conversations = t.app.services.conversations;
     // The reply to the first question lands after the user moved to another branch (here: its root).
-    await conversations.showBranchTo(user.userId, conversationId, messages[0]!.id);
-    const other = await t.app.services.messages.add({ conversationId, userId: user.userId, role: 'assistant', content: 'late reply', parentId: messages[0]!.id });
-    await conversations.replyAdded(user.userId, conversationId, other.messageId, messages[1]!.id);
+    const [raw, root, answered] = [rawIdOf(conversationId), rawIdOf(messages[0]!.id), rawIdOf(messages[1]!.id)];
+    await conversations.showBranchTo(user.userId, raw, root);
+    const other = await t.app.services.messages.add({ conversationId: raw, userId: user.userId, role: 'assistant', content: 'late reply', parentId: root });
+    await conversations.replyAdded(user.userId, raw, other.messageId, answered);
     expect((await branch(conversationId)).activeLeafId).toBe(messages[0]!.id);
     // Where the branch still ended at the message answered, the reply takes over.
-    await conversations.replyAdded(user.userId, conversationId, other.messageId, messages[0]!.id);
-    expect((await branch(conversationId)).activeLeafId).toBe(other.messageId);
+    await conversations.replyAdded(user.userId, raw, other.messageId, root);
+    expect(rawIdOf((await branch(conversationId)).activeLeafId!)).toBe(other.messageId);
   });
 
   it('forks a conversation at a message: a copy of that branch and nothing else', async () => {

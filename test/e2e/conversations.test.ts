@@ -6,7 +6,7 @@ import {
   DeleteConversationDocument,
   RenameConversationDocument,
 } from '../../src/generated/graphql.ts';
-import { errorCodes, startTestApp, type TestApp } from '../support/harness.ts';
+import { errorCodes, rawIdOf, startTestApp, type TestApp } from '../support/harness.ts';
 
 let t: TestApp;
 let alice: Awaited<ReturnType<TestApp['newUser']>>;
@@ -75,25 +75,25 @@ describe('conversations', () => {
     let parentId: string | undefined;
     for (let i = 0; i < 500; i++) {
       const role = i % 2 === 0 ? 'user' : 'assistant';
-      parentId = (await messages.add({ conversationId: conversation.id, userId: alice.userId, role, content: `m${i}`, parentId }))
+      parentId = (await messages.add({ conversationId: rawIdOf(conversation.id), userId: alice.userId, role, content: `m${i}`, parentId }))
         .messageId;
     }
     const first = (await t.gql(ConversationDocument, { id: conversation.id, first: 100 }, alice.accessToken)).data!.conversation;
     expect(first.messages.edges.map((e) => e.node.content).slice(0, 3)).toEqual(['m0', 'm1', 'm2']);
     expect(first.messages.edges[1]!.node).toMatchObject({ role: 'ASSISTANT', parentId: first.messages.edges[0]!.node.id });
     expect(first.messages.pageInfo.hasNextPage).toBe(true);
-    expect(await messages.count(conversation.id)).toBe(500);
+    expect(await messages.count(rawIdOf(conversation.id))).toBe(500);
 
     const deleted = await t.gql(DeleteConversationDocument, { id: conversation.id }, alice.accessToken);
     expect(deleted.data?.deleteConversation).toBe(conversation.id);
-    expect(await messages.count(conversation.id)).toBe(0);
+    expect(await messages.count(rawIdOf(conversation.id))).toBe(0);
     expect(errorCodes(await t.gql(ConversationDocument, { id: conversation.id }, alice.accessToken))).toEqual(['NOT_FOUND']);
     expect(errorCodes(await t.gql(DeleteConversationDocument, { id: conversation.id }, alice.accessToken))).toEqual(['NOT_FOUND']);
   });
 
   it("gives user B NOT_FOUND for user A's conversation, messages and mutations", async () => {
     const secret = await create(alice.accessToken, 'private');
-    await t.app.services.messages.add({ conversationId: secret.id, userId: alice.userId, role: 'user', content: 'hush' });
+    await t.app.services.messages.add({ conversationId: rawIdOf(secret.id), userId: alice.userId, role: 'user', content: 'hush' });
 
     const read = await t.gql(ConversationDocument, { id: secret.id }, bob.accessToken);
     expect(errorCodes(read)).toEqual(['NOT_FOUND']);

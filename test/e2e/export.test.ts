@@ -6,7 +6,7 @@
 import { extractText } from 'unpdf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConversationDocument, CreateConversationDocument, ImportConversationDocument } from '../../src/generated/graphql.ts';
-import { errorCodes, startTestApp, type TestApp } from '../support/harness.ts';
+import { errorCodes, rawIdOf, startTestApp, type TestApp } from '../support/harness.ts';
 
 let t: TestApp;
 let alice: Awaited<ReturnType<TestApp['newUser']>>;
@@ -33,14 +33,14 @@ beforeAll(async () => {
     ['assistant', TEXTS.cyrillic],
   ];
   for (const [role, content] of turns) {
-    parentId = (await messages.add({ conversationId, userId: alice.userId, role, content, parentId, ...(role === 'assistant' ? { model: 'tiny' } : {}) })).messageId;
-    await conversations.messageAdded(alice.userId, conversationId, parentId);
+    parentId = (await messages.add({ conversationId: rawIdOf(conversationId), userId: alice.userId, role, content, parentId, ...(role === 'assistant' ? { model: 'tiny' } : {}) })).messageId;
+    await conversations.messageAdded(alice.userId, rawIdOf(conversationId), parentId);
   }
 });
 afterAll(() => t.stop());
 
 const exportOf = (id: string, format: string, token = alice.accessToken) =>
-  fetch(`${t.url}/conversations/${id}/export?format=${format}`, { headers: { authorization: `Bearer ${token}` } });
+  fetch(`${t.url}/conversations/${encodeURIComponent(id)}/export?format=${format}`, { headers: { authorization: `Bearer ${token}` } });
 
 describe('conversation export', () => {
   it('PDF: a reader gets back English, accented French, Greek and Cyrillic text', async () => {

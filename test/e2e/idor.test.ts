@@ -5,7 +5,8 @@
  *
  * HTTP routes that take an id (`/files/:id`, `/conversations/:id/export`) answer 404 the same way.
  */
-import { getNamedType, isObjectType, print, type GraphQLFormattedError } from 'graphql';
+import { getNamedType, isObjectType, parse, print, type GraphQLFormattedError } from 'graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -53,7 +54,7 @@ import {
 } from '../../src/generated/graphql.ts';
 import { download, upload } from '../support/files-helpers.ts';
 import { schema } from '../../src/schema/index.ts';
-import { errorCodes, startTestApp, type TestApp } from '../support/harness.ts';
+import { errorCodes, rawIdOf, startTestApp, type TestApp } from '../support/harness.ts';
 
 type User = Awaited<ReturnType<TestApp['newUser']>>;
 let t: TestApp;
@@ -71,7 +72,7 @@ beforeAll(async () => {
   t = await startTestApp();
   [alice, bob] = [await t.newUser(), await t.newUser()];
   aliceConversationId = (await t.gql(CreateConversationDocument, { input: { title: 'alice only' } }, alice.accessToken)).data!.createConversation.id;
-  await t.app.services.messages.add({ conversationId: aliceConversationId, userId: alice.userId, role: 'user', content: 'secret' });
+  await t.app.services.messages.add({ conversationId: rawIdOf(aliceConversationId), userId: alice.userId, role: 'user', content: 'secret' });
   // No worker runs here: the generation stays queued, which is all the sweep needs.
   const sent = (await t.gql(SendMessageDocument, { input: { conversationId: aliceConversationId, content: 'more secret' } }, alice.accessToken)).data!.sendMessage;
   aliceGeneration = { id: sent.id, userMessageId: sent.userMessage!.id };
@@ -162,6 +163,9 @@ const SWEEP: Record<string, () => Promise<readonly GraphQLFormattedError[] | und
   'Mutation.disableUser': async () => (await t.gql(DisableUserDocument, { userId: alice.userId }, bob.accessToken)).errors,
   'Mutation.setUserQuota': async () => (await t.gql(SetUserQuotaDocument, { userId: alice.userId, tokensPerDay: 1 }, bob.accessToken)).errors,
   'Query.user': async () => (await t.gql(UserUsageDocument, { id: alice.userId }, bob.accessToken)).errors,
+  // Relay's refetch: another user's object, of any type, is NOT_FOUND at its path.
+  'Query.node': async () => (await t.gql(parse('query Node($id: ID!) { node(id: $id) { id } }') as TypedDocumentNode<unknown, { id: string }>, { id: aliceConversationId }, bob.accessToken)).errors,
+  'Query.nodes': async () => (await t.gql(parse('query Nodes($ids: [ID!]!) { nodes(ids: $ids) { id } }') as TypedDocumentNode<unknown, { ids: string[] }>, { ids: [aliceFileId] }, bob.accessToken)).errors,
 };
 const ADMIN_ONLY = new Set(['Mutation.setUserRole', 'Mutation.disableUser', 'Mutation.setUserQuota', 'Query.user']);
 
@@ -227,8 +231,8 @@ describe('IDOR sweep', () => {
     expect((await t.gql(SharedConversationDocument, { id: aliceShareId })).data!.sharedConversation.messages.map((m) => m.content)).toEqual(['secret', 'more secret']);
     expect(conversation.messages.edges.map((edge) => edge.node.content)).toEqual(['secret', 'more secret']);
     expect((await t.gql(ConversationsDocument, {}, bob.accessToken)).data!.conversations.edges.map((edge) => edge.node.id)).toEqual([bobConversationId]);
-    expect(await t.app.services.streams.get(aliceGeneration.id)).toMatchObject({ status: 'QUEUED' });
-    expect(await t.app.services.streams.isCancelRequested(aliceGeneration.id)).toBe(false);
+    expect(await t.app.services.streams.get(rawIdOf(aliceGeneration.id))).toMatchObject({ status: 'QUEUED' });
+    expect(await t.app.services.streams.isCancelRequested(rawIdOf(aliceGeneration.id))).toBe(false);
     expect((await t.gql(MeDocument, {}, alice.accessToken)).data!.me).toMatchObject({ role: 'USERS', status: 'CONFIRMED' });
     expect(await t.app.services.usage.quota(alice.userId, ['users'])).toMatchObject({ overridden: false });
   });

@@ -32,7 +32,7 @@ import {
   UsageReportDocument,
 } from '../../src/generated/graphql.ts';
 import type { GenerationEventFieldsFragment } from '../../src/generated/graphql.ts';
-import { postGraphQL, readOutboxCode, uniqueEmail } from '../support/harness.ts';
+import { postGraphQL, rawIdOf, readOutboxCode, uniqueEmail } from '../support/harness.ts';
 import { startGptql, startSharedDynamo, type GptqlProcess } from '../support/processes.ts';
 import { REDIS_URL } from '../support/services.ts';
 import { buildTinyModel } from '../support/tiny-model.ts';
@@ -176,7 +176,7 @@ describe.skipIf(!inject('redisAvailable'))('api and workers as separate processe
       await client.dispose();
       const last = events.at(-1) as Extract<Event, { __typename: 'GenerationCompleted' }>;
       expect(last.__typename).toBe('GenerationCompleted');
-      const served = workers.flatMap((worker, index) => completions(worker.output(), generation.id).map((line) => ({ index, ...line })));
+      const served = workers.flatMap((worker, index) => completions(worker.output(), rawIdOf(generation.id)).map((line) => ({ index, ...line })));
       expect(served).toHaveLength(1);
       return { conversationId: generation.conversation.id, text: last.text, worker: served[0]!.index, cachedPromptTokens: served[0]!.cachedPromptTokens };
     };

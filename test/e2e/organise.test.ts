@@ -24,7 +24,7 @@ import {
 import type { ConversationRecord } from '../../src/store/conversations.ts';
 import { LabelRepository } from '../../src/store/labels.ts';
 import { capturePrompts } from '../support/captured-prompts.ts';
-import { errorCodes, startTestApp, type TestApp } from '../support/harness.ts';
+import { errorCodes, rawIdOf, startTestApp, type TestApp } from '../support/harness.ts';
 import { collectSubscription, wsClient } from '../support/ws-client.ts';
 
 let t: TestApp;
@@ -47,7 +47,7 @@ async function listAll(filter: ConversationFilter | undefined, first: number): P
   do {
     const page = (await t.gql(ConversationsDocument, { first, after, filter }, user.accessToken)).data!.conversations;
     expect(page.edges.length).toBeLessThanOrEqual(first);
-    ids.push(...page.edges.map((e) => e.node.id));
+    ids.push(...page.edges.map((e) => rawIdOf(e.node.id)));
     after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : undefined;
   } while (after);
   return ids;
@@ -67,7 +67,7 @@ describe('organising conversations', () => {
       if (i % 7 === 0) record = await organiser.pin(user.userId, record.conversationId, true);
       if (i % 5 === 0) record = await organiser.archive(user.userId, record.conversationId, true);
       if (i % 2 === 0) record = await organiser.setTags(user.userId, record.conversationId, ['even', ...(i % 50 === 0 ? ['a#b'] : [])]);
-      if (i % 3 !== 2) record = await organiser.move(user.userId, record.conversationId, i % 3 === 0 ? work.id : home.id);
+      if (i % 3 !== 2) record = await organiser.move(user.userId, record.conversationId, rawIdOf(i % 3 === 0 ? work.id : home.id));
       records.push(record);
     }
     const expected = (keep: (c: ConversationRecord) => boolean) => records.filter(keep).map((c) => c.conversationId).reverse();
@@ -80,8 +80,8 @@ describe('organising conversations', () => {
       [{ tag: 'even' }, (c) => Boolean(c.tags?.includes('even')) && !c.archived],
       [{ tag: 'a' }, () => false], // a prefix of another tag's entries ("a#b") is not that tag
       [{ tag: 'a#b', archived: true }, (c) => Boolean(c.tags?.includes('a#b') && c.archived)],
-      [{ folderId: work.id }, (c) => c.folderId === work.id && !c.archived],
-      [{ folderId: home.id, tag: 'even', pinned: true }, (c) => c.folderId === home.id && Boolean(c.tags?.includes('even') && c.pinned) && !c.archived],
+      [{ folderId: work.id }, (c) => c.folderId === rawIdOf(work.id) && !c.archived],
+      [{ folderId: home.id, tag: 'even', pinned: true }, (c) => c.folderId === rawIdOf(home.id) && Boolean(c.tags?.includes('even') && c.pinned) && !c.archived],
     ];
     for (const [filter, keep] of cases) {
       expect(await listAll(filter, 37), JSON.stringify(filter)).toEqual(expected(keep));

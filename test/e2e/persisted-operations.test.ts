@@ -53,9 +53,9 @@ describe('PERSISTED_OPERATIONS=require', () => {
   it('runs listed operations by hash, as documentId or as APQ’s extension, and refuses documents', async () => {
     const user = await t.newUser(); // signed up by hash: the harness sends hashes to a server in `require` mode
     const me = await postGraphQL<{ me: { id: string } }>(t.url, { documentId: hashOf(MeDocument) }, user.accessToken);
-    expect(me.data?.me.id).toBe(user.userId);
+    expect(me.data?.me.id).toBe(user.id);
     const apq = await postGraphQL<{ me: { id: string } }>(t.url, { extensions: { persistedQuery: { version: 1, sha256Hash: hashOf(MeDocument) } } }, user.accessToken);
-    expect(apq.data?.me.id).toBe(user.userId);
+    expect(apq.data?.me.id).toBe(user.id);
 
     const document = await postGraphQL(t.url, { query: print(MeDocument) }, user.accessToken);
     expect(errorCodes(document)).toEqual(['PERSISTED_QUERY_ONLY']);

@@ -15,7 +15,7 @@ import {
 } from '../../src/generated/graphql.ts';
 import { isShareId } from '../../src/store/shares.ts';
 import { SHARE_PAGE_CSP } from '../../src/web/share-page.ts';
-import { errorCodes, startTestApp, type TestApp } from '../support/harness.ts';
+import { errorCodes, rawIdOf, startTestApp, type TestApp } from '../support/harness.ts';
 
 let t: TestApp;
 let user: Awaited<ReturnType<TestApp['newUser']>>;
@@ -30,8 +30,8 @@ afterAll(() => t.stop());
 async function conversationWithBranches() {
   const sent = (await t.gql(SendMessageDocument, { input: { content: 'What is <b>bold</b> & why?' } }, user.accessToken)).data!.sendMessage;
   const conversationId = sent.conversation!.id;
-  const reply = await t.app.services.messages.add({ conversationId, userId: user.userId, role: 'assistant', content: 'It is <script>alert(1)</script> markup.', parentId: sent.userMessage!.id });
-  await t.app.services.conversations.replyAdded(user.userId, conversationId, reply.messageId, sent.userMessage!.id);
+  const reply = await t.app.services.messages.add({ conversationId: rawIdOf(conversationId), userId: user.userId, role: 'assistant', content: 'It is <script>alert(1)</script> markup.', parentId: rawIdOf(sent.userMessage!.id) });
+  await t.app.services.conversations.replyAdded(user.userId, rawIdOf(conversationId), reply.messageId, rawIdOf(sent.userMessage!.id));
   return { conversationId, question: sent.userMessage!, reply };
 }
 
@@ -41,9 +41,10 @@ describe('share links', () => {
   it('shares the active branch as it is now, to anyone with the link, and nothing else', async () => {
     const { conversationId, reply } = await conversationWithBranches();
     const share = (await t.gql(ShareConversationDocument, { id: conversationId }, user.accessToken)).data!.shareConversation;
-    expect(isShareId(share.id)).toBe(true);
-    expect(Buffer.from(share.id, 'base64url')).toHaveLength(16); // 128 random bits
-    expect(share.url).toBe(`https://chat.example.com/share/${share.id}`);
+    const link = rawIdOf(share.id);
+    expect(isShareId(link)).toBe(true);
+    expect(Buffer.from(link, 'base64url')).toHaveLength(16); // 128 random bits
+    expect(share.url).toBe(`https://chat.example.com/share/${link}`);
 
     // Later messages and another branch: not in the snapshot.
     await t.gql(SendMessageDocument, { input: { conversationId, content: 'A later question' } }, user.accessToken);
@@ -73,7 +74,7 @@ describe('share links', () => {
     expect(listed[0]).toBe(share.id);
     expect((await t.gql(RevokeShareDocument, { id: share.id }, user.accessToken)).data!.revokeShare).toBe(share.id);
     expect(errorCodes(await read(share.id))).toEqual(['NOT_FOUND']);
-    expect((await fetch(`${t.url}/share/${share.id}`)).status).toBe(404);
+    expect((await fetch(`${t.url}/share/${rawIdOf(share.id)}`)).status).toBe(404);
     expect((await t.gql(SharesDocument, {}, user.accessToken)).data!.shares.edges.map((e) => e.node.id)).not.toContain(share.id);
   });
 
@@ -95,14 +96,14 @@ describe('share links', () => {
     await t.gql(DeleteConversationDocument, { id: conversationId }, user.accessToken);
     for (const share of shares) {
       expect(errorCodes(await read(share.id))).toEqual(['NOT_FOUND']);
-      expect((await fetch(`${t.url}/share/${share.id}`)).status).toBe(404);
+      expect((await fetch(`${t.url}/share/${rawIdOf(share.id)}`)).status).toBe(404);
     }
   });
 
   it('answers ids that are not links with NOT_FOUND and 404, and refuses another user’s revoke', async () => {
     const { conversationId } = await conversationWithBranches();
     const share = (await t.gql(ShareConversationDocument, { id: conversationId }, user.accessToken)).data!.shareConversation;
-    for (const id of ['nope', 'A'.repeat(22), '%ZZ', `${share.id}x`]) {
+    for (const id of ['nope', 'A'.repeat(22), '%ZZ', `${rawIdOf(share.id)}x`]) {
       expect(errorCodes(await read(id))).toEqual(['NOT_FOUND']);
       expect((await fetch(`${t.url}/share/${id}`)).status).toBe(404);
     }

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConversationDocument, SendMessageDocument, GenerationEventsDocument, type GenerationEventFieldsFragment } from '../../src/generated/graphql.ts';
 import { modelStreamKey } from '../../src/queue/names.ts';
 import type { StreamEvent } from '../../src/streams/events.ts';
-import { postGraphQL, signUpUser } from '../support/harness.ts';
+import { postGraphQL, rawIdOf, signUpUser } from '../support/harness.ts';
 import { startGptql, startSharedDynamo, type GptqlProcess } from '../support/processes.ts';
 import { REDIS_URL } from '../support/services.ts';
 import { collectSubscription, wsClient } from '../support/ws-client.ts';
@@ -113,7 +113,7 @@ describe.skipIf(!inject('redisAvailable'))('a worker starved past the visibility
 
     // Woken, the late worker either steps aside or (unfenced) writes on to an end of its own. Wait
     // for one or the other; the assertions below tell which.
-    const log = async () => (await redis.lrange(`${prefix}gen:${generation.id}:events`, 0, -1)).map((item) => JSON.parse(item) as StreamEvent);
+    const log = async () => (await redis.lrange(`${prefix}gen:${rawIdOf(generation.id)}:events`, 0, -1)).map((item) => JSON.parse(item) as StreamEvent);
     const secondEnd = async () => (await log()).filter((event) => event.kind !== 'token').length > 1;
     await waitFor('the late worker to stop or to write its own end', async () => late.output().includes(LOST_LEASE) || (await secondEnd()), 15_000).catch(() => undefined);
 

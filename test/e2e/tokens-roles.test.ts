@@ -42,7 +42,7 @@ const meWith = async (token: string) => postGraphQL(t.url, { query: '{ me { id }
 describe('access tokens', () => {
   it('accepts a forged-but-correct token (so the refusals below are meaningful)', async () => {
     const response = await meWith(await forge({}));
-    expect(response.data).toEqual({ me: { id: user.userId } });
+    expect(response.data).toEqual({ me: { id: user.id } });
   });
 
   it('refuses expired, not-yet-valid, tampered, wrong-issuer, wrong-client and id tokens with UNAUTHENTICATED', async () => {
@@ -103,8 +103,8 @@ describe('roles', () => {
     const adminToken = (await t.gql(LogInDocument, { email: admin.email, password: admin.password })).data!.logIn.accessToken;
 
     const listed = (await t.gql(UsersDocument, { first: 100 }, adminToken)).data!.users;
-    expect(listed.edges.map((e) => e.node.id)).toEqual(expect.arrayContaining([user.userId, admin.userId]));
-    expect(listed.edges[0]!.node.id).toBe(admin.userId); // newest first
+    expect(listed.edges.map((e) => e.node.id)).toEqual(expect.arrayContaining([user.id, admin.id]));
+    expect(listed.edges[0]!.node.id).toBe(admin.id); // newest first
 
     const premium = await t.gql(SetUserRoleDocument, { userId: user.userId, role: 'PREMIUM' }, adminToken);
     expect(premium.data?.setUserRole.role).toBe('PREMIUM');

@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateConversationDocument, GenerationEventsDocument, SendMessageDocument } from '../../src/generated/graphql.ts';
 import { routeOf } from '../../src/server/tracing.ts';
-import { signUpUser } from '../support/harness.ts';
+import { rawIdOf, signUpUser } from '../support/harness.ts';
 import { startGptql, startSharedDynamo, type GptqlProcess } from '../support/processes.ts';
 import { REDIS_URL } from '../support/services.ts';
 
@@ -140,7 +140,7 @@ describe('tracing (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     const job = named('generation.job')!;
     expect(job.service).toBe('gptql-worker');
     expect(job.parentSpanId).toBe(enqueue.spanId);
-    expect(job.attributes).toMatchObject({ 'gptql.generation.id': sent.data.sendMessage.id, 'gen_ai.usage.output_tokens': expect.anything() });
+    expect(job.attributes).toMatchObject({ 'gptql.generation.id': rawIdOf(sent.data.sendMessage.id), 'gen_ai.usage.output_tokens': expect.anything() });
     for (const phase of ['engine.queue', 'engine.prefill', 'engine.decode']) expect(parentOf(named(phase)!), phase).toBe('generation.job');
     // The reply stored by the worker: its DynamoDB calls under the job; the tokens streamed: Redis commands under it.
     expect(spans.some((span) => span.service === 'gptql-worker' && span.name.startsWith('DynamoDB ') && span.parentSpanId === job.spanId)).toBe(true);

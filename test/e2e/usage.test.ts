@@ -23,7 +23,7 @@ import {
 } from '../../src/generated/graphql.ts';
 import { newId } from '../../src/store/ids.ts';
 import { dayOf, nextDayStart } from '../../src/usage/periods.ts';
-import { errorCodes, startTestApp, uniqueEmail, type TestApp } from '../support/harness.ts';
+import { errorCodes, rawIdOf, startTestApp, type TestApp, uniqueEmail } from '../support/harness.ts';
 import { collectSubscription, wsClient } from '../support/ws-client.ts';
 
 const ADMIN = uniqueEmail('usage-admin');
@@ -262,7 +262,7 @@ describe('usage report', () => {
       rows.push(...page.edges.map((e) => e.node));
       after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : undefined;
     } while (after);
-    expect(rows.map((r) => r.key)).toEqual(users);
+    expect(rows.map((r) => rawIdOf(r.key))).toEqual(users);
     expect(rows.map((r) => r.promptTokens)).toEqual(users.map((_, u) => 30 * (u + 1)));
     expect(rows.every((r) => r.user === null)).toBe(true); // made-up users: no profile
 
@@ -281,7 +281,7 @@ describe('usage report', () => {
     await seed(user.userId, 7, new Date('2031-06-01T12:00:00Z'));
     const report = await t.gql(UsageReportDocument, { from: '2031-06-01T00:00:00Z', to: '2031-06-02T00:00:00Z', groupBy: 'USER' }, admin.accessToken);
     expect(report.data!.usageReport.edges.map((e) => e.node)).toEqual([
-      { key: user.userId, user: { id: user.userId, email: user.email }, promptTokens: 7, completionTokens: 0, totalTokens: 7, requests: 1 },
+      { key: user.id, user: { id: user.id, email: user.email }, promptTokens: 7, completionTokens: 0, totalTokens: 7, requests: 1 },
     ]);
   });
 });

@@ -22,7 +22,7 @@ export async function upload(t: TestApp, token: string, bytes: Uint8Array<ArrayB
 }
 
 export const download = (t: TestApp, fileId: string, token: string) =>
-  fetch(`${t.url}/files/${fileId}`, { headers: { authorization: `Bearer ${token}` } });
+  fetch(`${t.url}/files/${encodeURIComponent(fileId)}`, { headers: { authorization: `Bearer ${token}` } });
 
 export const SAMPLES = {
   text: () => Buffer.from('Ship’s log, day 1: calm sea. Ελληνικά, кириллица, café.\n'.repeat(200)),

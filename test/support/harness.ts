@@ -16,6 +16,7 @@ import { startProcess } from '../../src/server/process.ts';
 import type { Services } from '../../src/services.ts';
 import { outboxDir } from '../../src/auth/mailer.ts';
 import { ConfirmSignUpDocument, LogInDocument, SignUpDocument } from '../../src/generated/graphql.ts';
+import { parseGlobalId } from '../../src/schema/global-id.ts';
 
 export interface GraphQLResponse<T> {
   status: number;
@@ -35,7 +36,8 @@ export interface TestApp {
   infra: Infrastructure;
   gql<T, V>(document: TypedDocumentNode<T, V>, variables?: V, token?: string): Promise<GraphQLResponse<T>>;
   /** Signs up, confirms with the code from the outbox and logs in; returns the tokens. */
-  newUser(email?: string, password?: string): Promise<{ email: string; password: string; accessToken: string; refreshToken: string; userId: string }>;
+  /** `id`: the user's global id (as GraphQL answers); `userId`: the bare one (as services take). */
+  newUser(email?: string, password?: string): Promise<{ email: string; password: string; accessToken: string; refreshToken: string; id: string; userId: string }>;
   /** Latest code mailed to `email` for `purpose`. */
   readCode(email: string, purpose: 'confirm-sign-up' | 'reset-password'): Promise<string>;
   stop(): Promise<void>;
@@ -80,6 +82,9 @@ export function operationBody<V>(document: TypedDocumentNode<unknown, V>, variab
   return byHash ? { documentId: hash!.replace(/^sha256:/, ''), variables } : { query: print(document), variables };
 }
 
+/** The bare id (what services and stores take) of a global id GraphQL answered with. */
+export const rawIdOf = (id: string) => parseGlobalId(id)?.id ?? id;
+
 /** Signs up on a local-auth server, confirms with the code from its outbox and logs in. */
 export async function signUpUser(url: string, dataDir: string, email = uniqueEmail(), password = 'correct-horse-9', byHash = false) {
   const gql = <T, V>(document: TypedDocumentNode<T, V>, variables: V) => postGraphQL<T>(url, operationBody(document, variables, byHash));
@@ -89,7 +94,9 @@ export async function signUpUser(url: string, dataDir: string, email = uniqueEma
   await gql(ConfirmSignUpDocument, { email, code });
   const logIn = await gql(LogInDocument, { email, password });
   if (!logIn.data) throw new Error(JSON.stringify(logIn.errors));
-  return { email, password, userId: signUp.data.signUp.userId, ...logIn.data.logIn };
+  // userId: the bare id services and stores take; id: the global id GraphQL answers with.
+  const id = signUp.data.signUp.userId;
+  return { email, password, id, userId: rawIdOf(id), ...logIn.data.logIn };
 }
 
 export async function startTestApp(env: Record<string, string> = {}, dataDir?: string, logger?: Logger): Promise<TestApp> {
