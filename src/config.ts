@@ -176,6 +176,7 @@ export const CONFIG_VARIABLES = {
   GRAPHQL_MAX_TOKENS: { schema: positiveInt, default: '1000', security: true, description: 'Lexical tokens in one document; counted while parsing, so a huge document stops early.' },
   GRAPHQL_MAX_DIRECTIVES: { schema: positiveInt, default: '20', security: true, description: 'Directives in one operation.' },
   GRAPHQL_MAX_COST: { schema: positiveInt, default: '5000', security: true, description: 'Cost of one operation (every object field 2, scalar 1, times 1.5 per level of depth).' },
+  GRAPHQL_DEFER: { schema: bool, default: 'false', description: 'Turns on `@defer` and `@stream` (yoga\'s defer-stream plugin): a client can ask for the slow parts of a query (a conversation\'s `messages` beside its header) to follow the rest in the same response (`multipart/mixed` or server-sent events). Off by default: the incremental delivery spec is not final, and clients must expect its format to change.' },
   GRAPHQL_MAX_BATCH: { schema: nonNegativeInt, default: '10', security: true, description: 'Operations in one batched HTTP request (a JSON array); `0` turns batching off.' },
   MAX_REQUEST_BODY_BYTES: { schema: positiveInt, default: '1048576', security: true, description: 'Largest HTTP request body (1 MiB); larger ones get 413 before they are read. Bodies must declare their length.' },
   ADMIN_EMAILS: { schema: commaList.pipe(z.array(z.email('not an email address'))), security: true, description: 'Accounts that get the `admin` role when they log in (the first log-in after confirming the sign-up, or any later one without the role), comma-separated; with either provider. How the first administrator is made. Taking an email off does not demote its account (`setUserRole` does).' },
@@ -353,6 +354,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       maxDirectives: v.GRAPHQL_MAX_DIRECTIVES!,
       maxCost: v.GRAPHQL_MAX_COST!,
       maxBatch: v.GRAPHQL_MAX_BATCH!,
+      defer: v.GRAPHQL_DEFER!,
       persistedOperations: v.PERSISTED_OPERATIONS!,
     },
     http: {

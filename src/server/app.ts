@@ -22,6 +22,7 @@ import { routesPlugin } from './routes.ts';
 import { resourceRoutesPlugin } from './resource-routes.ts';
 import { openAIRoutesPlugin } from './openai-routes.ts';
 import { attachWebSocket } from './websocket.ts';
+import { useDeferStream } from '@graphql-yoga/plugin-defer-stream';
 import { graphqlTracingPlugin, tracedRequests } from './tracing.ts';
 import { webPagePlugin } from '../web/plugin.ts';
 import { sharePagePlugin } from '../web/share-page.ts';
@@ -119,6 +120,7 @@ export function buildApp(services: Services, readiness: Record<string, Readiness
       bodyLimitPlugin(config.http.maxBodyBytes, config.files.maxUploadBytes),
       csrfPlugin(),
       ...services.persistedOperations.plugins(),
+      ...(config.graphql.defer ? [useDeferStream()] : []),
       ...graphqlLimitPlugins(config.graphql),
       routesPlugin(services, metrics, readiness),
       resourceRoutesPlugin(services),
