@@ -1,17 +1,12 @@
 import crypto from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { REDIS_URL } from '../../test/support/services.ts';
+import { deleteKeys, redisForFile } from '../../test/support/redis-keys.ts';
 import { createMemoryApqStore, createRedisApqStore, type ApqStore } from './apq-store.ts';
 
 const prefix = `gptql-test-apq-store-${crypto.randomUUID().slice(0, 8)}:`;
-const redis = new Redis(REDIS_URL, { lazyConnect: true });
+const redis = redisForFile();
 afterAll(async () => {
-  if (redis.status === 'ready') {
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.del(...keys);
-  }
-  redis.disconnect();
+  if (redis.status === 'ready') await deleteKeys(redis, prefix);
 });
 
 const stores: [string, () => ApqStore, boolean][] = [

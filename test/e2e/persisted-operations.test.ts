@@ -9,15 +9,17 @@ import fs2 from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse, print, type DocumentNode } from 'graphql';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as generated from '../../src/generated/graphql.ts';
 import { ConversationEventsDocument, CreateConversationDocument, MeDocument, RenameConversationDocument } from '../../src/generated/graphql.ts';
 import { loadManifest } from '../../src/server/persisted-operations.ts';
 import { errorCodes, postGraphQL, startTestApp, type TestApp } from '../support/harness.ts';
 import { startGptql, startSharedDynamo, type GptqlProcess } from '../support/processes.ts';
+import { deleteKeys, redisForFile } from '../support/redis-keys.ts';
 import { REDIS_URL } from '../support/services.ts';
 import { collectSubscription, wsClient } from '../support/ws-client.ts';
+
+const redis = redisForFile();
 
 const hashOf = (document: DocumentNode) => (document as { __meta__?: { hash: string } }).__meta__!.hash.replace(/^sha256:/, '');
 const sha256 = (text: string) => crypto.createHash('sha256').update(text).digest('hex');
@@ -114,10 +116,7 @@ describe('PERSISTED_OPERATIONS=allow with automatic persisted queries across two
   afterAll(async () => {
     await Promise.all(processes.map((p) => p.stop('SIGKILL')));
     await dynamo?.stop();
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
+    await deleteKeys(redis, prefix);
     await fs2.rm(dataDir, { recursive: true, force: true });
   });
 

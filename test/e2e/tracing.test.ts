@@ -12,13 +12,15 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { print } from 'graphql';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateConversationDocument, GenerationEventsDocument, SendMessageDocument } from '../../src/generated/graphql.ts';
 import { routeOf } from '../../src/server/tracing.ts';
 import { rawIdOf, signUpUser } from '../support/harness.ts';
 import { startGptql, startSharedDynamo, type GptqlProcess } from '../support/processes.ts';
+import { deleteKeys, redisForFile } from '../support/redis-keys.ts';
 import { REDIS_URL } from '../support/services.ts';
+
+const redis = redisForFile();
 
 interface ReceivedSpan {
   service: string;
@@ -80,10 +82,7 @@ afterAll(async () => {
   await Promise.all([api?.stop('SIGKILL'), worker?.stop('SIGKILL')]);
   await dynamo?.stop();
   await new Promise((resolve) => receiver?.close(resolve));
-  const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
+  await deleteKeys(redis, prefix);
   await fs.rm(dataDir, { recursive: true, force: true });
 });
 
