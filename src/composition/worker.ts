@@ -71,7 +71,7 @@ export async function createWorker(infra: Infrastructure): Promise<RunningWorker
     consumerName,
     async stop() {
       await withdraw();
-      await worker.stop();
+      await worker.stop(config.worker.drainSeconds * 1000);
       await closeEngines();
     },
   };

@@ -28,6 +28,10 @@ import { trace } from '@opentelemetry/api';
 import { contextFrom, failSpan, inSpan, SpanKind } from '../observability/tracing.ts';
 import { recordGenerationPhases } from './job-tracing.ts';
 
+/** Why a running generation's engine was stopped at shutdown: not a cancellation, so nothing ends it. */
+const HAND_BACK = Symbol('hand back');
+class HandedBack extends Error {}
+
 /** Timings of a reply no model produced here: answered from the cache, or already stored. */
 const NO_TIMINGS = { queueSeconds: 0, timeToFirstTokenSeconds: 0, tokensPerSecond: 0 };
 
@@ -83,9 +87,24 @@ export class GenerationWorker {
     );
   }
 
-  async stop(): Promise<void> {
-    await Promise.all(this.consumers.map((consumer) => consumer.stop()));
+  /**
+   * Stops taking jobs and lets the running ones finish, for at most `drainMs` (WORKER_DRAIN_SECONDS);
+   * then hands back those still running: their engines stop, nothing is stored or acknowledged,
+   * and another worker takes each job once its visibility lapses, going on from the text
+   * already streamed (the lease and the history make that exact).
+   */
+  async stop(drainMs = Infinity): Promise<void> {
+    const stopped = Promise.all(this.consumers.map((consumer) => consumer.stop()));
+    const timer = Number.isFinite(drainMs) ? setTimeout(() => this.handBack(), drainMs) : undefined;
+    await stopped;
+    clearTimeout(timer);
     await this.stopCancelListener?.();
+  }
+
+  private handBack(): void {
+    if (this.running.size === 0) return;
+    this.deps.logger.warn({ consumer: this.deps.consumerName, generations: [...this.running.keys()] }, 'drain time is up: handing the running generations back to the queue');
+    for (const controller of this.running.values()) controller.abort(HAND_BACK);
   }
 
   /** The engine a job runs on: its model's, the default model's for a job that names none. */
@@ -143,6 +162,8 @@ export class GenerationWorker {
       await this.run(job, history, lease, controller.signal);
       await ack();
     } catch (error) {
+      // Handed back at shutdown: left unacknowledged for another worker, its lease released below.
+      if (error instanceof HandedBack) return;
       // Not even claimed (the store is unreachable): left unacknowledged, to come back later.
       if (!lease) throw error;
       if (lease.lost.aborted || error instanceof LeaseLostError) return this.stepAside(id, attempt, error);
@@ -240,6 +261,7 @@ export class GenerationWorker {
       if (key && done.finishReason !== 'cancelled') await cache.set(key, { deltas, usage: done.usage, finishReason: done.finishReason });
     }
 
+    if (signal.reason === HAND_BACK) throw new HandedBack();
     const text = previous + deltas.join('');
     // The message store knows nothing of leases: a worker that lost the generation (its engine
     // was stopped, so it may have no token left to be refused) must not store its partial reply.

@@ -33,6 +33,7 @@ interface Container {
 }
 interface PodSpec {
   containers: Container[];
+  terminationGracePeriodSeconds?: number;
   serviceAccountName?: string;
   nodeSelector?: Record<string, string>;
   tolerations?: { key?: string; operator?: string; effect?: string }[];
@@ -189,6 +190,8 @@ describe('k8s manifests: consistency with the code', () => {
         expect(config.publicUrl).toMatch(/^https:\/\//);
         // DATA_DIR must be a mounted (writable) volume: the root filesystem is read-only.
         expect(container.volumeMounts?.map((m) => m.mountPath)).toContain(config.dataDir);
+        // A stopping worker drains, then hands back, within the pod's grace period (30 s to spare for closing).
+        if (role === 'worker') expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(config.worker.drainSeconds + 30);
         if (role === 'worker' && overlay === 'vllm') {
           // No model of its own: every model is vLLM's, at the Service's address.
           expect(config.model.folders).toEqual([]);
