@@ -154,6 +154,7 @@ export const CONFIG_VARIABLES = {
   MODEL_PATH: { schema: modelList, description: 'Model folders a worker serves (Hugging Face layout with `onnx/model.onnx`), comma-separated: `name=path`, or `path` named after its folder. Names: letters, digits, `.` `_` `-`, at most 64 characters, each once. The first is the default model (`GenerationParams.model` unset). Each model gets an engine of its own. Unset: the shipped `model/default`.' },
   MODEL_DTYPE: { schema: z.enum(['fp32', 'fp16', 'int8', 'q4', 'q4f16', 'quantized']), default: 'fp32', description: 'Which ONNX file of each model folder to serve: `onnx/model.onnx` (fp32), `model_fp16.onnx`, `model_int8.onnx`, `model_q4.onnx`, `model_q4f16.onnx` or `model_quantized.onnx` (Optimum\'s `decoder_model_merged*.onnx` as fallback). A folder without it fails at start, listing the variants it has.' },
   MODEL_SIZE: { schema: z.string().regex(/^(tiny|10m|small|124m|355m|774m|1\.5b|2\.7b)$/, 'expected a size preset: tiny, 10m, small, 124m, 355m, 774m, 1.5b, 2.7b'), description: 'Without `MODEL_PATH`: serve this size preset with random weights (built once under `DATA_DIR/models`), for load tests.' },
+  DEPENDENCY_TIMEOUT_MS: { schema: z.coerce.number().int().min(50).max(60_000), default: '2000', description: 'Longest wait for a Redis command: one Redis does not answer within it fails, and the request that needed it answers `UNAVAILABLE` (HTTP 503 with `Retry-After`) rather than hanging. Blocking reads (the queue, subscriptions) are exempt.' },
   WORKER_DRAIN_SECONDS: { schema: z.coerce.number().min(0).max(3600), default: '90', description: 'How long a worker told to stop (SIGTERM) lets its running generations finish; those still running then are handed back to the queue, unacknowledged, and another worker goes on from the text already streamed. Keep it below the pod\'s `terminationGracePeriodSeconds`.' },
   UPSTREAM_OPENAI_URL: { schema: z.url().regex(/^https?:/, 'expected an http(s) URL'), description: 'An OpenAI-compatible server (vLLM, TGI, llama.cpp, another gptql) that serves `UPSTREAM_MODELS` for this worker, by its API base, e.g. `http://vllm:8000/v1`. The worker forwards their generations there and streams the answers as its own.' },
   UPSTREAM_OPENAI_API_KEY: { schema: z.string().min(1), security: true, description: 'Bearer key the worker sends to `UPSTREAM_OPENAI_URL`, if it needs one.' },
@@ -344,6 +345,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       maxQueuedRequests: v.MAX_QUEUED_REQUESTS!,
     },
     worker: { drainSeconds: v.WORKER_DRAIN_SECONDS! },
+    dependencyTimeoutMs: v.DEPENDENCY_TIMEOUT_MS!,
     tracing: {
       endpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT,
       serviceName: v.OTEL_SERVICE_NAME ?? (v.ROLE === 'all' ? 'gptql' : `gptql-${v.ROLE}`),

@@ -88,9 +88,10 @@ export async function createInfrastructure(config: Config, logger: Logger): Prom
   const g = config.generation;
   const prefix = config.redisPrefix;
   const registry = createRegistry();
-  const redis = config.redis ? await connectRedis(config.redis.url, logger) : undefined;
+  const redis = config.redis ? await connectRedis(config.redis.url, logger, config.dependencyTimeoutMs) : undefined;
   // A subscribing connection can do nothing else, so the pub/sub has its own.
-  const subscriber = redis?.commands.duplicate();
+  // A subscriber waits for messages as long as it lives: no command timeout.
+  const subscriber = redis?.commands.duplicate({ commandTimeout: undefined });
   subscriber?.on('error', (error: Error) => logger.warn({ err: error }, 'Redis subscriber connection error'));
   const pubsub = redis ? createRedisPubSub(redis.commands, subscriber!) : createMemoryPubSub();
 
@@ -167,8 +168,11 @@ export async function createInfrastructure(config: Config, logger: Logger): Prom
   };
 }
 
-async function connectRedis(url: string, logger: Logger): Promise<RedisConnections> {
-  const commands = traceRedis(new Redis(url, { maxRetriesPerRequest: 2 }));
+async function connectRedis(url: string, logger: Logger, timeoutMs: number): Promise<RedisConnections> {
+  // Commands fail within DEPENDENCY_TIMEOUT_MS when Redis does not answer (a hung server, a
+  // partition that leaves the socket open), and after two reconnection attempts when it is gone:
+  // the offline queue holds a command for at most that long, so it stays bounded.
+  const commands = traceRedis(new Redis(url, { maxRetriesPerRequest: 2, commandTimeout: timeoutMs }));
   const failFast = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
   // ioredis reconnects by itself; its errors are logged (and seen by /ready), not left unhandled.
   commands.on('error', (error: Error) => logger.warn({ err: error }, 'Redis connection error'));

@@ -315,7 +315,8 @@ class RedisConsumer {
       this.#announce();
       this.#presenceTimer = setInterval(() => this.#announce(), heartbeatInterval(queueOptions.visibilityTimeoutMs));
     }
-    this.#reader = redis.duplicate();
+    // Its reads block for seconds by design: no command timeout (DEPENDENCY_TIMEOUT_MS) here.
+    this.#reader = redis.duplicate({ commandTimeout: undefined });
     // Without a listener ioredis prints connection errors itself; the read loop retries anyway.
     this.#reader.on('error', (error: unknown) => logger.warn({ err: error, consumer: options.consumerName }, 'queue reader connection error'));
     this.#loop = this.#run();

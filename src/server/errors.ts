@@ -16,6 +16,22 @@ function isRequestError(error: GraphQLError): boolean {
   return error.originalError === undefined && typeof status === 'number' && status >= 400 && status < 500;
 }
 
+/**
+ * Redis gone or not answering, as ioredis reports it: the reconnection attempts of a command ran
+ * out, DEPENDENCY_TIMEOUT_MS passed, the connection closed under it, or it was refused.
+ */
+export function isDependencyUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return (
+    error.name === 'MaxRetriesPerRequestError' ||
+    error.message === 'Command timed out' ||
+    error.message === 'Connection is closed.' ||
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET'
+  );
+}
+
 export function createErrorMasker(logger: Logger) {
   return (error: unknown): Error => {
     const located = error instanceof GraphQLError ? error : undefined;
@@ -28,6 +44,14 @@ export function createErrorMasker(logger: Logger) {
       });
     }
     if (original instanceof GraphQLError && (original.extensions.code || isRequestError(original))) return original;
+    if (isDependencyUnavailable(original)) {
+      logger.warn({ err: original }, 'a dependency is unavailable');
+      return new GraphQLError('A service this request needs is unavailable; try again shortly', {
+        ...position,
+        // yoga takes `http` from the error for the response (and leaves it out of the body).
+        extensions: { code: ErrorCode.UNAVAILABLE, retryAfter: 1, http: { status: 503, headers: { 'Retry-After': '1' } } },
+      });
+    }
     // Variable coercion (an enum value or scalar that does not parse) wraps graphql-js's own
     // GraphQLError in one without a path, before anything executes: the input's fault.
     if (located && located.path === undefined && original instanceof GraphQLError) return located;

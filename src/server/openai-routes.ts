@@ -15,6 +15,7 @@ import type { Services } from '../services.ts';
 import type { StreamEvent } from '../streams/events.ts';
 import type { TokenLogprob } from '../inference/protocol.ts';
 import { bearerToken } from './context.ts';
+import { isDependencyUnavailable } from './errors.ts';
 
 interface OpenAIError {
   status: number;
@@ -167,6 +168,7 @@ export function openAIRoutesPlugin(services: Services): Plugin {
         return fail({ status: 404, message: `Unknown route ${request.method} ${url.pathname}`, type: 'invalid_request_error', code: 'unknown_url' });
       } catch (error) {
         if (error instanceof AppError) return fail(fromAppError(error));
+        if (isDependencyUnavailable(error)) return fail({ status: 503, message: 'A service this request needs is unavailable; try again shortly', type: 'server_error', code: null, retryAfter: 1 });
         services.logger.error({ err: error, path: url.pathname }, 'OpenAI-compatible route failed');
         return fail({ status: 500, message: 'Internal server error', type: 'server_error', code: null });
       }

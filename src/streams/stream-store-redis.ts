@@ -85,7 +85,7 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
   const ttl = options.ttlSeconds;
   const redis = withLeaseCommands(options.redis);
   // A subscribing connection can do nothing else: without a shared pub/sub, this one is the store's own.
-  const ownSubscriber = options.pubsub ? undefined : redis.duplicate();
+  const ownSubscriber = options.pubsub ? undefined : redis.duplicate({ commandTimeout: undefined });
   const pubsub = options.pubsub ?? createRedisPubSub(redis, ownSubscriber!);
   const metaKey = (id: string) => `${prefix}gen:${id}:meta`;
   const logKey = (id: string) => `${prefix}gen:${id}:events`;

@@ -176,7 +176,10 @@ describe.skipIf(!inject('redisAvailable'))('api and workers as separate processe
       await client.dispose();
       const last = events.at(-1) as Extract<Event, { __typename: 'GenerationCompleted' }>;
       expect(last.__typename).toBe('GenerationCompleted');
-      const served = workers.flatMap((worker, index) => completions(worker.output(), rawIdOf(generation.id)).map((line) => ({ index, ...line })));
+      // The worker logs before it streams the end, but its log reaches us through a pipe, which can lag the stream.
+      const servedBy = () => workers.flatMap((worker, index) => completions(worker.output(), rawIdOf(generation.id)).map((line) => ({ index, ...line })));
+      await expect.poll(() => servedBy().length, { timeout: 5_000 }).toBeGreaterThan(0);
+      const served = servedBy();
       expect(served).toHaveLength(1);
       return { conversationId: generation.conversation.id, text: last.text, worker: served[0]!.index, cachedPromptTokens: served[0]!.cachedPromptTokens };
     };

@@ -1,0 +1,70 @@
+/**
+ * Redis going away and coming back under one `all` process (its own redis-server, killed and
+ * started again on the same port, empty, as a replaced node is): while it is gone a request that
+ * needs it answers UNAVAILABLE within DEPENDENCY_TIMEOUT_MS (503 with Retry-After) instead of
+ * hanging, /ready names it and /health stays 200, requests that do not need it go on; once it is
+ * back, generation works again without a restart.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GenerationEventsDocument, MeDocument, SendMessageDocument } from '../../src/generated/graphql.ts';
+import { errorCodes, postGraphQL, startTestApp, type TestApp } from '../support/harness.ts';
+import { privateRedis, type PrivateRedis } from '../support/private-redis.ts';
+import { collectSubscription, wsClient } from '../support/ws-client.ts';
+import { print } from 'graphql';
+
+let redis: PrivateRedis;
+let t: TestApp;
+let user: Awaited<ReturnType<TestApp['newUser']>>;
+
+beforeAll(async () => {
+  redis = await privateRedis();
+  await redis.start();
+  t = await startTestApp({ ROLE: 'all', REDIS_URL: redis.url, DEPENDENCY_TIMEOUT_MS: '500', RATE_LIMIT_PER_MINUTE: '1000', QUEUE_VISIBILITY_TIMEOUT_SECONDS: '3' });
+  user = await t.newUser();
+});
+afterAll(async () => {
+  await t?.stop();
+  await redis?.kill();
+});
+
+const send = (content: string) => postGraphQL<{ sendMessage: { id: string } }>(t.url, { query: print(SendMessageDocument), variables: { input: { content, params: { maxTokens: 4 } } } }, user.accessToken);
+
+async function completes(content: string) {
+  const sent = await send(content);
+  expect(sent.errors).toBeUndefined();
+  const client = wsClient(t.url, user.accessToken);
+  const events = await collectSubscription(client, GenerationEventsDocument, { id: sent.data!.sendMessage.id, after: 0 });
+  await client.dispose();
+  return events.at(-1)!.data!.generation.__typename;
+}
+
+describe('Redis outage', () => {
+  it('answers UNAVAILABLE quickly while Redis is gone, and generates again once it is back', async () => {
+    expect(await completes('Before the outage')).toBe('GenerationCompleted');
+
+    await redis.kill();
+    const started = performance.now();
+    const response = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${user.accessToken}` },
+      body: JSON.stringify({ query: print(SendMessageDocument), variables: { input: { content: 'During the outage', params: { maxTokens: 4 } } } }),
+    });
+    const body = (await response.json()) as { errors?: { extensions?: { code?: string; retryAfter?: number; http?: unknown } }[] };
+    expect(performance.now() - started).toBeLessThan(3_000);
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('1');
+    expect(body.errors?.map((e) => e.extensions?.code)).toEqual(['UNAVAILABLE']);
+    expect(body.errors?.[0]?.extensions?.http).toBeUndefined();
+
+    const ready = await fetch(`${t.url}/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.text()).toContain('redis');
+    expect((await fetch(`${t.url}/health`)).status).toBe(200);
+    // What needs no Redis goes on.
+    expect(errorCodes(await t.gql(MeDocument, {}, user.accessToken))).toEqual([]);
+
+    await redis.start();
+    await expect.poll(async () => (await fetch(`${t.url}/ready`)).status, { timeout: 15_000 }).toBe(200);
+    expect(await completes('After the outage')).toBe('GenerationCompleted');
+  }, 60_000);
+});
