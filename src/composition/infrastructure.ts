@@ -16,7 +16,7 @@ import { createMemoryModelDirectory, createRedisModelDirectory, type ModelDirect
 import { createMemoryResponseCache, createRedisResponseCache, type ResponseCache } from '../generation/response-cache.ts';
 import { createAuditLog, type AuditLog } from '../observability/audit.ts';
 import type { Logger } from '../observability/logger.ts';
-import { createGenerationMetrics, createRegistry, type GenerationMetrics } from '../observability/metrics.ts';
+import { createDependencyMetrics, createGenerationMetrics, createRegistry, type GenerationMetrics } from '../observability/metrics.ts';
 import { createMemoryPubSub, createRedisPubSub, type PubSub } from '../pubsub.ts';
 import { createQueue } from '../queue/queue-factory.ts';
 import type { JobQueue } from '../queue/queue.ts';
@@ -88,7 +88,8 @@ export async function createInfrastructure(config: Config, logger: Logger): Prom
   const g = config.generation;
   const prefix = config.redisPrefix;
   const registry = createRegistry();
-  const redis = config.redis ? await connectRedis(config.redis.url, logger, config.dependencyTimeoutMs) : undefined;
+  const dependencies = createDependencyMetrics(registry);
+  const redis = config.redis ? await connectRedis(config.redis.url, logger, config.dependencyTimeoutMs, () => dependencies.errors.inc({ dependency: 'redis' })) : undefined;
   // A subscribing connection can do nothing else, so the pub/sub has its own.
   // A subscriber waits for messages as long as it lives: no command timeout.
   const subscriber = redis?.commands.duplicate({ commandTimeout: undefined });
@@ -152,10 +153,10 @@ export async function createInfrastructure(config: Config, logger: Logger): Prom
     }),
     audit,
     redis,
-    readiness: {
+    readiness: dependencies.observe({
       database: () => dynamo.ping(),
       ...(redis ? { redis: () => pingFailFast(redis.failFast) } : {}),
-    },
+    }),
     async close() {
       await queue.close();
       await Promise.all([streams.close(), cache.close(), models.close()]);
@@ -168,14 +169,17 @@ export async function createInfrastructure(config: Config, logger: Logger): Prom
   };
 }
 
-async function connectRedis(url: string, logger: Logger, timeoutMs: number): Promise<RedisConnections> {
+async function connectRedis(url: string, logger: Logger, timeoutMs: number, onConnectionError: () => void): Promise<RedisConnections> {
   // Commands fail within DEPENDENCY_TIMEOUT_MS when Redis does not answer (a hung server, a
   // partition that leaves the socket open), and after two reconnection attempts when it is gone:
   // the offline queue holds a command for at most that long, so it stays bounded.
   const commands = traceRedis(new Redis(url, { maxRetriesPerRequest: 2, commandTimeout: timeoutMs }));
   const failFast = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
   // ioredis reconnects by itself; its errors are logged (and seen by /ready), not left unhandled.
-  commands.on('error', (error: Error) => logger.warn({ err: error }, 'Redis connection error'));
+  commands.on('error', (error: Error) => {
+    onConnectionError();
+    logger.warn({ err: error }, 'Redis connection error');
+  });
   failFast.on('error', (error: Error) => logger.warn({ err: error }, 'Redis (fail-fast connection) error'));
   await failFast.connect().catch((error: unknown) => logger.warn({ err: error }, 'Redis unreachable at start-up'));
   return { commands, failFast };

@@ -181,3 +181,33 @@ export function createGenerationMetrics(registry: Registry, queueDepth?: QueueDe
 }
 
 export type GenerationMetrics = ReturnType<typeof createGenerationMetrics>;
+
+/**
+ * Whether each dependency answered the last readiness check (`/ready`, which Kubernetes probes
+ * every few seconds), and its connection errors, for the "dependency unavailable" alerts.
+ */
+export function createDependencyMetrics(registry: Registry) {
+  const up = new Gauge({ name: 'dependency_up', help: '1 when the dependency answered the last readiness check, 0 when it did not.', labelNames: ['dependency'], registers: [registry] });
+  const errors = new Counter({ name: 'dependency_errors_total', help: 'Connection errors of a dependency (Redis: each failed connection or reconnection attempt).', labelNames: ['dependency'], registers: [registry] });
+  return {
+    errors,
+    /** The checks, each also setting its dependency's `dependency_up`. */
+    observe<C extends Record<string, () => Promise<unknown>>>(checks: C): C {
+      return Object.fromEntries(
+        Object.entries(checks).map(([dependency, check]) => [
+          dependency,
+          async () => {
+            try {
+              const result = await check();
+              up.set({ dependency }, 1);
+              return result;
+            } catch (error) {
+              up.set({ dependency }, 0);
+              throw error;
+            }
+          },
+        ]),
+      ) as C;
+    },
+  };
+}

@@ -13,7 +13,7 @@ import { startTestApp, type TestApp } from '../support/harness.ts';
 import { DEFAULT_GROUP } from '../../src/queue/queue-redis.ts';
 import { jobStreamKey } from '../../src/composition/infrastructure.ts';
 import { modelQueueUrl, modelStreamKey } from '../../src/queue/names.ts';
-import { createGenerationMetrics, createInferenceMetrics, createMetrics, createRegistry } from '../../src/observability/metrics.ts';
+import { createDependencyMetrics, createGenerationMetrics, createInferenceMetrics, createMetrics, createRegistry } from '../../src/observability/metrics.ts';
 import { startWorkerHttp } from '../../src/server/worker-http.ts';
 import { ALL_OVERLAYS as OVERLAYS, K8S_DIR, ROOT, describe as name, render, schemaErrors, unknownFieldErrors, type K8sObject, type Overlay } from './manifests.ts';
 
@@ -118,6 +118,7 @@ async function exportedSeries(): Promise<Set<string>> {
   const metrics = createMetrics(createRegistry());
   createInferenceMetrics(metrics.registry);
   createGenerationMetrics(metrics.registry);
+  createDependencyMetrics(metrics.registry);
   const names = new Set<string>();
   for (const metric of await (metrics.registry as Registry).getMetricsAsJSON()) {
     names.add(metric.name);
@@ -351,6 +352,11 @@ describe('k8s manifests: consistency with the code', () => {
     expect(expr('GptqlLowCacheHitRate')).toMatch(/cache_hits_total.*cache_misses_total.* < 0\.6$/);
     expect(expr('GptqlHighCpu')).toMatch(/container_cpu_usage_seconds_total.* > 0\.85$/);
     expect(expr('GptqlQueueBacklog')).toMatch(/generation_queue_depth.* > 1000$/);
+    // One alert per dependency, for a minute without it.
+    for (const [alert, dependency] of [['GptqlRedisUnavailable', 'redis'], ['GptqlDynamoDBUnavailable', 'database']]) {
+      expect(expr(alert!)).toBe(`min(dependency_up{dependency="${dependency}"}) == 0`);
+      expect(alerts.find((a) => a.alert === alert) as unknown as { for: string }).toMatchObject({ for: '1m' });
+    }
 
     const rows = dashboard.panels.filter((p) => p.type === 'row').map((p) => p.title);
     expect(rows).toEqual(['API performance', 'Generation', 'Cache and rate limits', 'System resources']);

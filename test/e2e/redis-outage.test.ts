@@ -29,6 +29,9 @@ afterAll(async () => {
 
 const send = (content: string) => postGraphQL<{ sendMessage: { id: string } }>(t.url, { query: print(SendMessageDocument), variables: { input: { content, params: { maxTokens: 4 } } } }, user.accessToken);
 
+const metric = async (name: string, labels: Record<string, string>) =>
+  (await t.infra.registry.getSingleMetric(name)!.get()).values.find((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value))?.value;
+
 async function completes(content: string) {
   const sent = await send(content);
   expect(sent.errors).toBeUndefined();
@@ -59,12 +62,17 @@ describe('Redis outage', () => {
     const ready = await fetch(`${t.url}/ready`);
     expect(ready.status).toBe(503);
     expect(await ready.text()).toContain('redis');
+    // What the alerts read: the readiness check's verdict, and the failed connection attempts.
+    expect(await metric('dependency_up', { dependency: 'redis' })).toBe(0);
+    expect(await metric('dependency_up', { dependency: 'database' })).toBe(1);
+    expect(await metric('dependency_errors_total', { dependency: 'redis' })).toBeGreaterThan(0);
     expect((await fetch(`${t.url}/health`)).status).toBe(200);
     // What needs no Redis goes on.
     expect(errorCodes(await t.gql(MeDocument, {}, user.accessToken))).toEqual([]);
 
     await redis.start();
     await expect.poll(async () => (await fetch(`${t.url}/ready`)).status, { timeout: 15_000 }).toBe(200);
+    expect(await metric('dependency_up', { dependency: 'redis' })).toBe(1);
     expect(await completes('After the outage')).toBe('GenerationCompleted');
   }, 60_000);
 });
