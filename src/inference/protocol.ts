@@ -40,6 +40,9 @@ export interface Timings {
   tokensPerSecond: number;
 }
 
+/** Timings' tokensPerSecond: the tokens after the first over the time they took. */
+export const decodeRate = (completionTokens: number, decodeSeconds: number) => (completionTokens > 1 && decodeSeconds > 0 ? (completionTokens - 1) / decodeSeconds : 0);
+
 export interface DoneEvent {
   type: 'done';
   finishReason: FinishReason;

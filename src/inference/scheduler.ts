@@ -22,7 +22,7 @@ import type { PrefixCache } from './prefix-cache.ts';
 import type { ModelFolder } from './model-folder.ts';
 import type { ResolvedParams } from './params.ts';
 import { ChatTemplateRenderError, promptBudget, type PromptBuilder, type PromptInput } from './prompt.ts';
-import type { Diagnostics, EngineEvent, FinishReason, StepStats, TokenLogprob } from './protocol.ts';
+import { decodeRate, type Diagnostics, type EngineEvent, type FinishReason, type StepStats, type TokenLogprob } from './protocol.ts';
 import { Sampler } from './sampler.ts';
 import type { SessionIO } from './session-io.ts';
 import { StopMatcher } from './stop-matcher.ts';
@@ -509,7 +509,7 @@ export class Scheduler {
       timings: {
         queueSeconds: (seq.startedAt - seq.enqueuedAt) / 1000,
         timeToFirstTokenSeconds: seq.firstTokenAt ? (seq.firstTokenAt - seq.enqueuedAt) / 1000 : 0,
-        tokensPerSecond: completionTokens > 1 && decodeSeconds > 0 ? (completionTokens - 1) / decodeSeconds : 0,
+        tokensPerSecond: decodeRate(completionTokens, decodeSeconds),
       },
       promptTruncated: seq.promptTruncated,
       droppedMessages: seq.droppedMessages,

@@ -12,7 +12,7 @@
 import OpenAI from 'openai';
 import { Counter, type Registry } from 'prom-client';
 import type { GenerateRequest } from '../inference/engine.ts';
-import type { EngineEvent, FinishReason, TokenLogprob, Usage } from '../inference/protocol.ts';
+import { decodeRate, type EngineEvent, type FinishReason, type TokenLogprob, type Usage } from '../inference/protocol.ts';
 import type { GenerationEngine, EngineModel } from '../generation/engine.ts';
 import type { Logger } from '../observability/logger.ts';
 import { upstreamRequest, type UpstreamRequest } from './request.ts';
@@ -34,6 +34,14 @@ export interface UpstreamOptions {
 }
 
 type Outcome = 'completed' | 'cancelled' | 'failed';
+
+/** A generation's progress over its attempts: `index` counts the token events (one per chunk with text) sent so far. */
+interface Progress {
+  index: number;
+  firstTokenAt: number;
+  usage?: Usage;
+  finish?: FinishReason;
+}
 
 /** Why an attempt failed, and whether another may succeed. */
 class AttemptError extends Error {
@@ -125,7 +133,7 @@ export class UpstreamEngine implements GenerationEngine {
     const { name, upstreamModel, retries } = this.options;
     const upstream = upstreamRequest(upstreamModel, request.input, request.params ?? {});
     const started = performance.now();
-    const progress = { index: 0, completionChunks: 0, firstTokenAt: 0, usage: undefined as Usage | undefined, finish: undefined as FinishReason | undefined };
+    const progress: Progress = { index: 0, firstTokenAt: 0 };
     const ended = (outcome: Outcome) => this.metrics?.requests.inc({ model: name, outcome });
     for (let attempt = 0; ; attempt++) {
       try {
@@ -143,7 +151,8 @@ export class UpstreamEngine implements GenerationEngine {
         }
         ended('failed');
         this.options.logger?.warn({ model: name, attempts: attempt + 1, tokens: progress.index, reason: error.message }, 'model server request failed');
-        const usage = progress.index > 0 ? { usage: { promptTokens: 0, completionTokens: progress.completionChunks } } : {};
+        // The server's count is unknown when it fails: the chunks streamed stand for the tokens.
+        const usage = progress.index > 0 ? { usage: { promptTokens: 0, completionTokens: progress.index } } : {};
         const failedMidReply = progress.index > 0 ? ` after ${progress.index} tokens` : '';
         yield { type: 'error', message: `${error.message}${failedMidReply}`, ...(error.code ? { code: error.code } : {}), ...usage };
         return;
@@ -152,8 +161,8 @@ export class UpstreamEngine implements GenerationEngine {
     const cancelled = request.signal?.aborted ?? false;
     ended(cancelled ? 'cancelled' : 'completed');
     const done = performance.now();
-    const completionTokens = progress.usage?.completionTokens ?? progress.completionChunks;
-    const decodeSeconds = (done - progress.firstTokenAt) / 1000;
+    const completionTokens = progress.usage?.completionTokens ?? progress.index;
+    const decodeSeconds = progress.firstTokenAt ? (done - progress.firstTokenAt) / 1000 : 0;
     yield {
       type: 'done',
       finishReason: cancelled ? 'cancelled' : (progress.finish ?? 'stop'),
@@ -162,7 +171,7 @@ export class UpstreamEngine implements GenerationEngine {
       timings: {
         queueSeconds: 0,
         timeToFirstTokenSeconds: progress.firstTokenAt ? (progress.firstTokenAt - started) / 1000 : 0,
-        tokensPerSecond: completionTokens > 1 && progress.firstTokenAt && decodeSeconds > 0 ? (completionTokens - 1) / decodeSeconds : 0,
+        tokensPerSecond: decodeRate(completionTokens, decodeSeconds),
       },
       promptTruncated: false,
       droppedMessages: 0,
@@ -173,7 +182,7 @@ export class UpstreamEngine implements GenerationEngine {
   private async *attempt(
     upstream: UpstreamRequest,
     request: GenerateRequest,
-    progress: { index: number; completionChunks: number; firstTokenAt: number; usage?: Usage; finish?: FinishReason },
+    progress: Progress,
   ): AsyncIterable<EngineEvent> {
     const controller = new AbortController();
     const abort = () => controller.abort();
@@ -213,7 +222,6 @@ export class UpstreamEngine implements GenerationEngine {
         const text = 'delta' in choice ? choice.delta?.content : (choice as { text?: string }).text;
         if (text) {
           if (progress.index === 0) progress.firstTokenAt = performance.now();
-          progress.completionChunks++;
           const logprobs: TokenLogprob[] | undefined = chunkLogprobs(choice);
           yield { type: 'token', index: progress.index++, delta: text, tokenId: -1, ...(logprobs ? { logprobs } : {}) };
         }
