@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as generated from '../../src/generated/graphql.ts';
 import { ConversationEventsDocument, CreateConversationDocument, MeDocument, RenameConversationDocument } from '../../src/generated/graphql.ts';
 import { loadManifest } from '../../src/server/persisted-operations.ts';
+import { persistedHashOf } from '../../src/web/client/operations.ts';
 import { errorCodes, postGraphQL, startTestApp, type TestApp } from '../support/harness.ts';
 import { startGptql, startSharedDynamo, type GptqlProcess } from '../support/processes.ts';
 import { deleteKeys, redisForFile } from '../support/redis-keys.ts';
@@ -21,7 +22,7 @@ import { collectSubscription, wsClient } from '../support/ws-client.ts';
 
 const redis = redisForFile();
 
-const hashOf = (document: DocumentNode) => (document as { __meta__?: { hash: string } }).__meta__!.hash.replace(/^sha256:/, '');
+const hashOf = (document: DocumentNode) => persistedHashOf(document)!;
 const sha256 = (text: string) => crypto.createHash('sha256').update(text).digest('hex');
 const manifest = loadManifest();
 

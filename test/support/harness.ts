@@ -17,6 +17,7 @@ import type { Services } from '../../src/services.ts';
 import { outboxDir } from '../../src/auth/mailer.ts';
 import { ConfirmSignUpDocument, LogInDocument, SignUpDocument } from '../../src/generated/graphql.ts';
 import { parseGlobalId } from '../../src/schema/global-id.ts';
+import { persistedHashOf } from '../../src/web/client/operations.ts';
 
 export interface GraphQLResponse<T> {
   status: number;
@@ -77,9 +78,10 @@ export async function postGraphQL<T>(url: string, body: unknown, token?: string,
  * the hash codegen gave it, which the server looks up in schema/persisted-operations.json.
  */
 export function operationBody<V>(document: TypedDocumentNode<unknown, V>, variables: V, byHash = false) {
-  const hash = (document as { __meta__?: { hash?: string } }).__meta__?.hash;
-  if (byHash && !hash) throw new Error('this document has no persisted hash: only schema/*.graphql operations do');
-  return byHash ? { documentId: hash!.replace(/^sha256:/, ''), variables } : { query: print(document), variables };
+  if (!byHash) return { query: print(document), variables };
+  const hash = persistedHashOf(document);
+  if (!hash) throw new Error('this document has no persisted hash: only schema/*.graphql operations do');
+  return { documentId: hash, variables };
 }
 
 /** The bare id (what services and stores take) of a global id GraphQL answered with. */

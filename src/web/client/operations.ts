@@ -9,16 +9,20 @@ import { print } from 'graphql';
 
 const mode = typeof document === 'undefined' ? 'off' : (document.querySelector('meta[name="gptql-persisted-operations"]')?.getAttribute('content') ?? 'off');
 
-const hashOf = (operation: TypedDocumentNode<unknown, never>) => (operation as { __meta__?: { hash?: string } }).__meta__?.hash?.replace(/^sha256:/, '');
+/** The hash codegen gave a client operation (a key of schema/persisted-operations.json); undefined for any other document. */
+export const persistedHashOf = (operation: object): string | undefined => (operation as { __meta__?: { hash?: string } }).__meta__?.hash?.replace(/^sha256:/, '');
+
+/** The hash to send instead of the document, unless the server runs documents only. */
+const hashToSend = (operation: object) => (mode === 'off' ? undefined : persistedHashOf(operation));
 
 /** The body of an HTTP request (or a multipart upload's `operations`). */
 export function operationBody<V>(operation: TypedDocumentNode<unknown, V>, variables: V): { query: string; variables: V } | { documentId: string; variables: V } {
-  const hash = mode === 'off' ? undefined : hashOf(operation as TypedDocumentNode<unknown, never>);
+  const hash = hashToSend(operation);
   return hash ? { documentId: hash, variables } : { query: print(operation), variables };
 }
 
 /** A graphql-ws subscribe payload: its `query` must be a string, so a hash travels as APQ's extension. */
 export function subscribePayload<V extends Record<string, unknown>>(operation: TypedDocumentNode<unknown, V>, variables: V) {
-  const hash = mode === 'off' ? undefined : hashOf(operation as TypedDocumentNode<unknown, never>);
+  const hash = hashToSend(operation);
   return hash ? { query: '', variables, extensions: { persistedQuery: { version: 1, sha256Hash: hash } } } : { query: print(operation), variables };
 }
