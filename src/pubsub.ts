@@ -38,3 +38,14 @@ export function createMemoryPubSub(): PubSub {
 export function createRedisPubSub(publisher: Redis, subscriber: Redis): PubSub {
   return wrap(new RedisPubSub({ publisher, subscriber }));
 }
+
+/**
+ * A subscribing connection beside `commands`. It waits for messages as long as it lives (no
+ * command timeout), and while Redis is away its (UN)SUBSCRIBEs wait for it to return instead of
+ * failing: graphql-redis-subscriptions sends UNSUBSCRIBE without waiting on it, so a failure
+ * there would be an unhandled rejection, and a channel left subscribed after the reconnection.
+ * Few wait: a new subscription needs the commands connection first, which fails fast.
+ */
+export function subscriberOf(commands: Redis): Redis {
+  return commands.duplicate({ commandTimeout: undefined, maxRetriesPerRequest: null });
+}

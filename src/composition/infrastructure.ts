@@ -17,7 +17,7 @@ import { createMemoryResponseCache, createRedisResponseCache, type ResponseCache
 import { createAuditLog, type AuditLog } from '../observability/audit.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createDependencyMetrics, createGenerationMetrics, createRegistry, type GenerationMetrics } from '../observability/metrics.ts';
-import { createMemoryPubSub, createRedisPubSub, type PubSub } from '../pubsub.ts';
+import { createMemoryPubSub, createRedisPubSub, subscriberOf, type PubSub } from '../pubsub.ts';
 import { createQueue } from '../queue/queue-factory.ts';
 import type { JobQueue } from '../queue/queue.ts';
 import type { ReadinessCheck } from '../server/probes.ts';
@@ -33,6 +33,7 @@ import { createUsageEvents, type UsageEvents } from '../usage/events.ts';
 import { createMemoryStreamStore } from '../streams/stream-store-memory.ts';
 import { createRedisStreamStore } from '../streams/stream-store-redis.ts';
 import type { StreamStore } from '../streams/stream-store.ts';
+import { dependencyErrorKind, type DependencyErrorKind } from '../dependency-errors.ts';
 
 /**
  * The jobs key: the Redis Stream of jobs that name no model, and the prefix of each model's
@@ -89,14 +90,14 @@ export async function createInfrastructure(config: Config, logger: Logger): Prom
   const prefix = config.redisPrefix;
   const registry = createRegistry();
   const dependencies = createDependencyMetrics(registry);
-  const redis = config.redis ? await connectRedis(config.redis.url, logger, config.dependencyTimeoutMs, () => dependencies.errors.inc({ dependency: 'redis' })) : undefined;
+  const unavailable = (dependency: string) => (kind: DependencyErrorKind) => dependencies.errors.inc({ dependency, kind });
+  const redis = config.redis ? await connectRedis(config.redis.url, logger, config.dependencyTimeoutMs, unavailable('redis')) : undefined;
   // A subscribing connection can do nothing else, so the pub/sub has its own.
-  // A subscriber waits for messages as long as it lives: no command timeout.
-  const subscriber = redis?.commands.duplicate({ commandTimeout: undefined });
+  const subscriber = redis ? subscriberOf(redis.commands) : undefined;
   subscriber?.on('error', (error: Error) => logger.warn({ err: error }, 'Redis subscriber connection error'));
   const pubsub = redis ? createRedisPubSub(redis.commands, subscriber!) : createMemoryPubSub();
 
-  const dynamo = await connectDynamo(config);
+  const dynamo = await connectDynamo(config, unavailable('dynamodb'));
   const users = new UserRepository(dynamo);
   const messages = new MessageRepository(dynamo);
   const audit = createAuditLog(logger);
@@ -111,7 +112,7 @@ export async function createInfrastructure(config: Config, logger: Logger): Prom
     audit,
     maxMessageChars: g.maxMessageChars,
   });
-  const files = new FileService(createFileStorage(config), new FileRepository(dynamo), config.files.maxUploadBytes);
+  const files = new FileService(createFileStorage(config, unavailable('s3')), new FileRepository(dynamo), config.files.maxUploadBytes, logger);
   const usage = new UsageRepository(dynamo, config.usage.recordTtlDays);
 
   const queue = createQueue({
@@ -124,7 +125,7 @@ export async function createInfrastructure(config: Config, logger: Logger): Prom
       : {}),
   });
   const streams = redis
-    ? createRedisStreamStore({ redis: redis.commands, pubsub, ttlSeconds: g.ttlSeconds, prefix })
+    ? createRedisStreamStore({ redis: redis.commands, pubsub, subscriber, ttlSeconds: g.ttlSeconds, prefix })
     : createMemoryStreamStore(g.ttlSeconds * 1000);
   const cache =
     g.cacheTtlSeconds === 0 ? noCache : redis ? createRedisResponseCache(redis.commands, g.cacheTtlSeconds, prefix) : createMemoryResponseCache(g.cacheTtlSeconds);
@@ -169,7 +170,7 @@ export async function createInfrastructure(config: Config, logger: Logger): Prom
   };
 }
 
-async function connectRedis(url: string, logger: Logger, timeoutMs: number, onConnectionError: () => void): Promise<RedisConnections> {
+async function connectRedis(url: string, logger: Logger, timeoutMs: number, onConnectionError: (kind: DependencyErrorKind) => void): Promise<RedisConnections> {
   // Commands fail within DEPENDENCY_TIMEOUT_MS when Redis does not answer (a hung server, a
   // partition that leaves the socket open), and after two reconnection attempts when it is gone:
   // the offline queue holds a command for at most that long, so it stays bounded.
@@ -177,7 +178,7 @@ async function connectRedis(url: string, logger: Logger, timeoutMs: number, onCo
   const failFast = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
   // ioredis reconnects by itself; its errors are logged (and seen by /ready), not left unhandled.
   commands.on('error', (error: Error) => {
-    onConnectionError();
+    onConnectionError(dependencyErrorKind(error) ?? 'connection');
     logger.warn({ err: error }, 'Redis connection error');
   });
   failFast.on('error', (error: Error) => logger.warn({ err: error }, 'Redis (fail-fast connection) error'));

@@ -52,6 +52,7 @@ export async function createWorker(infra: Infrastructure): Promise<RunningWorker
     // Enough jobs in hand to fill each engine's batch and queue: beyond that, jobs are better
     // left on the shared queue for other workers.
     concurrency: config.inference.maxBatchSize + Math.min(config.inference.maxQueuedRequests, config.inference.maxBatchSize),
+    maxDeliveries: config.generation.maxDeliveries,
     onGenerationEnded: (model, outcome) => infra.generationMetrics.generations.inc({ model, outcome }),
     onCacheLookup: (hit) => (hit ? infra.generationMetrics.cacheHits : infra.generationMetrics.cacheMisses).inc(),
   });

@@ -4,6 +4,7 @@
  * are safely stored. Any refusal leaves nothing behind.
  */
 import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
 import { badInput, notFound } from '../errors.ts';
 import type { FileRecord, FileRepository } from '../store/files.ts';
 import { isId, newId } from '../store/ids.ts';
@@ -22,6 +23,7 @@ export class FileService {
     readonly storage: FileStorage,
     private readonly records: FileRepository,
     readonly maxUploadBytes: number,
+    private readonly logger: Pick<Logger, 'warn'>,
   ) {}
 
   async upload(userId: string, source: UploadSource): Promise<FileRecord> {
@@ -106,7 +108,12 @@ export class FileService {
   async open(userId: string, fileId: string): Promise<{ record: FileRecord; body: Readable }> {
     const record = await this.own(userId, fileId);
     const body = await this.storage.get(record.storageKey);
-    if (!body) throw notFound('File');
+    if (!body) {
+      // Listed but its bytes are gone (deleted from the bucket behind our back, a lost volume):
+      // the user sees a missing file; the operator needs to hear of it.
+      this.logger.warn({ userId, fileId, storageKey: record.storageKey }, 'stored file has no object in storage');
+      throw notFound('File');
+    }
     return { record, body };
   }
 

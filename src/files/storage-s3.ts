@@ -8,22 +8,36 @@ import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NoSuchKey, No
 import { Upload } from '@aws-sdk/lib-storage';
 import { checkKey, type FileStorage } from './storage.ts';
 import { traceAwsClient } from '../observability/aws-tracing.ts';
+import { awsClientLimits, countAwsErrors } from '../observability/aws-errors.ts';
+import type { DependencyErrorKind } from '../dependency-errors.ts';
 
 export interface S3StorageOptions {
   bucket: string;
   region: string;
   endpoint?: string;
   placeholderCredentials?: boolean;
+  /** Per attempt (DEPENDENCY_TIMEOUT_MS): see awsClientLimits. */
+  timeoutMs: number;
+  /** Each command that failed for want of S3 (for the dependency metrics). */
+  onUnavailable?: (kind: DependencyErrorKind) => void;
 }
 
+/** How many DEPENDENCY_TIMEOUT_MS an S3 request has to be answered (20 s by default). */
+const S3_PART_ANSWER_FACTOR = 10;
+
 export function createS3Storage(options: S3StorageOptions): FileStorage {
-  const client = traceAwsClient(
-    new S3Client({
-      region: options.region,
-      ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
-      ...(options.placeholderCredentials ? { credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } } : {}),
-    }),
-    'S3',
+  const client = countAwsErrors(
+    traceAwsClient(
+      new S3Client({
+        region: options.region,
+        // An upload's request carries a part (5 MiB) before S3 can answer: more time than a read.
+        ...awsClientLimits(options.timeoutMs, options.timeoutMs * S3_PART_ANSWER_FACTOR),
+        ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
+        ...(options.placeholderCredentials ? { credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } } : {}),
+      }),
+      'S3',
+    ),
+    options.onUnavailable ?? (() => {}),
   );
   const Bucket = options.bucket;
   const remove = (key: string) => client.send(new DeleteObjectCommand({ Bucket, Key: checkKey(key) }));

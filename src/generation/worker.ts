@@ -27,6 +27,7 @@ import type { UsageLedger } from '../usage/ledger.ts';
 import { trace } from '@opentelemetry/api';
 import { contextFrom, failSpan, inSpan, SpanKind } from '../observability/tracing.ts';
 import { recordGenerationPhases } from './job-tracing.ts';
+import { isDependencyUnavailable } from '../dependency-errors.ts';
 
 /** Why a running generation's engine was stopped at shutdown: not a cancellation, so nothing ends it. */
 const HAND_BACK = Symbol('hand back');
@@ -55,6 +56,12 @@ export interface WorkerDeps {
   consumerName: string;
   /** Jobs in hand at once, per model: each engine has its own batch and queue to fill. */
   concurrency: number;
+  /**
+   * The queue's QUEUE_MAX_DELIVERIES: a job that meets an unavailable dependency is left for
+   * redelivery, except on its last delivery, where its failure is reported instead of the queue
+   * dead-lettering it unseen.
+   */
+  maxDeliveries: number;
 }
 
 export class GenerationWorker {
@@ -167,6 +174,7 @@ export class GenerationWorker {
       // Not even claimed (the store is unreachable): left unacknowledged, to come back later.
       if (!lease) throw error;
       if (lease.lost.aborted || error instanceof LeaseLostError) return this.stepAside(id, attempt, error);
+      if (isDependencyUnavailable(error) && attempt < this.deps.maxDeliveries) return this.leaveForRedelivery(id, attempt, error);
       try {
         await this.fail(id, lease.token, error);
         this.deps.onGenerationEnded?.(job.params.model ?? this.defaultModel, 'failed');
@@ -184,8 +192,9 @@ export class GenerationWorker {
   /** Streams the failure as the generation's last event. */
   private async fail(id: string, token: number, error: unknown): Promise<void> {
     const { streams, logger } = this.deps;
-    const code = error instanceof AppError ? error.code : ErrorCode.INTERNAL;
-    const message = error instanceof AppError ? error.message : 'Generation failed';
+    const unavailable = isDependencyUnavailable(error);
+    const code = error instanceof AppError ? error.code : unavailable ? ErrorCode.UNAVAILABLE : ErrorCode.INTERNAL;
+    const message = error instanceof AppError ? error.message : unavailable ? 'A service the generation needs stayed unavailable; try again' : 'Generation failed';
     if (!(error instanceof AppError)) logger.error({ err: error, generationId: id }, 'generation failed');
     const span = trace.getActiveSpan();
     if (span) failSpan(span, error);
@@ -203,6 +212,16 @@ export class GenerationWorker {
   private stepAside(id: string, attempt: number, error: unknown): void {
     const holder = error instanceof LeaseLostError ? error.holder : undefined;
     this.deps.logger.warn({ generationId: id, attempt, holder }, 'lost the generation to another worker; stopping');
+  }
+
+  /**
+   * Redis, DynamoDB or S3 failed under the job (a token not streamed, the reply not stored): not
+   * the generation's fault, so it is neither reported failed nor acknowledged. Once the
+   * visibility lapses, a worker takes it again and goes on from what was streamed, as after a
+   * crash; a reply already stored is found and not stored twice.
+   */
+  private leaveForRedelivery(id: string, attempt: number, error: unknown): void {
+    this.deps.logger.warn({ err: error, generationId: id, attempt }, 'a dependency is unavailable: generation left for redelivery');
   }
 
   private async run(job: StreamedJob, history: StreamEvent[], lease: HeldLease, signal: AbortSignal) {

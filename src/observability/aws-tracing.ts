@@ -6,7 +6,7 @@ import { SpanKind } from '@opentelemetry/api';
 import { inSpan, tracingEnabled } from './tracing.ts';
 
 /** What every SDK client has; its own types are generic over each client's commands. */
-interface MiddlewareClient {
+export interface MiddlewareClient {
   middlewareStack: {
     add(
       middleware: (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => Promise<unknown>,

@@ -188,7 +188,12 @@ export type GenerationMetrics = ReturnType<typeof createGenerationMetrics>;
  */
 export function createDependencyMetrics(registry: Registry) {
   const up = new Gauge({ name: 'dependency_up', help: '1 when the dependency answered the last readiness check, 0 when it did not.', labelNames: ['dependency'], registers: [registry] });
-  const errors = new Counter({ name: 'dependency_errors_total', help: 'Connection errors of a dependency (Redis: each failed connection or reconnection attempt).', labelNames: ['dependency'], registers: [registry] });
+  const errors = new Counter({
+    name: 'dependency_errors_total',
+    help: 'Failures for want of a dependency, by kind (timeout, connection, throttled, server): Redis, each failed connection or reconnection attempt; DynamoDB and S3, each command that failed once the SDK gave up retrying.',
+    labelNames: ['dependency', 'kind'],
+    registers: [registry],
+  });
   return {
     errors,
     /** The checks, each also setting its dependency's `dependency_up`. */

@@ -5,6 +5,7 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import type { Logger } from 'pino';
 import { AppError, ErrorCode } from '../errors.ts';
+import { isDependencyUnavailable } from '../dependency-errors.ts';
 
 /**
  * Yoga and its plugins refuse a malformed request (bad JSON, missing CSRF header, batch too
@@ -14,22 +15,6 @@ import { AppError, ErrorCode } from '../errors.ts';
 function isRequestError(error: GraphQLError): boolean {
   const status = (error.extensions.http as { status?: unknown } | undefined)?.status;
   return error.originalError === undefined && typeof status === 'number' && status >= 400 && status < 500;
-}
-
-/**
- * Redis gone or not answering, as ioredis reports it: the reconnection attempts of a command ran
- * out, DEPENDENCY_TIMEOUT_MS passed, the connection closed under it, or it was refused.
- */
-export function isDependencyUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  return (
-    error.name === 'MaxRetriesPerRequestError' ||
-    error.message === 'Command timed out' ||
-    error.message === 'Connection is closed.' ||
-    code === 'ECONNREFUSED' ||
-    code === 'ECONNRESET'
-  );
 }
 
 export function createErrorMasker(logger: Logger) {

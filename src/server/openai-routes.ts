@@ -15,7 +15,7 @@ import type { Services } from '../services.ts';
 import type { StreamEvent } from '../streams/events.ts';
 import type { TokenLogprob } from '../inference/protocol.ts';
 import { bearerToken } from './context.ts';
-import { isDependencyUnavailable } from './errors.ts';
+import { isDependencyUnavailable } from '../dependency-errors.ts';
 
 interface OpenAIError {
   status: number;

@@ -13,6 +13,7 @@ import { contentDisposition } from '../files/names.ts';
 import type { Services } from '../services.ts';
 import { bearerToken, identify } from './context.ts';
 import { rawId } from '../schema/global-id.ts';
+import { isDependencyUnavailable } from '../dependency-errors.ts';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.UNAUTHENTICATED]: 401,
@@ -89,7 +90,11 @@ export function resourceRoutesPlugin(services: Services): Plugin {
         endResponse(
           new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
             status,
-            headers: { 'content-type': 'application/json', ...(status === 401 ? { 'www-authenticate': 'Bearer' } : {}) },
+            headers: {
+              'content-type': 'application/json',
+              ...(status === 401 ? { 'www-authenticate': 'Bearer' } : {}),
+              ...(status === 503 ? { 'retry-after': '1' } : {}),
+            },
           }),
         );
       if (request.method !== 'GET' && request.method !== 'HEAD') return fail(405, ErrorCode.BAD_USER_INPUT, 'Only GET is allowed here');
@@ -102,6 +107,10 @@ export function resourceRoutesPlugin(services: Services): Plugin {
         endResponse(fileMatch ? await download(identity, id, fetchAPI) : await exportConversation(identity, id, url, fetchAPI));
       } catch (error) {
         if (error instanceof AppError && STATUS[error.code]) return fail(STATUS[error.code]!, error.code, error.message);
+        if (isDependencyUnavailable(error)) {
+          services.logger.warn({ err: error, path: url.pathname }, 'a dependency is unavailable');
+          return fail(503, ErrorCode.UNAVAILABLE, 'A service this request needs is unavailable; try again shortly');
+        }
         services.logger.error({ err: error, path: url.pathname }, 'resource route failed');
         return fail(500, ErrorCode.INTERNAL, 'Internal server error');
       }

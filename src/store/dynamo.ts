@@ -19,6 +19,8 @@ import type { Config } from '../config.ts';
 import { closeDynaliteIterators } from './dynalite-iterators.ts';
 import { tableDefinitions, type TableNames } from './tables.ts';
 import { traceAwsClient } from '../observability/aws-tracing.ts';
+import { awsClientLimits, countAwsErrors } from '../observability/aws-errors.ts';
+import type { DependencyErrorKind } from '../dependency-errors.ts';
 
 export interface Dynamo {
   doc: DynamoDBDocumentClient;
@@ -41,15 +43,23 @@ async function startEmbedded(dataDir: string): Promise<{ endpoint: string; serve
   return { endpoint: `http://127.0.0.1:${port}`, server };
 }
 
-export async function connectDynamo(config: Pick<Config, 'dynamo' | 'region' | 'dataDir'>): Promise<Dynamo> {
+/** `onUnavailable`: each command that failed for want of DynamoDB (for the dependency metrics). */
+export async function connectDynamo(
+  config: Pick<Config, 'dynamo' | 'region' | 'dataDir' | 'dependencyTimeoutMs'>,
+  onUnavailable: (kind: DependencyErrorKind) => void = () => {},
+): Promise<Dynamo> {
   const embedded = config.dynamo.mode === 'embedded' ? await startEmbedded(config.dataDir) : undefined;
   const endpoint = embedded?.endpoint ?? config.dynamo.endpoint;
-  const client = traceAwsClient(
-    new DynamoDBClient({
-      region: config.region,
-      ...(endpoint ? { endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
-    }),
-    'DynamoDB',
+  const client = countAwsErrors(
+    traceAwsClient(
+      new DynamoDBClient({
+        region: config.region,
+        ...awsClientLimits(config.dependencyTimeoutMs),
+        ...(endpoint ? { endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+      }),
+      'DynamoDB',
+    ),
+    onUnavailable,
   );
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },

@@ -1,6 +1,6 @@
 import { Repeater } from '@repeaterjs/repeater';
 import type { Redis } from 'ioredis';
-import { createRedisPubSub, type PubSub } from '../pubsub.ts';
+import { createRedisPubSub, subscriberOf, type PubSub } from '../pubsub.ts';
 import type { GenerationMeta, GenerationStatus, StreamEvent } from './events.ts';
 import { LeaseLostError, ReplayMerger, subscriptionBuffer, type StreamStore } from './stream-store.ts';
 
@@ -9,6 +9,8 @@ export interface RedisStreamStoreOptions {
   redis: Redis;
   /** The process's pub/sub on the same Redis; without one, the store opens (and closes) its own. */
   pubsub?: PubSub;
+  /** The subscribing connection of `pubsub`: when it reconnects, open subscriptions catch up from the log. */
+  subscriber?: Redis;
   ttlSeconds: number;
   /** Key and channel prefix, so that deployments (and tests) sharing a Redis stay apart. */
   prefix?: string;
@@ -80,13 +82,27 @@ function withLeaseCommands(redis: Redis): Redis & LeaseCommands {
   return redis as Redis & LeaseCommands;
 }
 
+const CATCH_UP_ATTEMPTS = 5;
+const CATCH_UP_RETRY_MS = 1000;
+
+/**
+ * Calls `handler` each time `subscriber` has reconnected and subscribed again. ioredis emits
+ * 'ready' just before it sends the SUBSCRIBEs again; a PING sent after them (next tick) is
+ * answered after them, so once it is, the channels are live and the log can be read.
+ */
+function whenResubscribed(subscriber: Redis | undefined, handler: () => void): void {
+  subscriber?.on('ready', () => setImmediate(() => subscriber.ping().then(handler, () => {})));
+}
+
 export function createRedisStreamStore(options: RedisStreamStoreOptions): StreamStore {
   const prefix = options.prefix ?? 'gptql:';
   const ttl = options.ttlSeconds;
   const redis = withLeaseCommands(options.redis);
   // A subscribing connection can do nothing else: without a shared pub/sub, this one is the store's own.
-  const ownSubscriber = options.pubsub ? undefined : redis.duplicate({ commandTimeout: undefined });
+  const ownSubscriber = options.pubsub ? undefined : subscriberOf(redis);
   const pubsub = options.pubsub ?? createRedisPubSub(redis, ownSubscriber!);
+  const catchUps = new Set<() => void>();
+  whenResubscribed(options.pubsub ? options.subscriber : ownSubscriber, () => catchUps.forEach((catchUp) => catchUp()));
   const metaKey = (id: string) => `${prefix}gen:${id}:meta`;
   const logKey = (id: string) => `${prefix}gen:${id}:events`;
   const cancelKey = (id: string) => `${prefix}gen:${id}:cancel`;
@@ -136,24 +152,33 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
         // Live events that arrive before the log is read wait here, then go through the merger.
         let early: StreamEvent[] | undefined = [];
         let rereading = false;
+        const reread = (attemptsLeft = 1) => {
+          if (rereading) return;
+          rereading = true;
+          void readLog(id)
+            .then((log) => {
+              rereading = false;
+              deliver(log);
+            })
+            .catch(() => {
+              rereading = false;
+              if (attemptsLeft > 1) setTimeout(() => reread(attemptsLeft - 1), CATCH_UP_RETRY_MS);
+            });
+        };
         const deliver = (batch: StreamEvent[]) => {
           for (const event of merger.accept(batch)) void push(event);
           if (merger.finished) stop();
-          else if (merger.waitingForGap && !rereading) {
-            rereading = true;
-            void readLog(id)
-              .then((log) => {
-                rereading = false;
-                deliver(log);
-              })
-              .catch(() => (rereading = false));
-          }
+          else if (merger.waitingForGap) reread();
         };
+        // Redis was away: whatever was published meanwhile is only in the log. The commands
+        // connection may come back a little after the subscriber: a few tries.
+        const catchUp = () => reread(CATCH_UP_ATTEMPTS);
         const unsubscribe = await pubsub.subscribe<StreamEvent>(channel(id), (event) => {
           if (early) early.push(event);
           else deliver([event]);
         });
         active++;
+        catchUps.add(catchUp);
         try {
           // Subscribed first, then read: an event is either in the log already or arrives live.
           const log = await readLog(id);
@@ -163,6 +188,7 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
           await stop;
         } finally {
           unsubscribe();
+          catchUps.delete(catchUp);
           active--;
         }
       }, subscriptionBuffer());

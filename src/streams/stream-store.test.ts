@@ -5,6 +5,7 @@ import type { StreamEvent } from './events.ts';
 import { LeaseLostError, type StreamStore } from './stream-store.ts';
 import { createMemoryStreamStore } from './stream-store-memory.ts';
 import { createRedisStreamStore } from './stream-store-redis.ts';
+import { createRedisPubSub } from '../pubsub.ts';
 import { REDIS_URL } from '../../test/support/services.ts';
 import { completedEvent } from '../../test/support/stream-events.ts';
 
@@ -235,6 +236,34 @@ describe.skipIf(!inject('redisAvailable'))('Redis stream store after a worker di
       expect(await seen).toEqual(range(1, 6));
     } finally {
       await store.close();
+      redis.disconnect();
+    }
+  });
+});
+
+describe.skipIf(!inject('redisAvailable'))('Redis stream store whose subscriber connection dropped', () => {
+  it('catches up from the log with what was published while it reconnected', async () => {
+    const prefix = `gptql-test-resubscribe-${process.pid}:`;
+    const redis = new Redis(REDIS_URL);
+    const subscriber = redis.duplicate();
+    const subscriberId = await subscriber.client('ID');
+    const store = createRedisStreamStore({ redis, pubsub: createRedisPubSub(redis, subscriber), subscriber, ttlSeconds: 60, prefix });
+    try {
+      const g = crypto.randomUUID();
+      const fence = await store.claim(g, 'writer', 60_000);
+      const append = (event: StreamEvent) => store.append(g, fence, event);
+      await append(token(1));
+      const seen = drain(store.subscribe(g, 0));
+      await expect.poll(() => redis.pubsub('NUMSUB', `${prefix}gen:${g}`)).toEqual([`${prefix}gen:${g}`, 1]);
+      // The server drops the subscriber (a failover, a restart); ioredis waits 50 ms before it
+      // reconnects, and everything, the end included, is published before then, to no one.
+      await redis.client('KILL', 'ID', String(subscriberId));
+      for (const i of range(2, 5)) await append(token(i));
+      await append(completedEvent(6));
+      expect(await seen).toEqual(range(1, 6));
+    } finally {
+      await store.close();
+      subscriber.disconnect();
       redis.disconnect();
     }
   });

@@ -357,6 +357,8 @@ describe('k8s manifests: consistency with the code', () => {
       expect(expr(alert!)).toBe(`min(dependency_up{dependency="${dependency}"}) == 0`);
       expect(alerts.find((a) => a.alert === alert) as unknown as { for: string }).toMatchObject({ for: '1m' });
     }
+    expect(expr('GptqlS3Unavailable')).toBe('sum(rate(dependency_errors_total{dependency="s3"}[1m])) > 0');
+    expect(alerts.find((a) => a.alert === 'GptqlS3Unavailable') as unknown as { for: string }).toMatchObject({ for: '1m' });
 
     const rows = dashboard.panels.filter((p) => p.type === 'row').map((p) => p.title);
     expect(rows).toEqual(['API performance', 'Generation', 'Cache and rate limits', 'System resources']);

@@ -6,13 +6,14 @@
  * back, generation works again without a restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GenerationEventsDocument, MeDocument, SendMessageDocument } from '../../src/generated/graphql.ts';
+import { GenerationEventsDocument, MeDocument, SendMessageDocument, UsageChangedDocument } from '../../src/generated/graphql.ts';
 import { errorCodes, postGraphQL, startTestApp, type TestApp } from '../support/harness.ts';
-import { privateRedis, type PrivateRedis } from '../support/private-redis.ts';
+import { privateRedis, type PrivateServer } from '../support/private-services.ts';
 import { collectSubscription, wsClient } from '../support/ws-client.ts';
 import { print } from 'graphql';
+import { Redis } from 'ioredis';
 
-let redis: PrivateRedis;
+let redis: PrivateServer;
 let t: TestApp;
 let user: Awaited<ReturnType<TestApp['newUser']>>;
 
@@ -44,6 +45,13 @@ async function completes(content: string) {
 describe('Redis outage', () => {
   it('answers UNAVAILABLE quickly while Redis is gone, and generates again once it is back', async () => {
     expect(await completes('Before the outage')).toBe('GenerationCompleted');
+    // A subscription open as Redis goes away.
+    const client = wsClient(t.url, user.accessToken);
+    client.subscribe({ query: print(UsageChangedDocument) }, { next: () => {}, error: () => {}, complete: () => {} });
+    const probe = new Redis(redis.url);
+    const usageChannel = `${t.infra.config.redisPrefix}usage:${user.userId}`;
+    await expect.poll(() => probe.pubsub('NUMSUB', usageChannel), { timeout: 5_000 }).toEqual([usageChannel, 1]);
+    probe.disconnect();
 
     await redis.kill();
     const started = performance.now();
@@ -69,6 +77,11 @@ describe('Redis outage', () => {
     expect((await fetch(`${t.url}/health`)).status).toBe(200);
     // What needs no Redis goes on.
     expect(errorCodes(await t.gql(MeDocument, {}, user.accessToken))).toEqual([]);
+
+    // A client leaving while Redis is gone: its UNSUBSCRIBE waits for Redis rather than failing
+    // unhandled (which would end the process).
+    client.terminate();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
 
     await redis.start();
     await expect.poll(async () => (await fetch(`${t.url}/ready`)).status, { timeout: 15_000 }).toBe(200);

@@ -7,7 +7,7 @@ import type { GraphQLResponse, TestApp } from './harness.ts';
 export const UPLOAD_LIMIT = 64 * 1024;
 
 /** Sends `bytes` as the `file` variable of `uploadFile` (GraphQL multipart request spec). */
-export async function upload(t: TestApp, token: string, bytes: Uint8Array<ArrayBuffer>, name: string, type = 'application/octet-stream'): Promise<GraphQLResponse<UploadFileMutation>> {
+export async function upload(t: Pick<TestApp, 'url'>, token: string, bytes: Uint8Array<ArrayBuffer>, name: string, type = 'application/octet-stream'): Promise<GraphQLResponse<UploadFileMutation>> {
   const form = new FormData();
   form.set('operations', JSON.stringify({ query: print(UploadFileDocument), variables: { file: null } }));
   form.set('map', JSON.stringify({ 0: ['variables.file'] }));
@@ -21,7 +21,7 @@ export async function upload(t: TestApp, token: string, bytes: Uint8Array<ArrayB
   return { status: response.status, ...json };
 }
 
-export const download = (t: TestApp, fileId: string, token: string) =>
+export const download = (t: Pick<TestApp, 'url'>, fileId: string, token: string) =>
   fetch(`${t.url}/files/${encodeURIComponent(fileId)}`, { headers: { authorization: `Bearer ${token}` } });
 
 export const SAMPLES = {
