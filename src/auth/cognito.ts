@@ -34,6 +34,7 @@ import { createAccessTokenVerifier } from './cognito-token.ts';
 import { ROLES, type IdentityProvider, type Session } from './identity.ts';
 import { checkPassword } from './policy.ts';
 import { TtlCache } from './ttl-cache.ts';
+import { isDependencyUnavailable } from '../dependency-errors.ts';
 
 export interface CognitoProviderOptions {
   region: string;
@@ -71,6 +72,8 @@ export function createCognitoProvider(options: CognitoProviderOptions): Identity
     try {
       return await run();
     } catch (error) {
+      // Cognito unreachable says nothing about the user or the token: UNAVAILABLE, not a refusal.
+      if (isDependencyUnavailable(error)) throw error;
       throw toAppError(error, operation, logger);
     }
   }

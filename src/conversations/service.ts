@@ -139,7 +139,7 @@ export class ConversationService {
    * gone (deleted while a reply was generated).
    */
   async messageAdded(userId: string, conversationId: string, messageId: string, activate = false): Promise<ConversationRecord | undefined> {
-    const touched = await this.deps.conversations.touch(userId, conversationId, 1, activate ? messageId : undefined);
+    const touched = await this.deps.conversations.touch(userId, conversationId, 1, { countedId: messageId, ...(activate ? { activeLeafId: messageId } : {}) });
     if (touched) this.deps.events.messageAdded(touched, messageId);
     return touched;
   }
@@ -207,7 +207,7 @@ export class ConversationService {
     for (const { messageId: _id, conversationId: _c, createdAt: _at, parentId: _p, generationId: _g, ...copied } of path) {
       parentId = (await this.deps.messages.add({ ...copied, conversationId: fork.conversationId, ...(parentId ? { parentId } : {}) })).messageId;
     }
-    return (await this.deps.conversations.touch(userId, fork.conversationId, path.length, parentId)) ?? fork;
+    return (await this.deps.conversations.touch(userId, fork.conversationId, path.length, { activeLeafId: parentId })) ?? fork;
   }
 
   /** The user's conversation's events from now on (NOT_FOUND for anyone else's). */

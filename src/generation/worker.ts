@@ -235,6 +235,9 @@ export class GenerationWorker {
     const stored = job.kind === 'conversation-reply' && history.length > 0 ? await this.deps.messages.get(job.conversationId, job.replyMessageId) : undefined;
     if (stored) {
       const model = stored.model ?? engine.model.name;
+      // That worker may have stored the reply and then failed to update the conversation
+      // (DynamoDB went away between the two writes): done here, once (the update is idempotent).
+      await this.conversationUpdatedFor(job as ConversationReplyJob, model);
       const finishReason = (stored.finishReason ?? 'stop') as FinishReason;
       const usage = { promptTokens: stored.promptTokens ?? 0, completionTokens: stored.completionTokens ?? 0 };
       return this.finish(job, lease, history.length, {
@@ -372,7 +375,7 @@ export class GenerationWorker {
   /** Stores the reply under the id fixed at enqueue time; returns it (null for stateless). */
   private async persist(job: StreamedJob, model: string, text: string, done: DoneEvent): Promise<string | null> {
     if (job.kind !== 'conversation-reply') return null;
-    const stored = await this.deps.messages.putOnce({
+    await this.deps.messages.putOnce({
       conversationId: job.conversationId,
       messageId: job.replyMessageId,
       userId: job.userId,
@@ -388,13 +391,23 @@ export class GenerationWorker {
       timings: done.timings,
       createdAt: new Date().toISOString(),
     });
-    if (stored) {
-      const conversation = await this.deps.conversations.replyAdded(job.userId, job.conversationId, job.replyMessageId, job.parentMessageId);
-      // The conversation's first reply: the model titles it, in a job of its own (claimed once,
-      // and only tried while the record says no title was asked for yet).
-      const untitled = conversation?.titleSource === 'auto' && !conversation.titleRequestedAt;
-      if (untitled && (await this.deps.conversations.claimAutoTitle(job.userId, job.conversationId))) await this.deps.queue.enqueue(titleJob(job, model));
-    }
+    // Even if it was stored already (putOnce false: by an earlier attempt of this write whose
+    // answer was lost, or by an earlier delivery), which may not have got as far as this.
+    await this.conversationUpdatedFor(job, model);
     return job.replyMessageId;
+  }
+
+  /**
+   * The conversation learns of its stored reply: counted once, and the end of the active branch
+   * if it still ends at the message answered (the user may have moved elsewhere meanwhile). Both
+   * writes are idempotent, so a later delivery may do it again.
+   */
+  private async conversationUpdatedFor(job: ConversationReplyJob, model: string): Promise<void> {
+    const { conversations, queue } = this.deps;
+    const conversation = await conversations.replyAdded(job.userId, job.conversationId, job.replyMessageId, job.parentMessageId);
+    // The conversation's first reply: the model titles it, in a job of its own (claimed once,
+    // and only tried while the record says no title was asked for yet).
+    const untitled = conversation?.titleSource === 'auto' && !conversation.titleRequestedAt;
+    if (untitled && (await conversations.claimAutoTitle(job.userId, job.conversationId))) await queue.enqueue(titleJob(job, model));
   }
 }

@@ -6,6 +6,7 @@ import type { Context, Loaders } from '../context.ts';
 import { AppError, ErrorCode, unauthenticated } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { looksLikeApiKey } from '../store/api-keys.ts';
+import { isDependencyUnavailable } from '../dependency-errors.ts';
 
 /**
  * Made on first use: most operations use neither, and a context lives as long as its operation,
@@ -51,6 +52,8 @@ export async function identify(services: Services, readToken: () => string | und
     if (looksLikeApiKey(token)) throw unauthenticated('API keys are accepted by /v1 only; log in for a token');
     return { identity: await services.identity.verifyAccessToken(token), token };
   } catch (error) {
+    // A store that could not be asked says nothing about the token: the client retries, it does not sign in again.
+    if (isDependencyUnavailable(error)) throw error;
     throw unauthenticated(error instanceof AppError ? error.message : 'Invalid token');
   }
 }
@@ -61,6 +64,7 @@ export async function createContext(services: Services, readToken: () => string 
   try {
     caller = await identify(services, readToken);
   } catch (error) {
+    if (isDependencyUnavailable(error)) throw error;
     throw new GraphQLError((error as AppError).message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
   }
   const identity = caller?.identity ?? null;

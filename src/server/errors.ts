@@ -17,6 +17,15 @@ function isRequestError(error: GraphQLError): boolean {
   return error.originalError === undefined && typeof status === 'number' && status >= 400 && status < 500;
 }
 
+/** What a client is told when Redis, DynamoDB or S3 failed under its request: retry in a second. */
+export function unavailableError(position: { nodes?: GraphQLError['nodes']; path?: GraphQLError['path'] } = {}): GraphQLError {
+  return new GraphQLError('A service this request needs is unavailable; try again shortly', {
+    ...position,
+    // yoga takes `http` from the error for the response (and leaves it out of the body).
+    extensions: { code: ErrorCode.UNAVAILABLE, retryAfter: 1, http: { status: 503, headers: { 'Retry-After': '1' } } },
+  });
+}
+
 export function createErrorMasker(logger: Logger) {
   return (error: unknown): Error => {
     const located = error instanceof GraphQLError ? error : undefined;
@@ -31,11 +40,7 @@ export function createErrorMasker(logger: Logger) {
     if (original instanceof GraphQLError && (original.extensions.code || isRequestError(original))) return original;
     if (isDependencyUnavailable(original)) {
       logger.warn({ err: original }, 'a dependency is unavailable');
-      return new GraphQLError('A service this request needs is unavailable; try again shortly', {
-        ...position,
-        // yoga takes `http` from the error for the response (and leaves it out of the body).
-        extensions: { code: ErrorCode.UNAVAILABLE, retryAfter: 1, http: { status: 503, headers: { 'Retry-After': '1' } } },
-      });
+      return unavailableError(position);
     }
     // Variable coercion (an enum value or scalar that does not parse) wraps graphql-js's own
     // GraphQLError in one without a path, before anything executes: the input's fault.

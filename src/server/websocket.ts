@@ -4,8 +4,8 @@
  * browsers cannot set headers on a WebSocket, and a token in the URL would end up in logs.
  *
  * Close codes: 4403 a bad token; 4401 the token expired (reconnect with a fresh one); 1013 too
- * many connections for this user; 1009 a message over WS_MAX_MESSAGE_BYTES; 4408 no
- * `connection_init` in time.
+ * many connections for this user, or a service the token check needs is unavailable (reconnect
+ * later); 1009 a message over WS_MAX_MESSAGE_BYTES; 4408 no `connection_init` in time.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
@@ -18,8 +18,9 @@ import type { Context } from '../context.ts';
 import { ErrorCode } from '../errors.ts';
 import type { Services } from '../services.ts';
 import type { ClientIp } from './client-ip.ts';
+import { isDependencyUnavailable } from '../dependency-errors.ts';
 import { bearerToken, createContext } from './context.ts';
-import { withErrorCodes, type ErrorShaping } from './errors.ts';
+import { unavailableError, withErrorCodes, type ErrorShaping } from './errors.ts';
 
 type ConnectionState = { context?: Context };
 
@@ -86,8 +87,10 @@ export function attachWebSocket(server: Server, yoga: AnyYoga, options: WebSocke
         let context: Context;
         try {
           context = await createContext(services, () => tokenFrom(ctx.connectionParams), clientIp);
-        } catch {
-          return false; // graphql-ws closes with 4403 Forbidden
+        } catch (error) {
+          // Not the token's fault: 1013 tells the client to reconnect later, not to sign in again.
+          if (isDependencyUnavailable(error)) ctx.extra.socket.close(TRY_AGAIN_LATER, 'A service is unavailable; try again shortly');
+          return false; // otherwise graphql-ws closes with 4403 Forbidden
         }
         const release = connections.acquire(context.identity ? `user:${context.identity.userId}` : `ip:${clientIp}`);
         if (!release) {
@@ -125,7 +128,8 @@ export function attachWebSocket(server: Server, yoga: AnyYoga, options: WebSocke
         try {
           contextValue = await createContext(services, () => base.accessToken ?? undefined, base.clientIp);
         } catch (error) {
-          return withErrorCodes({ errors: [error as GraphQLError] }, errorShaping).errors!;
+          const refused = isDependencyUnavailable(error) ? unavailableError() : (error as GraphQLError);
+          return withErrorCodes({ errors: [refused] }, errorShaping).errors!;
         }
         const args: ExecutionArgs & { rootValue: { execute: typeof execute; subscribe: typeof subscribe } } = {
           schema,

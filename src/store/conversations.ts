@@ -18,6 +18,8 @@ export interface ConversationRecord {
   systemPrompt?: string;
   /** Messages stored in it (user and assistant). */
   messageCount?: number;
+  /** The message `messageCount` counted last: a repeated count of it changes nothing (see `touch`). */
+  lastCountedId?: string;
   /** The leaf of the branch shown and continued; absent: the newest message. */
   activeLeafId?: string;
   pinned?: boolean;
@@ -113,13 +115,24 @@ export class ConversationRepository {
   /**
    * Records new messages: `updatedAt` moves, `messageCount` grows and, given `activeLeafId`, the
    * active branch ends there. Undefined if the conversation is gone.
+   *
+   * `countedId`, the message counted, makes it idempotent: the record keeps the last one counted
+   * and counts it only once, however often it is sent (the SDK's retry of a write whose answer
+   * was lost, a job delivered again after its worker stored the reply). It is then the record as it is.
    */
-  async touch(userId: string, conversationId: string, newMessages: number, activeLeafId?: string): Promise<ConversationRecord | undefined> {
-    return this.conditionalUpdate(userId, conversationId, {
-      UpdateExpression: `SET updatedAt = :now${activeLeafId ? ', activeLeafId = :leaf' : ''} ADD messageCount :n`,
-      ConditionExpression: 'attribute_exists(conversationId)',
-      ExpressionAttributeValues: { ':now': new Date().toISOString(), ':n': newMessages, ...(activeLeafId ? { ':leaf': activeLeafId } : {}) },
+  async touch(userId: string, conversationId: string, newMessages: number, options: { activeLeafId?: string; countedId?: string } = {}): Promise<ConversationRecord | undefined> {
+    const { activeLeafId, countedId } = options;
+    const updated = await this.conditionalUpdate(userId, conversationId, {
+      UpdateExpression: `SET updatedAt = :now${activeLeafId ? ', activeLeafId = :leaf' : ''}${countedId ? ', lastCountedId = :counted' : ''} ADD messageCount :n`,
+      ConditionExpression: `attribute_exists(conversationId)${countedId ? ' AND (attribute_not_exists(lastCountedId) OR lastCountedId <> :counted)' : ''}`,
+      ExpressionAttributeValues: {
+        ':now': new Date().toISOString(),
+        ':n': newMessages,
+        ...(activeLeafId ? { ':leaf': activeLeafId } : {}),
+        ...(countedId ? { ':counted': countedId } : {}),
+      },
     });
+    return updated ?? (countedId ? this.get(userId, conversationId) : undefined);
   }
 
   /**

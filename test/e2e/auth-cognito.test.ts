@@ -10,10 +10,12 @@ import {
   MeDocument,
   RefreshSessionDocument,
   SignUpDocument,
+  UsageChangedDocument,
   UsersDocument,
 } from '../../src/generated/graphql.ts';
 import { startCognitoLocal, type CognitoLocal } from '../support/cognito-local.ts';
 import { errorCodes, startTestApp, uniqueEmail, type TestApp } from '../support/harness.ts';
+import { collectSubscription, wsClient } from '../support/ws-client.ts';
 
 let cognito: CognitoLocal;
 let t: TestApp;
@@ -90,5 +92,27 @@ describe('cognito identity provider through the HTTP API (cognito-local)', () =>
     } finally {
       await local.stop();
     }
+  });
+
+  // Last: it stops cognito-local.
+  it('answers UNAVAILABLE, not UNAUTHENTICATED, while Cognito cannot be reached', async () => {
+    const email = uniqueEmail('cognito-outage');
+    await t.gql(SignUpDocument, { email, password: 'Cognito-pass-1' });
+    await t.gql(ConfirmSignUpDocument, { email, code: await cognito.readLatestCode(email) });
+    // Logged in, its token not used yet: checking it needs Cognito (the user's email).
+    const session = (await t.gql(LogInDocument, { email, password: 'Cognito-pass-1' })).data!.logIn;
+    await cognito.stop();
+
+    const response = await t.gql(MeDocument, {}, session.accessToken);
+    expect(errorCodes(response)).toEqual(['UNAVAILABLE']);
+    expect(response.status).toBe(503);
+    // Over WebSocket: closed with 1013 (try again later), not 4403 (a bad token: sign in again).
+    const client = wsClient(t.url, session.accessToken);
+    const closed = await collectSubscription(client, UsageChangedDocument, {}).then(
+      () => undefined,
+      (error: unknown) => (error as { code?: number }).code,
+    );
+    await client.dispose();
+    expect(closed).toBe(1013);
   });
 });
