@@ -34,7 +34,7 @@ import { createAccessTokenVerifier } from './cognito-token.ts';
 import { ROLES, type IdentityProvider, type Session } from './identity.ts';
 import { checkPassword } from './policy.ts';
 import { TtlCache } from './ttl-cache.ts';
-import { isDependencyUnavailable } from '../dependency-errors.ts';
+import { dependencyErrorKind } from '../dependency-errors.ts';
 
 export interface CognitoProviderOptions {
   region: string;
@@ -73,7 +73,9 @@ export function createCognitoProvider(options: CognitoProviderOptions): Identity
       return await run();
     } catch (error) {
       // Cognito unreachable says nothing about the user or the token: UNAVAILABLE, not a refusal.
-      if (isDependencyUnavailable(error)) throw error;
+      // (Its 5xx answers and throttling stay Cognito's errors, mapped below.)
+      const kind = dependencyErrorKind(error);
+      if (kind === 'connection' || kind === 'timeout') throw error;
       throw toAppError(error, operation, logger);
     }
   }
