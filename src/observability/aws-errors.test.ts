@@ -69,22 +69,16 @@ describe('DynamoDB client under faults', () => {
   });
   afterAll(() => dynamo.close());
 
-  it('retries throttling three times in all, then fails as unavailable, counted once', async () => {
+  it.each([
+    ['throttling', 400, 'ProvisionedThroughputExceededException', 'throttled'],
+    ['a 500', 500, 'InternalServerError', 'server'],
+  ] as const)('retries %s three times in all, then fails as unavailable, counted once', async (_what, status, type, kind) => {
     counted.length = 0;
-    answer = json(400, 'ProvisionedThroughputExceededException');
+    answer = json(status, type);
     const { error, requests: sent } = await failedGet(dynamo);
     expect(sent).toBe(3);
-    expect(dependencyErrorKind(error)).toBe('throttled');
-    expect(counted).toEqual(['throttled']);
-  });
-
-  it('retries a 500 the same way', async () => {
-    counted.length = 0;
-    answer = json(500, 'InternalServerError');
-    const { error, requests: sent } = await failedGet(dynamo);
-    expect(sent).toBe(3);
-    expect(dependencyErrorKind(error)).toBe('server');
-    expect(counted).toEqual(['server']);
+    expect(dependencyErrorKind(error)).toBe(kind);
+    expect(counted).toEqual([kind]);
   });
 
   it('gives up on a server that never answers after its attempts time out, instead of hanging', async () => {

@@ -216,17 +216,22 @@ describe.skipIf(!inject('redisAvailable'))('on Redis', () => {
   contract('Redis', () => createRedisStreamStore({ redis: shared, ttlSeconds: 60, prefix: `gptql-test-${process.pid}:` }));
 });
 
+/** A generation with its first token in the log, and a subscriber from the start. */
+async function followedGeneration(store: StreamStore) {
+  const g = crypto.randomUUID();
+  const fence = await store.claim(g, 'writer', 60_000);
+  const append = (event: StreamEvent) => store.append(g, fence, event);
+  await append(token(1));
+  return { g, append, seen: drain(store.subscribe(g, 0)) };
+}
+
 describe.skipIf(!inject('redisAvailable'))('Redis stream store after a worker died mid-append', () => {
   it('fills a gap left by an event that reached the log but was never published', async () => {
     const prefix = `gptql-test-gap-${process.pid}:`;
     const redis = new Redis(REDIS_URL);
     const store = createRedisStreamStore({ redis, ttlSeconds: 60, prefix });
     try {
-      const g = crypto.randomUUID();
-      const fence = await store.claim(g, 'writer', 60_000);
-      const append = (event: StreamEvent) => store.append(g, fence, event);
-      await append(token(1));
-      const seen = drain(store.subscribe(g, 0));
+      const { g, append, seen } = await followedGeneration(store);
       await new Promise((resolve) => setTimeout(resolve, 100));
       // Event 2 is in the log only, as when a worker of a version that appended and published in
       // two steps was killed between RPUSH and PUBLISH (or a published event was missed).
@@ -249,11 +254,7 @@ describe.skipIf(!inject('redisAvailable'))('Redis stream store whose subscriber 
     const subscriberId = await subscriber.client('ID');
     const store = createRedisStreamStore({ redis, pubsub: createRedisPubSub(redis, subscriber), subscriber, ttlSeconds: 60, prefix });
     try {
-      const g = crypto.randomUUID();
-      const fence = await store.claim(g, 'writer', 60_000);
-      const append = (event: StreamEvent) => store.append(g, fence, event);
-      await append(token(1));
-      const seen = drain(store.subscribe(g, 0));
+      const { g, append, seen } = await followedGeneration(store);
       await expect.poll(() => redis.pubsub('NUMSUB', `${prefix}gen:${g}`)).toEqual([`${prefix}gen:${g}`, 1]);
       // The server drops the subscriber (a failover, a restart); ioredis waits 50 ms before it
       // reconnects, and everything, the end included, is published before then, to no one.
