@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { basename, join } from 'node:path';
 import { parameterCount, preset, PRESETS, headDim } from './presets.ts';
@@ -14,6 +15,8 @@ import { pullReporter } from './hub/progress.ts';
 import { CLI_BLOCK_SIZES, DEFAULT_BLOCK_SIZE, QUANTIZED_DTYPES, quantizeFolder, type QuantizedDtype } from './quantize/index.ts';
 import { CONVERT_DTYPES, convertCheckpoint, DEFAULT_CONVERT_FLAVOUR, type ConvertDtype } from './convert/convert.ts';
 import { MODEL_TYPES } from './convert/config.ts';
+import { evalTable, evaluateModel } from './eval/evaluate.ts';
+import { DEFAULT_MODEL_DIR } from './default-dir.ts';
 
 const USAGE = `usage:
   npm run model -- info [--model DIR [--dtype D]]
@@ -23,6 +26,11 @@ const USAGE = `usage:
       int8 and q4 write the float32 onnx/model.onnx and, beside it, the quantized variant (as quantize does)
   npm run model -- sample --model DIR [--dtype D] [--prompt TEXT | --chat TEXT [--system TEXT]]
                           [--tokens N] [--temperature T] [--seed N]
+  npm run model -- eval --corpus DIR [--model model/default] [--dtype D] [--questions 200] [--prose-tokens 300]
+                        [--val-tokens 20000] [--json FILE]
+      the default model's evaluation on CPU (model/eval/): dictionary words in sampled prose, trained
+      and held-out dictionary questions answered with a word of the definition, validation loss per
+      source, from the corpus model/train/build_corpus.py wrote; --json keeps every answer
   npm run model -- pull ORG/NAME [--revision ${DEFAULT_REVISION}] [--dtype ${MODEL_DTYPES.join('|')}] [--out DIR] [--force]
       downloads from the Hugging Face Hub only what serving that dtype needs (default --dtype
       ${CONFIG_VARIABLES.MODEL_DTYPE.default}, as MODEL_DTYPE) into --out (default $DATA_DIR/models/NAME); reruns resume.
@@ -204,6 +212,40 @@ function convert(args: string[]): void {
   }
 }
 
+async function evaluate(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: 'string', default: DEFAULT_MODEL_DIR },
+      corpus: { type: 'string' },
+      dtype: { type: 'string' },
+      questions: { type: 'string', default: '200' },
+      'prose-tokens': { type: 'string', default: '300' },
+      'val-tokens': { type: 'string', default: '20000' },
+      json: { type: 'string' },
+    },
+  });
+  if (!values.corpus) throw new Error(`--corpus is required (the folder model/train/build_corpus.py wrote)\n${USAGE}`);
+  if (values.dtype !== undefined && !MODEL_DTYPES.includes(values.dtype as ModelDtype)) throw new Error(`--dtype must be one of ${MODEL_DTYPES.join(', ')}`);
+  const count = (name: string, value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
+    return n;
+  };
+  const report = await evaluateModel({
+    model: values.model,
+    corpus: values.corpus,
+    ...(values.dtype ? { dtype: values.dtype as ModelDtype } : {}),
+    questions: count('questions', values.questions),
+    proseTokens: count('prose-tokens', values['prose-tokens']),
+    valTokens: count('val-tokens', values['val-tokens']),
+    onProgress: (done, total) => process.stderr.write(`\rgenerating ${done}/${total}`),
+  });
+  process.stderr.write('\n');
+  console.log(evalTable(report));
+  if (values.json) fs.writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');
+}
+
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   switch (command) {
@@ -214,6 +256,8 @@ async function main(): Promise<void> {
     case 'sample':
       if (!rest.includes('--model')) throw new Error(`--model is required\n${USAGE}`);
       return sampleFolder(rest);
+    case 'eval':
+      return evaluate(rest);
     case 'pull':
       return pull(rest);
     case 'quantize':

@@ -210,26 +210,29 @@ async function underLoad(outage: { stop(): Promise<void>; start(): Promise<void>
   const samples: { during: boolean; rss: number[] }[] = [];
   let during = false;
   const sampler = setInterval(() => samples.push({ during, rss: rssMiB(all) }), 250);
-  await new Promise((resolve) => setTimeout(resolve, 2_000));
-  during = true;
-  await outage.stop();
-  const down = performance.now();
-  // Whatever the users happen to be doing: a message sent through each API while it is down.
-  await new Promise((resolve) => setTimeout(resolve, 1_000));
   const probes: Attempt[] = [];
-  for (const api of apis) {
-    const send = { query: print(SendMessageDocument), variables: { input: { content: 'Anyone there?', params: { maxTokens: 4 } } } };
-    await timed('probe', probes, () => postGraphQL(api.url, send, users[0]!.accessToken));
+  let down: number, back: number;
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    during = true;
+    await outage.stop();
+    down = performance.now();
+    // Whatever the users happen to be doing: a message sent through each API while it is down.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    for (const api of apis) {
+      const send = { query: print(SendMessageDocument), variables: { input: { content: 'Anyone there?', params: { maxTokens: 4 } } } };
+      await timed('probe', probes, () => postGraphQL(api.url, send, users[0]!.accessToken));
+    }
+    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS - (performance.now() - down)));
+    await outage.start();
+    back = performance.now();
+    during = false;
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+  } finally {
+    running = false;
+    await phase.done.finally(() => clearInterval(sampler));
   }
-  await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS - (performance.now() - down)));
-  await outage.start();
-  const back = performance.now();
   const outageMs = back - down;
-  during = false;
-  await new Promise((resolve) => setTimeout(resolve, 3_000));
-  running = false;
-  await phase.done;
-  clearInterval(sampler);
   for (const process of all) expect(process.child.exitCode, process.output().slice(-2_000)).toBeNull();
   // How long after the dependency was back the first message was accepted again, and the last reply ended.
   const accepted = phase.attempts.filter((a) => a.what === 'sendMessage' && a.code === 'ok' && a.endedAt > back).map((a) => a.endedAt - back);
@@ -237,7 +240,6 @@ async function underLoad(outage: { stop(): Promise<void>; start(): Promise<void>
   return { ...phase, samples, outageMs, recovery, probes };
 }
 
-/** Checks the ledger: each acknowledged message has exactly its streamed reply stored, or a reported failure and none. */
 interface ConversationState {
   activeLeafId: string;
   messageCount: number;
@@ -245,6 +247,7 @@ interface ConversationState {
 }
 const CONVERSATION_STATE = 'query ($id: ID!) { conversation(id: $id) { activeLeafId messageCount messages { edges { node { id role content } } } } }';
 
+/** Checks the ledger: each acknowledged message has exactly its streamed reply stored, or a reported failure and none. */
 async function checkLedger(sent: Sent[]) {
   for (const entry of sent) {
     expect(entry.end, `generation ${entry.generationId} never ended`).toBeDefined();
