@@ -126,6 +126,19 @@ describe('the corpus builder', () => {
     ]);
   });
 
+  it('refuses to start without its sources, naming the package that installs each', () => {
+    const empty = fs.mkdtempSync(path.join(dir, 'empty-'));
+    let failure: { status: number; stderr: Buffer } | undefined;
+    try {
+      execFileSync('python3', ['model/train/build_corpus.py', '--out', path.join(dir, 'unused'), '--dictd', empty, '--fortunes', path.join(empty, 'none')], { stdio: 'pipe' });
+    } catch (error) {
+      failure = error as { status: number; stderr: Buffer };
+    }
+    expect(failure?.status).toBe(2);
+    for (const name of ['apt-get install dict-wn', 'apt-get install dict-gcide', 'apt-get install dict-jargon', 'apt-get install dict-foldoc', 'apt-get install fortunes']) expect(failure!.stderr.toString()).toContain(name);
+    expect(fs.existsSync(path.join(dir, 'unused'))).toBe(false);
+  });
+
   it('records each source with its package and licence, and what it gave', () => {
     const manifest = JSON.parse(read('manifest.json')) as { sources: Record<string, { package: string; licence: string; questions?: number; paragraphs?: number }> };
     expect(Object.keys(manifest.sources).sort()).toEqual(['foldoc', 'fortunes', 'gcide', 'jargon', 'wordnet']);

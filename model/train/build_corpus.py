@@ -205,10 +205,24 @@ def package_version(package: str) -> str | None:
         return None
 
 
+def missing_sources(dictd: Path, fortunes_dir: Path) -> list[str]:
+    """What is not installed, each with the package that installs it."""
+    missing = []
+    for meta in SOURCES.values():
+        database = meta.get("database")
+        if database and not (dictd / f"{database}.index").is_file():
+            missing.append(f"{dictd / (database + '.index')} (apt-get install {meta['package']})")
+    if not fortunes_dir.is_dir():
+        missing.append(f"{fortunes_dir} (apt-get install fortunes)")
+    return missing
+
+
 def build(dictd: Path, fortunes_dir: Path, out: Path, heldout_every: int) -> dict:
     out.mkdir(parents=True, exist_ok=True)
-    held_out = lambda word: stable_hash(word.lower()) % heldout_every == 0  # noqa: E731
     counts: dict[str, dict[str, int]] = {}
+
+    def held_out(word: str) -> bool:
+        return stable_hash(word.lower()) % heldout_every == 0
 
     # Questions from WordNet's glosses.
     train, heldout = [], []
@@ -259,6 +273,11 @@ def main() -> None:
     parser.add_argument("--fortunes", default=Path("/usr/share/games/fortunes"), type=Path)
     parser.add_argument("--heldout-every", default=50, type=int, help="one word in N is held out")
     args = parser.parse_args()
+    if args.heldout_every < 2:
+        parser.error("--heldout-every must be at least 2")
+    missing = missing_sources(args.dictd, args.fortunes)
+    if missing:
+        parser.error("missing sources:\n  " + "\n  ".join(missing))
     manifest = build(args.dictd, args.fortunes, args.out, args.heldout_every)
     for name, source in manifest["sources"].items():
         figures = ", ".join(f"{k} {v}" for k, v in source.items() if isinstance(v, int))
