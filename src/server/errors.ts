@@ -18,8 +18,10 @@ function isRequestError(error: GraphQLError): boolean {
 }
 
 /** What a client is told when Redis, DynamoDB or S3 failed under its request: retry in a second. */
+export const UNAVAILABLE_MESSAGE = 'A service this request needs is unavailable; try again shortly';
+
 export function unavailableError(position: { nodes?: GraphQLError['nodes']; path?: GraphQLError['path'] } = {}): GraphQLError {
-  return new GraphQLError('A service this request needs is unavailable; try again shortly', {
+  return new GraphQLError(UNAVAILABLE_MESSAGE, {
     ...position,
     // yoga takes `http` from the error for the response (and leaves it out of the body).
     extensions: { code: ErrorCode.UNAVAILABLE, retryAfter: 1, http: { status: 503, headers: { 'Retry-After': '1' } } },

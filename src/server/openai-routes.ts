@@ -16,6 +16,7 @@ import type { StreamEvent } from '../streams/events.ts';
 import type { TokenLogprob } from '../inference/protocol.ts';
 import { bearerToken } from './context.ts';
 import { isDependencyUnavailable } from '../dependency-errors.ts';
+import { UNAVAILABLE_MESSAGE } from './errors.ts';
 
 interface OpenAIError {
   status: number;
@@ -168,7 +169,7 @@ export function openAIRoutesPlugin(services: Services): Plugin {
         return fail({ status: 404, message: `Unknown route ${request.method} ${url.pathname}`, type: 'invalid_request_error', code: 'unknown_url' });
       } catch (error) {
         if (error instanceof AppError) return fail(fromAppError(error));
-        if (isDependencyUnavailable(error)) return fail({ status: 503, message: 'A service this request needs is unavailable; try again shortly', type: 'server_error', code: null, retryAfter: 1 });
+        if (isDependencyUnavailable(error)) return fail({ status: 503, message: UNAVAILABLE_MESSAGE, type: 'server_error', code: null, retryAfter: 1 });
         services.logger.error({ err: error, path: url.pathname }, 'OpenAI-compatible route failed');
         return fail({ status: 500, message: 'Internal server error', type: 'server_error', code: null });
       }

@@ -14,6 +14,7 @@ import type { Services } from '../services.ts';
 import { bearerToken, identify } from './context.ts';
 import { rawId } from '../schema/global-id.ts';
 import { isDependencyUnavailable } from '../dependency-errors.ts';
+import { UNAVAILABLE_MESSAGE } from './errors.ts';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.UNAUTHENTICATED]: 401,
@@ -109,7 +110,7 @@ export function resourceRoutesPlugin(services: Services): Plugin {
         if (error instanceof AppError && STATUS[error.code]) return fail(STATUS[error.code]!, error.code, error.message);
         if (isDependencyUnavailable(error)) {
           services.logger.warn({ err: error, path: url.pathname }, 'a dependency is unavailable');
-          return fail(503, ErrorCode.UNAVAILABLE, 'A service this request needs is unavailable; try again shortly');
+          return fail(503, ErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE);
         }
         services.logger.error({ err: error, path: url.pathname }, 'resource route failed');
         return fail(500, ErrorCode.INTERNAL, 'Internal server error');

@@ -101,6 +101,7 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
   // A subscribing connection can do nothing else: without a shared pub/sub, this one is the store's own.
   const ownSubscriber = options.pubsub ? undefined : subscriberOf(redis);
   const pubsub = options.pubsub ?? createRedisPubSub(redis, ownSubscriber!);
+  // One catch-up per open subscription (their count is activeSubscriptions).
   const catchUps = new Set<() => void>();
   whenResubscribed(options.pubsub ? options.subscriber : ownSubscriber, () => catchUps.forEach((catchUp) => catchUp()));
   const metaKey = (id: string) => `${prefix}gen:${id}:meta`;
@@ -111,7 +112,6 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
   const fenceKey = (id: string) => `${prefix}gen:${id}:fence`;
   const channel = (id: string) => `${prefix}gen:${id}`;
   const cancelChannel = `${prefix}gen:cancel`;
-  let active = 0;
 
   function written(id: string, result: Written): void {
     if (result !== 1) throw new LeaseLostError(id, result || undefined);
@@ -177,7 +177,6 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
           if (early) early.push(event);
           else deliver([event]);
         });
-        active++;
         catchUps.add(catchUp);
         try {
           // Subscribed first, then read: an event is either in the log already or arrives live.
@@ -189,7 +188,6 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
         } finally {
           unsubscribe();
           catchUps.delete(catchUp);
-          active--;
         }
       }, subscriptionBuffer());
     },
@@ -204,7 +202,7 @@ export function createRedisStreamStore(options: RedisStreamStoreOptions): Stream
       const unsubscribe = await pubsub.subscribe<string>(cancelChannel, handler);
       return async () => unsubscribe();
     },
-    activeSubscriptions: () => active,
+    activeSubscriptions: () => catchUps.size,
     async close() {
       ownSubscriber?.disconnect();
     },

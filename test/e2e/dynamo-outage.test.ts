@@ -9,11 +9,11 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { preset, randomWeights, writeModelFolder } from '../../model/index.ts';
 import { ConversationDocument, GenerationEventsDocument, SendMessageDocument, type GenerationEventFieldsFragment } from '../../src/generated/graphql.ts';
 import { startTestApp, type TestApp } from '../support/harness.ts';
 import { privateDynalite, type PrivateServer } from '../support/private-services.ts';
 import { collectSubscription, wsClient } from '../support/ws-client.ts';
+import { writeSlowModel } from '../support/tiny-model.ts';
 
 type Event = GenerationEventFieldsFragment;
 
@@ -25,10 +25,10 @@ beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gptql-dynamo-outage-'));
   dynamo = await privateDynalite(path.join(dir, 'dynamo'));
   await dynamo.start();
-  // A slow model (random weights of the `small` preset): a reply takes seconds, time to pull DynamoDB from under it.
-  writeModelFolder(path.join(dir, 'slow'), randomWeights(preset('small'), { seed: 0 }), { flavour: 'optimized', dtype: 'fp32' });
+  // A slow model: a reply takes seconds, time to pull DynamoDB from under it.
+  const slow = writeSlowModel(path.join(dir, 'slow'));
   t = await startTestApp(
-    { ROLE: 'all', DYNAMODB_ENDPOINT: dynamo.url, MODEL_PATH: `slow=${path.join(dir, 'slow')}`, QUEUE_MAX_DELIVERIES: '1', DEPENDENCY_TIMEOUT_MS: '300', INFERENCE_THREADS: '1' },
+    { ROLE: 'all', DYNAMODB_ENDPOINT: dynamo.url, MODEL_PATH: `slow=${slow}`, QUEUE_MAX_DELIVERIES: '1', DEPENDENCY_TIMEOUT_MS: '300', INFERENCE_THREADS: '1' },
     path.join(dir, 'app'),
   );
 }, 60_000);

@@ -15,7 +15,6 @@ import { print } from 'graphql';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL_DIR } from '../../model/default-dir.ts';
-import { preset, randomWeights, writeModelFolder } from '../../model/index.ts';
 import {
   CancelGenerationDocument,
   CreateConversationDocument,
@@ -29,6 +28,7 @@ import {
 import { postGraphQL, signUpUser, startTestApp, type TestApp } from '../support/harness.ts';
 import { startGptql, type GptqlProcess } from '../support/processes.ts';
 import { collectSubscription, wsClient } from '../support/ws-client.ts';
+import { writeSlowModel } from '../support/tiny-model.ts';
 
 type Event = GenerationEventFieldsFragment;
 
@@ -52,7 +52,7 @@ const slowChat = (content: string, params: Record<string, unknown>) => ({ conten
 beforeAll(async () => {
   upstreamDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gptql-upstream-'));
   const slowModel = path.join(upstreamDir, 'slow');
-  writeModelFolder(slowModel, randomWeights(preset('small'), { seed: 0 }), { flavour: 'optimized', dtype: 'fp32' });
+  writeSlowModel(slowModel);
   upstream = await startGptql('all', { DATA_DIR: upstreamDir, MODEL_PATH: `default=${DEFAULT_MODEL_DIR},slow=${slowModel}`, INFERENCE_THREADS: '1', RATE_LIMIT_PER_MINUTE: '1000' });
   const user = await signUpUser(upstream.url, upstreamDir);
   apiKey = (await postGraphQL<{ createApiKey: { key: string } }>(upstream.url, { query: print(CreateApiKeyDocument), variables: { name: 'front' } }, user.accessToken)).data!.createApiKey.key;

@@ -12,13 +12,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { preset, randomWeights, writeModelFolder } from '../../model/index.ts';
 import { ConversationDocument, CreateConversationDocument, GenerationEventsDocument, SendMessageDocument, type GenerationEventFieldsFragment } from '../../src/generated/graphql.ts';
 import { postGraphQL, rawIdOf, signUpUser } from '../support/harness.ts';
 import { startGptql, startSharedDynamo, type GptqlProcess } from '../support/processes.ts';
 import { deleteKeys, redisForFile } from '../support/redis-keys.ts';
 import { REDIS_URL } from '../support/services.ts';
 import { collectSubscription, wsClient } from '../support/ws-client.ts';
+import { writeSlowModel } from '../support/tiny-model.ts';
 
 type Event = GenerationEventFieldsFragment;
 
@@ -36,7 +36,7 @@ let workerEnv: Record<string, string>;
 beforeAll(async () => {
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gptql-drain-'));
   const model = path.join(dataDir, 'slow');
-  writeModelFolder(model, randomWeights(preset('small'), { seed: 0 }), { flavour: 'optimized', dtype: 'fp32' });
+  writeSlowModel(model);
   dynamo = await startSharedDynamo();
   const env = { DATA_DIR: dataDir, DYNAMODB_ENDPOINT: dynamo.endpoint, REDIS_URL, REDIS_KEY_PREFIX: prefix, QUEUE_VISIBILITY_TIMEOUT_SECONDS: '3', INFERENCE_THREADS: '1', RATE_LIMIT_PER_MINUTE: '1000' };
   workerEnv = { ...env, MODEL_PATH: `slow=${model}` };
