@@ -174,7 +174,15 @@ export class GenerationWorker {
       // Not even claimed (the store is unreachable): left unacknowledged, to come back later.
       if (!lease) throw error;
       if (lease.lost.aborted || error instanceof LeaseLostError) return this.stepAside(id, attempt, error);
-      if (isDependencyUnavailable(error) && attempt < this.deps.maxDeliveries) return this.leaveForRedelivery(id, attempt, error);
+      if (isDependencyUnavailable(error) && attempt < this.deps.maxDeliveries) {
+        // A worker starved past the visibility timeout sees its own commands time out too: if
+        // another worker holds the generation now, that is what happened.
+        const lost = await lease.confirm().then(
+          () => undefined,
+          (failure: unknown) => (failure instanceof LeaseLostError ? failure : undefined),
+        );
+        return lost ? this.stepAside(id, attempt, lost) : this.leaveForRedelivery(id, attempt, error);
+      }
       try {
         await this.fail(id, lease.token, error);
         this.deps.onGenerationEnded?.(job.params.model ?? this.defaultModel, 'failed');
